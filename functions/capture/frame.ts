@@ -1,0 +1,30 @@
+/**
+ * What a container reader (pcap, pcapng) yields: one captured frame, not yet decoded.
+ * `data` is a view into the reader's buffer and is only valid until the next frame is pulled;
+ * copy it (`data.slice()`) to keep it.
+ */
+export interface RawFrame {
+  /** 1-based position of the packet in the file (all sections, all interfaces). */
+  index: number;
+  /** Link-layer header type (LINKTYPE_* value) with libpcap's FCS/reserved upper bits already masked off. */
+  linkType: number;
+  /** pcapng interface id within its section; 0 for classic pcap. */
+  interfaceId: number;
+  /** Whole seconds since the Unix epoch (after if_tsoffset). */
+  tsSec: number;
+  /** Nanoseconds within `tsSec`, 0..999_999_999 (rounded down from the file's resolution). */
+  tsNanos: number;
+  /** Bytes present in the file for this packet (may be less than `originalLength`). */
+  capturedLength: number;
+  /** Bytes the packet had on the wire. */
+  originalLength: number;
+  /** The captured bytes (length = capturedLength). */
+  data: Uint8Array;
+  /** Offset of the record's first byte in the (decompressed) capture stream, for error messages. */
+  fileOffset: number;
+}
+
+/** Integer microseconds since the epoch, as written in the `ts_us` column. Exact below year 2255. */
+export function frameTimestampUs(frame: Pick<RawFrame, 'tsSec' | 'tsNanos'>): number {
+  return frame.tsSec * 1_000_000 + Math.floor(frame.tsNanos / 1000);
+}
