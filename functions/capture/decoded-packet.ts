@@ -8,8 +8,13 @@
  * `tunnel` names the encapsulation (outermost first, '+'-joined, e.g. "gre", "vxlan", "ipip", "gre+vxlan").
  */
 export class DecodedPacket {
-  /** The frame bytes the offsets below point into. */
+  /**
+   * The buffer the offsets below point into (the frame's `bytes`; offsets are absolute indexes in it,
+   * so a frame starting at `frame.offset` has its Ethernet destination MAC at `ethDstOffset === frame.offset`).
+   */
   data: Uint8Array = new Uint8Array(0);
+  /** End (exclusive) of the frame's captured bytes in `data`; decoders never read at or past it. */
+  end = 0;
   linkType = -1;
 
   // Ethernet / 802.11 addresses (offset of the 6-byte MACs in `data`, -1 when absent).
@@ -71,8 +76,9 @@ export class DecodedPacket {
   /** Encapsulations passed through, outermost first, joined by '+'; '' when none. */
   tunnel = '';
 
-  reset(data: Uint8Array, linkType: number): void {
+  reset(data: Uint8Array, end: number, linkType: number): void {
     this.data = data;
+    this.end = end;
     this.linkType = linkType;
     this.ethDstOffset = -1;
     this.ethSrcOffset = -1;

@@ -1,7 +1,8 @@
 /**
  * What a container reader (pcap, pcapng) yields: one captured frame, not yet decoded.
- * `data` is a view into the reader's buffer and is only valid until the next frame is pulled;
- * copy it (`data.slice()`) to keep it.
+ * The frame's bytes are `bytes[offset .. offset + capturedLength)`: `bytes` is the reader's buffer, shared by
+ * many frames and only valid until the next frame is delivered. Keeping buffer + offset (instead of a
+ * `subarray` per packet) keeps the hot path free of per-packet allocation; use `frameData()` for a view.
  */
 export interface RawFrame {
   /** 1-based position of the packet in the file (all sections, all interfaces). */
@@ -18,8 +19,10 @@ export interface RawFrame {
   capturedLength: number;
   /** Bytes the packet had on the wire. */
   originalLength: number;
-  /** The captured bytes (length = capturedLength). */
-  data: Uint8Array;
+  /** The buffer holding the captured bytes (see `offset`). */
+  bytes: Uint8Array;
+  /** Index in `bytes` of the frame's first captured byte. */
+  offset: number;
   /** Offset of the record's first byte in the (decompressed) capture stream, for error messages. */
   fileOffset: number;
 }
@@ -27,4 +30,9 @@ export interface RawFrame {
 /** Integer microseconds since the epoch, as written in the `ts_us` column. Exact below year 2255. */
 export function frameTimestampUs(frame: Pick<RawFrame, 'tsSec' | 'tsNanos'>): number {
   return frame.tsSec * 1_000_000 + Math.floor(frame.tsNanos / 1000);
+}
+
+/** A zero-copy view of the frame's captured bytes (valid as long as `frame.bytes` is). */
+export function frameData(frame: Pick<RawFrame, 'bytes' | 'offset' | 'capturedLength'>): Uint8Array {
+  return frame.bytes.subarray(frame.offset, frame.offset + frame.capturedLength);
 }

@@ -4,7 +4,9 @@
  * HTTP handlers and the CLI map these (and only these) to responses and exit codes in one place each.
  * Pure module: no AWS, no I/O.
  */
-export type ErrorDetails = Readonly<Record<string, string | number | boolean | readonly string[] | undefined>>;
+export type ErrorDetails = Readonly<
+  Record<string, string | number | boolean | readonly string[] | undefined>
+>;
 
 export abstract class CcfError extends Error {
   abstract readonly code: string;
@@ -32,7 +34,11 @@ export class PcapFormatError extends CcfError {
   readonly blockType: string | undefined;
 
   constructor(message: string, byteOffset: number, blockType?: string, options?: { cause?: unknown }) {
-    super(`${message} (at byte offset ${byteOffset}${blockType ? `, in ${blockType}` : ''})`, { byteOffset, blockType }, options);
+    super(
+      `${message} (at byte offset ${byteOffset}${blockType ? `, in ${blockType}` : ''})`,
+      { byteOffset, blockType },
+      options,
+    );
     this.byteOffset = byteOffset;
     this.blockType = blockType;
   }
