@@ -1,0 +1,92 @@
+/**
+ * Address text forms used in CSV rows and documents. These run once per packet in the CSV writer, so they use
+ * precomputed lookup tables instead of `toString(16)`/`padStart` per byte.
+ * Pure module: no I/O.
+ */
+import type { DecodedPacket } from './decoded-packet.js';
+
+/** '0'..'255' — one string per octet value, for dotted-quad IPv4. */
+const DECIMAL_OCTET: readonly string[] = Array.from({ length: 256 }, (_, n) => String(n));
+/** '00'..'ff' — lowercase, two digits, for MAC addresses. */
+const HEX_OCTET: readonly string[] = Array.from({ length: 256 }, (_, n) => n.toString(16).padStart(2, '0'));
+/** '0'..'ffff' — a 16-bit group without leading zeros (RFC 5952 §4.1), lowercase (§4.3). */
+const HEX_GROUP: readonly string[] = Array.from({ length: 65536 }, (_, n) => n.toString(16));
+
+/** Dotted-quad text of an IPv4 address held as an unsigned 32-bit integer (network byte order value). */
+export function formatIpv4(address: number): string {
+  return `${DECIMAL_OCTET[(address >>> 24) & 0xff]}.${DECIMAL_OCTET[(address >>> 16) & 0xff]}.${DECIMAL_OCTET[(address >>> 8) & 0xff]}.${DECIMAL_OCTET[address & 0xff]}`;
+}
+
+/** Lowercase colon-separated MAC address (`00:1b:21:aa:bb:cc`) of the 6 bytes at `offset`. */
+export function formatMac(bytes: Uint8Array, offset: number): string {
+  return `${HEX_OCTET[bytes[offset]!]}:${HEX_OCTET[bytes[offset + 1]!]}:${HEX_OCTET[bytes[offset + 2]!]}:${HEX_OCTET[bytes[offset + 3]!]}:${HEX_OCTET[bytes[offset + 4]!]}:${HEX_OCTET[bytes[offset + 5]!]}`;
+}
+
+// Scratch space for the eight 16-bit groups of the address being formatted (module-level: no allocation per call).
+const groups = new Uint16Array(8);
+
+/**
+ * Canonical text of the 16-byte IPv6 address at `offset` (RFC 5952 §4):
+ * leading zeros dropped (§4.1), the longest run of two or more all-zero groups replaced by "::" — the first
+ * such run when two are equally long, never a single group (§4.2.2, §4.2.3) — and lowercase hex (§4.3).
+ * Addresses whose first 80 bits are zero and whose next group is ffff (IPv4-mapped, RFC 4291 §2.5.5.2), and
+ * the deprecated IPv4-compatible form (96 zero bits, then a non-zero group 7, RFC 4291 §2.5.5.1), end in
+ * dotted-quad IPv4 (RFC 5952 §5) — the same text tshark/glibc `inet_ntop` print, so CSV values compare equal.
+ */
+export function formatIpv6(bytes: Uint8Array, offset: number): string {
+  let bestStart = -1;
+  let bestLength = 0;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    const group = (bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!;
+    groups[i] = group;
+    if (group === 0) {
+      if (runStart < 0) runStart = i;
+      const runLength = i - runStart + 1;
+      if (runLength > bestLength) {
+        bestStart = runStart;
+        bestLength = runLength;
+      }
+    } else {
+      runStart = -1;
+    }
+  }
+  if (bestLength < 2) bestStart = -1;
+
+  // Embedded IPv4 (same rule as glibc inet_ntop6): ::ffff:a.b.c.d, and ::a.b.c.d when exactly the first
+  // 96 bits are zero (so `::1`, `::` and `::5800` keep their hex forms).
+  const embeddedIpv4 = bestStart === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff));
+
+  let text = '';
+  const lastGroup = embeddedIpv4 ? 6 : 8;
+  for (let i = 0; i < lastGroup; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLength - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLength) text += ':';
+    text += HEX_GROUP[groups[i]!];
+  }
+  if (embeddedIpv4) {
+    if (lastGroup !== bestStart + bestLength) text += ':';
+    text += `${DECIMAL_OCTET[bytes[offset + 12]!]}.${DECIMAL_OCTET[bytes[offset + 13]!]}.${DECIMAL_OCTET[bytes[offset + 14]!]}.${DECIMAL_OCTET[bytes[offset + 15]!]}`;
+  }
+  return text;
+}
+
+/** Source address of the packet's innermost decoded IP header as text; '' when the packet has none. */
+export function packetSourceIp(packet: DecodedPacket): string {
+  if (packet.ipVersion === 4) return formatIpv4(packet.srcIpv4);
+  if (packet.ipVersion === 6 && packet.srcIpv6Offset >= 0)
+    return formatIpv6(packet.data, packet.srcIpv6Offset);
+  return '';
+}
+
+/** Destination address of the packet's innermost decoded IP header as text; '' when the packet has none. */
+export function packetDestinationIp(packet: DecodedPacket): string {
+  if (packet.ipVersion === 4) return formatIpv4(packet.dstIpv4);
+  if (packet.ipVersion === 6 && packet.dstIpv6Offset >= 0)
+    return formatIpv6(packet.data, packet.dstIpv6Offset);
+  return '';
+}
