@@ -1,0 +1,998 @@
+/**
+ * The flow meter: groups decoded packets into bidirectional flows and computes the CICFlowMeter feature
+ * columns incrementally, emitting each flow as soon as it ends (streaming).
+ *
+ * Semantics follow the fixed CICFlowMeter fork (GintsEngelen/CICFlowMeter, the version that produced
+ * CICIDS2017_improved) in the `cic-fork` feature set, with its quirks; `corrected` fixes them. Every rule and
+ * quirk is written down in docs/flow-features.md; comments here point at the rule, not at the fork's code.
+ *
+ * Performance: all per-flow state lives in one Float64Array (a fixed stride per slot) indexed by the slot the
+ * FlowTable hands out, and the table keys are integers. Nothing is allocated per packet; a FlowRecord object is
+ * built once per flow when it is emitted.
+ */
+
+import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
+import type { DecodedPacket } from '../capture/decoded-packet.js';
+import type { RawFrame } from '../capture/frame.js';
+import { communityIdV1 } from './community-id.js';
+import { EXPIRY_REASONS, type ExpiryReason, type FeatureSet, type FlowRecord } from './flow-columns.js';
+import {
+  type FlowMeterOptions,
+  type ResolvedFlowMeterOptions,
+  resolveFlowMeterOptions,
+} from './flow-options.js';
+import { FlowTable, hashKey, KEY_WORDS } from './flow-table.js';
+
+// --- Per-flow state layout (offsets within a slot's stride) -----------------------------------------------
+// Running statistics, Commons Math SummaryStatistics style: n, sum, min, max, first moment, second moment.
+const N = 0;
+const SUM = 1;
+const MIN = 2;
+const MAX = 3;
+const M1 = 4;
+const M2 = 5;
+const FWD_LEN = 0;
+const BWD_LEN = 6;
+const ALL_LEN = 12;
+const FLOW_IAT = 18;
+const FWD_IAT = 24;
+const BWD_IAT = 30;
+const ACTIVE = 36;
+const IDLE = 42;
+// Scalars.
+const START = 48;
+const LAST = 49;
+const FWD_LAST = 50;
+const BWD_LAST = 51;
+const START_ACTIVE = 52;
+const END_ACTIVE = 53;
+const FWD_HDR = 54;
+const BWD_HDR = 55;
+const MIN_SEG_FWD = 56;
+const INIT_WIN_FWD = 57;
+const INIT_WIN_BWD = 58;
+const ACT_DATA_FWD = 59;
+const C_FIN = 60;
+const C_SYN = 61;
+const C_RST = 62;
+const C_PSH = 63;
+const C_ACK = 64;
+const C_URG = 65;
+const C_CWR = 66;
+const C_ECE = 67;
+const F_PSH = 68;
+const B_PSH = 69;
+const F_URG = 70;
+const B_URG = 71;
+const F_RST = 72;
+const B_RST = 73;
+const F_FIN = 74;
+const B_FIN = 75;
+// Bulk trackers, one block per direction: duration, packets, bytes, bulks, and the candidate bulk's helpers.
+const FWD_BULK = 76;
+const BWD_BULK = 84;
+const BK_DURATION = 0;
+const BK_PACKETS = 1;
+const BK_BYTES = 2;
+const BK_COUNT = 3;
+const BK_CAND_PACKETS = 4;
+const BK_CAND_START = 5;
+const BK_CAND_BYTES = 6;
+const BK_LAST_TS = 7;
+const SF_COUNT = 92;
+const SF_LAST = 93;
+const TCP_STATE = 94;
+const READY_REASON = 95;
+const CUMULATIVE_TCP = 96;
+const ICMP_TYPE = 97;
+const ICMP_CODE = 98;
+const REAL_PROTO = 99;
+const VLAN_ID = 100;
+const FIRST_INDEX = 101;
+const LAST_INDEX = 102;
+const OUT_OF_ORDER = 103;
+/** 1 when the flow's forward side is key endpoint A. */
+const FWD_IS_A = 104;
+/** Orientation of the first flow ever held in this table entry: the fork's `Flow ID` follows it. */
+const ID_FWD_IS_A = 105;
+/** 1 when both endpoints have the same IP address (the fork then counts every packet as forward). */
+const SAME_IP = 106;
+const STRIDE = 107;
+
+// TCP termination states (fork: FIRST_FIN_FLAG_RECEIVED, SECOND_FIN_FLAG_RECEIVED, READY_FOR_TERMINATION).
+const TCP_OPEN = 0;
+const TCP_FIRST_FIN = 1;
+const TCP_SECOND_FIN = 2;
+const TCP_READY = 3;
+const READY_BY_FIN = 1;
+const READY_BY_RST = 2;
+
+const FIN = 0x01;
+const SYN = 0x02;
+const RST = 0x04;
+const PSH = 0x08;
+const ACK = 0x10;
+const URG = 0x20;
+const ECE = 0x40;
+const CWR = 0x80;
+
+const PROTO_ICMP = 1;
+const PROTO_TCP = 6;
+const PROTO_UDP = 17;
+const PROTO_ICMPV6 = 58;
+
+/** Bulk: a gap longer than this (µs) ends the candidate bulk. */
+const BULK_GAP_US = 1_000_000;
+/** Corrected subflows: a gap longer than this (µs) starts a new subflow. */
+const SUBFLOW_GAP_US = 1_000_000;
+const INITIAL_SLOTS = 4096;
+
+/** Why a packet was not put in any flow. */
+export const UNASSIGNED_REASONS = [
+  /** No decodable IPv4/IPv6 header (ARP, LLDP, STP, unknown link layers, truncated IP headers). */
+  'no_ip_header',
+  /** A non-first IP fragment: it carries no transport header, so it has no ports to key a flow. */
+  'ip_fragment',
+  /** IPv6 extension-header chain that could not be followed to a transport protocol. */
+  'unknown_transport',
+  /** TCP/UDP header cut off by the capture length: no ports. */
+  'truncated_transport',
+] as const;
+export type UnassignedReason = (typeof UNASSIGNED_REASONS)[number];
+
+export interface FlowRunSummary {
+  featureSet: FeatureSet;
+  /** Packets handed to the meter. */
+  packets: number;
+  /** Packets counted in some flow. */
+  packetsInFlows: number;
+  unassignedPackets: number;
+  unassignedByReason: Record<UnassignedReason, number>;
+  flows: number;
+  flowsByReason: Record<ExpiryReason, number>;
+  /** Flows emitted early because `maxOpenFlows` was reached (same as flowsByReason.evicted). */
+  evictedFlows: number;
+  /** Packets whose timestamp is earlier than a packet before them in the capture. */
+  outOfOrderPackets: number;
+  /** Packets identical in direction, timestamp, TCP seq/ack/flags and length to the previous one of their flow. */
+  duplicatePackets: number;
+  /** Most flows held open at once. */
+  peakOpenFlows: number;
+}
+
+export type FlowSink = (record: FlowRecord) => void;
+
+function zeroCounts<T extends string>(keys: readonly T[]): Record<T, number> {
+  const counts = {} as Record<T, number>;
+  for (const key of keys) counts[key] = 0;
+  return counts;
+}
+
+/**
+ * Usage: `const meter = new FlowMeter(options, (record) => ...)`; call `add(frame, packet)` for each decoded
+ * packet in capture order, then `finish()` to emit the flows still open and get the run summary.
+ */
+export class FlowMeter {
+  readonly options: ResolvedFlowMeterOptions;
+  private readonly fork: boolean;
+  private readonly sink: FlowSink;
+  private readonly table: FlowTable;
+  private state: Float64Array;
+  private readonly key = new Int32Array(KEY_WORDS);
+  /** Duplicate detection: signature of the last packet per slot (ts, seq, ack, flags|len|direction). */
+  private dupTs: Float64Array;
+  private dupSeq: Float64Array;
+  private dupAck: Float64Array;
+  private dupMisc: Float64Array;
+
+  private readonly flowTimeoutUs: number;
+  private readonly activityTimeoutUs: number;
+  private readonly idleTimeoutUs: number;
+  /** Latest timestamp seen so far (µs): the meter's clock for idle expiry. */
+  private clock = Number.NEGATIVE_INFINITY;
+
+  private packets = 0;
+  private packetsInFlows = 0;
+  private readonly unassigned = zeroCounts(UNASSIGNED_REASONS);
+  private readonly byReason = zeroCounts(EXPIRY_REASONS);
+  private flows = 0;
+  private outOfOrder = 0;
+  private duplicates = 0;
+  private peakOpen = 0;
+  private finished = false;
+
+  // Scratch for turning key words back into addresses at emission.
+  private readonly addressA = new Uint8Array(16);
+  private readonly addressB = new Uint8Array(16);
+  private timestampSecond = Number.NaN;
+  private timestampPrefix = '';
+
+  constructor(options: FlowMeterOptions, sink: FlowSink) {
+    this.options = resolveFlowMeterOptions(options);
+    this.fork = this.options.featureSet === 'cic-fork';
+    this.sink = sink;
+    this.flowTimeoutUs = Math.round(this.options.flowTimeoutS * 1e6);
+    this.activityTimeoutUs = Math.round(this.options.activityTimeoutS * 1e6);
+    this.idleTimeoutUs = Math.round(this.options.idleTimeoutS * 1e6);
+    this.table = new FlowTable(INITIAL_SLOTS, this.options.maxOpenFlows);
+    this.state = new Float64Array(this.table.capacity * STRIDE);
+    this.dupTs = new Float64Array(this.table.capacity);
+    this.dupSeq = new Float64Array(this.table.capacity);
+    this.dupAck = new Float64Array(this.table.capacity);
+    this.dupMisc = new Float64Array(this.table.capacity);
+  }
+
+  /** Flows currently open. */
+  get openFlows(): number {
+    return this.table.size;
+  }
+
+  /** Feeds one decoded packet (in capture order). */
+  add(frame: RawFrame, p: DecodedPacket): void {
+    this.packets++;
+    const ipVersion = p.ipVersion;
+    if (ipVersion !== 4 && ipVersion !== 6) {
+      this.unassigned.no_ip_header++;
+      return;
+    }
+    if (p.fragmentOffset > 0) {
+      this.unassigned.ip_fragment++;
+      return;
+    }
+    const realProto = p.ipProto;
+    if (realProto < 0) {
+      this.unassigned.unknown_transport++;
+      return;
+    }
+
+    // Per-protocol view of the packet: what the fork's packet parser extracts (see docs: "Packet fields").
+    let keyProto = realProto;
+    let srcPort = 0;
+    let dstPort = 0;
+    let payload = 0;
+    let header = 0;
+    let flags = 0;
+    let window = 0;
+    let icmpType = -1;
+    let icmpCode = -1;
+    if (realProto === PROTO_TCP || realProto === PROTO_UDP) {
+      if (p.srcPort < 0) {
+        // A first fragment too short to hold the ports is a fragment problem, not a capture-length one.
+        if (p.moreFragments) this.unassigned.ip_fragment++;
+        else this.unassigned.truncated_transport++;
+        return;
+      }
+      srcPort = p.srcPort;
+      dstPort = p.dstPort;
+      payload = Math.max(p.payloadLength, 0);
+      if (realProto === PROTO_TCP) {
+        flags = Math.max(p.tcpFlags, 0);
+        window = Math.max(p.tcpWindow, 0);
+        header = Math.max(p.l4HeaderLength, 0);
+      } else {
+        header = 8;
+      }
+    } else if (realProto === PROTO_ICMP || realProto === PROTO_ICMPV6) {
+      icmpType = p.icmpType;
+      icmpCode = p.icmpCode;
+      // The fork records ICMP packets with zero payload and header bytes; corrected counts them.
+      if (!this.fork && icmpType >= 0) {
+        header = 8;
+        payload = Math.max(p.payloadLength, 0);
+      }
+    } else if (this.fork) {
+      // The fork knows TCP, UDP and ICMP only; everything else becomes protocol 0 without ports.
+      keyProto = 0;
+    } else if (p.srcPort >= 0) {
+      srcPort = p.srcPort;
+      dstPort = p.dstPort;
+      header = Math.max(p.l4HeaderLength, 0);
+      payload = Math.max(p.payloadLength, 0);
+    } else if (p.ipTotalLength > 0 && p.ipHeaderLength > 0) {
+      payload = Math.max(0, p.ipTotalLength - p.ipHeaderLength);
+    }
+
+    const ts = frame.tsSec * 1_000_000 + Math.floor(frame.tsNanos / 1000);
+    if (ts < this.clock) this.outOfOrder++;
+    else this.clock = ts;
+    this.expireIdle();
+
+    // --- Canonical key: endpoint A is the smaller (address, port) ---
+    const key = this.key;
+    key[0] = keyProto | (ipVersion << 8);
+    if (this.options.vlanAware && p.vlanCount > 0) {
+      key[1] = ((p.vlanIds[0]! + 1) << 13) | (p.vlanCount > 1 ? p.vlanIds[1]! + 1 : 0);
+    } else {
+      key[1] = 0;
+    }
+    let order = 0;
+    let sameIp: boolean;
+    if (ipVersion === 4) {
+      const src = p.srcIpv4 >>> 0;
+      const dst = p.dstIpv4 >>> 0;
+      order = src - dst;
+      sameIp = order === 0;
+      if (order === 0) order = srcPort - dstPort;
+      const srcFirst = order <= 0;
+      key[3] = srcFirst ? src : dst;
+      key[7] = srcFirst ? dst : src;
+      key[4] = key[5] = key[6] = key[8] = key[9] = key[10] = 0;
+    } else {
+      const d = p.data;
+      const so = p.srcIpv6Offset;
+      const dO = p.dstIpv6Offset;
+      for (let w = 0; w < 4 && order === 0; w++) {
+        const sw =
+          ((d[so + 4 * w]! << 24) |
+            (d[so + 4 * w + 1]! << 16) |
+            (d[so + 4 * w + 2]! << 8) |
+            d[so + 4 * w + 3]!) >>>
+          0;
+        const dw =
+          ((d[dO + 4 * w]! << 24) |
+            (d[dO + 4 * w + 1]! << 16) |
+            (d[dO + 4 * w + 2]! << 8) |
+            d[dO + 4 * w + 3]!) >>>
+          0;
+        order = sw - dw;
+      }
+      sameIp = order === 0;
+      if (order === 0) order = srcPort - dstPort;
+      const aOffset = order <= 0 ? so : dO;
+      const bOffset = order <= 0 ? dO : so;
+      for (let w = 0; w < 4; w++) {
+        key[3 + w] =
+          (d[aOffset + 4 * w]! << 24) |
+          (d[aOffset + 4 * w + 1]! << 16) |
+          (d[aOffset + 4 * w + 2]! << 8) |
+          d[aOffset + 4 * w + 3]!;
+        key[7 + w] =
+          (d[bOffset + 4 * w]! << 24) |
+          (d[bOffset + 4 * w + 1]! << 16) |
+          (d[bOffset + 4 * w + 2]! << 8) |
+          d[bOffset + 4 * w + 3]!;
+      }
+    }
+    const srcIsA = order <= 0;
+    key[2] = srcIsA ? (srcPort << 16) | dstPort : (dstPort << 16) | srcPort;
+
+    const hash = hashKey(key);
+    const table = this.table;
+    let slot = table.find(key, hash);
+    this.packetsInFlows++;
+
+    if (slot < 0) {
+      if (table.full) this.expireSlot(table.head, 'evicted');
+      const capacityBefore = table.capacity;
+      slot = table.insert(key, hash);
+      if (table.capacity !== capacityBefore) this.growState(table.capacity);
+      if (table.size > this.peakOpen) this.peakOpen = table.size;
+      const b = slot * STRIDE;
+      this.startFlow(b, srcIsA ? 1 : 0, srcIsA ? 1 : 0, sameIp, 0, ts, frame.index, realProto, p);
+      this.firstPacket(b, srcIsA, ts, payload, header, flags, window, icmpType, icmpCode);
+      this.rememberForDuplicates(slot, ts, p, srcIsA, payload);
+      return;
+    }
+
+    table.touch(slot);
+    const s = this.state;
+    const b = slot * STRIDE;
+    let pts = ts;
+    if (ts < s[b + LAST]!) {
+      // Timestamp went backwards within the flow: count it, and use the flow's last time so no IAT is negative.
+      pts = s[b + LAST]!;
+      s[b + OUT_OF_ORDER] = s[b + OUT_OF_ORDER]! + 1;
+    }
+    if (this.isDuplicate(slot, ts, p, srcIsA, payload)) this.duplicates++;
+
+    const tcpState = s[b + TCP_STATE]!;
+    // Fork rule: a packet more than the flow timeout after the flow's start, or a SYN after the connection
+    // was terminated, ends the flow; the packet starts the next one.
+    if (pts - s[b + START]! > this.flowTimeoutUs || (tcpState === TCP_READY && (flags & SYN) !== 0)) {
+      const oldFwdIsA = s[b + FWD_IS_A]!;
+      const idFwdIsA = s[b + ID_FWD_IS_A]!;
+      const protocol = s[b + REAL_PROTO]!;
+      let cumulative = 0;
+      if (protocol === PROTO_TCP) {
+        s[b + CUMULATIVE_TCP] = s[b + CUMULATIVE_TCP]! + (s[b + LAST]! - s[b + START]!);
+        cumulative = s[b + CUMULATIVE_TCP]! + (pts - s[b + LAST]!);
+      }
+      const reason: ExpiryReason =
+        tcpState === TCP_READY ? readyReason(s[b + READY_REASON]!) : 'active_timeout';
+      this.emit(slot, reason);
+      // A fresh connection (SYN without ACK after termination) or a non-TCP flow starts in the packet's own
+      // direction; a TCP connection cut by the timeout keeps its direction and its cumulative time.
+      const fresh =
+        (tcpState === TCP_READY && (flags & SYN) !== 0 && (flags & ACK) === 0) || realProto !== PROTO_TCP;
+      const fwdIsA = fresh ? (srcIsA ? 1 : 0) : oldFwdIsA;
+      this.startFlow(b, fwdIsA, idFwdIsA, sameIp, fresh ? 0 : cumulative, pts, frame.index, realProto, p);
+      this.firstPacket(b, srcIsA, pts, payload, header, flags, window, icmpType, icmpCode);
+      this.rememberForDuplicates(slot, ts, p, srcIsA, payload);
+      return;
+    }
+
+    const isFwd = this.isForward(b, srcIsA);
+    if ((flags & FIN) !== 0) {
+      this.updateActiveIdle(b, pts);
+      this.addPacket(b, isFwd, pts, payload, header, flags, window);
+      if (tcpState === TCP_OPEN) s[b + TCP_STATE] = TCP_FIRST_FIN;
+      else if (tcpState === TCP_FIRST_FIN && s[b + F_FIN]! > 0 && s[b + B_FIN]! > 0)
+        s[b + TCP_STATE] = TCP_SECOND_FIN;
+    } else if ((flags & RST) !== 0) {
+      this.updateActiveIdle(b, pts);
+      this.addPacket(b, isFwd, pts, payload, header, flags, window);
+      s[b + TCP_STATE] = TCP_READY;
+      s[b + READY_REASON] = READY_BY_RST;
+    } else if ((flags & ACK) !== 0) {
+      this.updateActiveIdle(b, pts);
+      this.addPacket(b, isFwd, pts, payload, header, flags, window);
+      if (tcpState === TCP_SECOND_FIN) {
+        s[b + TCP_STATE] = TCP_READY;
+        s[b + READY_REASON] = READY_BY_FIN;
+      }
+    } else if (
+      (realProto === PROTO_ICMP || realProto === PROTO_ICMPV6) &&
+      s[b + ICMP_CODE] !== icmpCode &&
+      s[b + ICMP_TYPE] !== icmpType
+    ) {
+      // Fork rule: an ICMP message whose type and code both differ from the flow's first one starts a new flow.
+      const idFwdIsA = s[b + ID_FWD_IS_A]!;
+      this.emit(slot, 'icmp_change');
+      this.startFlow(b, srcIsA ? 1 : 0, idFwdIsA, sameIp, 0, pts, frame.index, realProto, p);
+      this.firstPacket(b, srcIsA, pts, payload, header, flags, window, icmpType, icmpCode);
+    } else {
+      this.updateActiveIdle(b, pts);
+      this.addPacket(b, isFwd, pts, payload, header, flags, window);
+    }
+    s[b + LAST_INDEX] = frame.index;
+    this.rememberForDuplicates(slot, ts, p, srcIsA, payload);
+  }
+
+  /** Emits every flow still open (reason `end_of_capture`, or fin/rst when the connection had ended). */
+  finish(): FlowRunSummary {
+    if (!this.finished) {
+      this.finished = true;
+      while (this.table.head >= 0) this.expireSlot(this.table.head, 'end_of_capture');
+    }
+    return this.summary();
+  }
+
+  summary(): FlowRunSummary {
+    let unassignedTotal = 0;
+    for (const reason of UNASSIGNED_REASONS) unassignedTotal += this.unassigned[reason];
+    return {
+      featureSet: this.options.featureSet,
+      packets: this.packets,
+      packetsInFlows: this.packetsInFlows,
+      unassignedPackets: unassignedTotal,
+      unassignedByReason: { ...this.unassigned },
+      flows: this.flows,
+      flowsByReason: { ...this.byReason },
+      evictedFlows: this.byReason.evicted,
+      outOfOrderPackets: this.outOfOrder,
+      duplicatePackets: this.duplicates,
+      peakOpenFlows: this.peakOpen,
+    };
+  }
+
+  // --- flow lifecycle -------------------------------------------------------------------------------------
+
+  private expireIdle(): void {
+    const table = this.table;
+    const s = this.state;
+    const limit = this.clock - this.idleTimeoutUs;
+    while (table.head >= 0 && s[table.head * STRIDE + LAST]! < limit)
+      this.expireSlot(table.head, 'idle_timeout');
+  }
+
+  /**
+   * Emits a flow and frees its slot. A terminated TCP connection waiting for its idle/end expiry reports
+   * fin/rst (why it ended); an eviction always reports `evicted` so the summary counts every one.
+   */
+  private expireSlot(slot: number, trigger: ExpiryReason): void {
+    const b = slot * STRIDE;
+    const s = this.state;
+    if (s[b + REAL_PROTO] === PROTO_TCP)
+      s[b + CUMULATIVE_TCP] = s[b + CUMULATIVE_TCP]! + (s[b + LAST]! - s[b + START]!);
+    const reason =
+      trigger !== 'evicted' && s[b + TCP_STATE] === TCP_READY ? readyReason(s[b + READY_REASON]!) : trigger;
+    this.emit(slot, reason);
+    this.table.remove(slot);
+  }
+
+  private growState(capacity: number): void {
+    const grown = new Float64Array(capacity * STRIDE);
+    grown.set(this.state);
+    this.state = grown;
+    this.dupTs = growFloat64(this.dupTs, capacity);
+    this.dupSeq = growFloat64(this.dupSeq, capacity);
+    this.dupAck = growFloat64(this.dupAck, capacity);
+    this.dupMisc = growFloat64(this.dupMisc, capacity);
+  }
+
+  private isForward(b: number, srcIsA: boolean): boolean {
+    const s = this.state;
+    // Fork: direction is decided by comparing IP addresses only, so with equal IPs every packet is forward.
+    if (this.fork && s[b + SAME_IP] === 1) return true;
+    return (s[b + FWD_IS_A] === 1) === srcIsA;
+  }
+
+  private startFlow(
+    b: number,
+    fwdIsA: number,
+    idFwdIsA: number,
+    sameIp: boolean,
+    cumulativeTcp: number,
+    ts: number,
+    index: number,
+    realProto: number,
+    p: DecodedPacket,
+  ): void {
+    const s = this.state;
+    s.fill(0, b, b + STRIDE);
+    s[b + FWD_IS_A] = fwdIsA;
+    s[b + ID_FWD_IS_A] = idFwdIsA;
+    s[b + SAME_IP] = sameIp ? 1 : 0;
+    s[b + CUMULATIVE_TCP] = cumulativeTcp;
+    s[b + START] = ts;
+    s[b + LAST] = ts;
+    s[b + FIRST_INDEX] = index;
+    s[b + LAST_INDEX] = index;
+    s[b + REAL_PROTO] = realProto;
+    s[b + VLAN_ID] = p.vlanCount > 0 ? p.vlanIds[0]! : -1;
+    // Corrected Fwd Seg Size Min starts above any header length so the first forward packet sets it.
+    if (!this.fork) s[b + MIN_SEG_FWD] = Number.POSITIVE_INFINITY;
+  }
+
+  /** The first packet of a flow (the fork's `firstPacket`, with its omissions in `cic-fork`). */
+  private firstPacket(
+    b: number,
+    srcIsA: boolean,
+    ts: number,
+    payload: number,
+    header: number,
+    flags: number,
+    window: number,
+    icmpType: number,
+    icmpCode: number,
+  ): void {
+    const s = this.state;
+    const isFwd = this.isForward(b, srcIsA);
+    this.updateBulk(b, isFwd, ts, payload);
+    this.countFlags(b, flags);
+    s[b + START_ACTIVE] = ts;
+    s[b + END_ACTIVE] = ts;
+    this.updateSubflows(b, ts);
+    addStat(s, b + ALL_LEN, payload);
+    if (isFwd) {
+      // Fork: Fwd Seg Size Min and FWD Init Win Bytes are only ever initialised from a forward first packet.
+      s[b + MIN_SEG_FWD] = header;
+      s[b + INIT_WIN_FWD] = window;
+      addStat(s, b + FWD_LEN, payload);
+      s[b + FWD_HDR] = header;
+      s[b + FWD_LAST] = ts;
+      if ((flags & PSH) !== 0) s[b + F_PSH] = 1;
+      if ((flags & URG) !== 0) s[b + F_URG] = 1;
+      if (!this.fork) {
+        if (payload >= 1) s[b + ACT_DATA_FWD] = 1;
+        if ((flags & FIN) !== 0) s[b + F_FIN] = 1;
+        if ((flags & RST) !== 0) s[b + F_RST] = 1;
+      }
+    } else {
+      s[b + INIT_WIN_BWD] = window;
+      addStat(s, b + BWD_LEN, payload);
+      s[b + BWD_HDR] = header;
+      s[b + BWD_LAST] = ts;
+      if ((flags & PSH) !== 0) s[b + B_PSH] = 1;
+      if ((flags & URG) !== 0) s[b + B_URG] = 1;
+      if (!this.fork) {
+        if ((flags & FIN) !== 0) s[b + B_FIN] = 1;
+        if ((flags & RST) !== 0) s[b + B_RST] = 1;
+      }
+    }
+    s[b + ICMP_TYPE] = icmpType;
+    s[b + ICMP_CODE] = icmpCode;
+  }
+
+  /** Every later packet of the flow (the fork's `addPacket`). */
+  private addPacket(
+    b: number,
+    isFwd: boolean,
+    ts: number,
+    payload: number,
+    header: number,
+    flags: number,
+    window: number,
+  ): void {
+    const s = this.state;
+    this.updateBulk(b, isFwd, ts, payload);
+    this.updateSubflows(b, ts);
+    this.countFlags(b, flags);
+    addStat(s, b + ALL_LEN, payload);
+    if (isFwd) {
+      if (payload >= 1) s[b + ACT_DATA_FWD] = s[b + ACT_DATA_FWD]! + 1;
+      addStat(s, b + FWD_LEN, payload);
+      s[b + FWD_HDR] = s[b + FWD_HDR]! + header;
+      if (s[b + FWD_LEN + N]! > 1) addStat(s, b + FWD_IAT, ts - s[b + FWD_LAST]!);
+      s[b + FWD_LAST] = ts;
+      if (header < s[b + MIN_SEG_FWD]!) s[b + MIN_SEG_FWD] = header;
+      if (!this.fork && s[b + FWD_LEN + N] === 1) s[b + INIT_WIN_FWD] = window;
+      if ((flags & PSH) !== 0) s[b + F_PSH] = s[b + F_PSH]! + 1;
+      if ((flags & URG) !== 0) s[b + F_URG] = s[b + F_URG]! + 1;
+      if ((flags & FIN) !== 0) s[b + F_FIN] = s[b + F_FIN]! + 1;
+      if ((flags & RST) !== 0) s[b + F_RST] = s[b + F_RST]! + 1;
+    } else {
+      addStat(s, b + BWD_LEN, payload);
+      // Fork quirk: Bwd Init Win Bytes is overwritten by every backward packet (so it ends as the last one's).
+      if (this.fork || s[b + BWD_LEN + N] === 1) s[b + INIT_WIN_BWD] = window;
+      s[b + BWD_HDR] = s[b + BWD_HDR]! + header;
+      if (s[b + BWD_LEN + N]! > 1) addStat(s, b + BWD_IAT, ts - s[b + BWD_LAST]!);
+      s[b + BWD_LAST] = ts;
+      if ((flags & PSH) !== 0) s[b + B_PSH] = s[b + B_PSH]! + 1;
+      if ((flags & URG) !== 0) s[b + B_URG] = s[b + B_URG]! + 1;
+      if ((flags & FIN) !== 0) s[b + B_FIN] = s[b + B_FIN]! + 1;
+      if ((flags & RST) !== 0) s[b + B_RST] = s[b + B_RST]! + 1;
+    }
+    addStat(s, b + FLOW_IAT, ts - s[b + LAST]!);
+    s[b + LAST] = ts;
+  }
+
+  private countFlags(b: number, flags: number): void {
+    if (flags === 0) return;
+    const s = this.state;
+    if ((flags & FIN) !== 0) s[b + C_FIN] = s[b + C_FIN]! + 1;
+    if ((flags & SYN) !== 0) s[b + C_SYN] = s[b + C_SYN]! + 1;
+    if ((flags & RST) !== 0) s[b + C_RST] = s[b + C_RST]! + 1;
+    if ((flags & PSH) !== 0) s[b + C_PSH] = s[b + C_PSH]! + 1;
+    if ((flags & ACK) !== 0) s[b + C_ACK] = s[b + C_ACK]! + 1;
+    if ((flags & URG) !== 0) s[b + C_URG] = s[b + C_URG]! + 1;
+    if ((flags & CWR) !== 0) s[b + C_CWR] = s[b + C_CWR]! + 1;
+    if ((flags & ECE) !== 0) s[b + C_ECE] = s[b + C_ECE]! + 1;
+  }
+
+  /**
+   * Active/Idle (fork rule): a gap longer than the activity timeout since the end of the current active period
+   * records that period (if longer than 0) and the gap, and starts a new period; otherwise the period extends.
+   */
+  private updateActiveIdle(b: number, ts: number): void {
+    const s = this.state;
+    const endActive = s[b + END_ACTIVE]!;
+    if (ts - endActive > this.activityTimeoutUs) {
+      const active = endActive - s[b + START_ACTIVE]!;
+      if (active > 0) addStat(s, b + ACTIVE, active);
+      addStat(s, b + IDLE, ts - endActive);
+      s[b + START_ACTIVE] = ts;
+    }
+    s[b + END_ACTIVE] = ts;
+  }
+
+  /**
+   * Subflows. Fork quirk: its gap test compares microseconds with seconds, so every packet starts a "subflow"
+   * and the count equals the packet count. Corrected: a new subflow starts after a gap of more than 1 s.
+   */
+  private updateSubflows(b: number, ts: number): void {
+    const s = this.state;
+    if (this.fork || s[b + SF_COUNT] === 0 || ts - s[b + SF_LAST]! > SUBFLOW_GAP_US) {
+      s[b + SF_COUNT] = s[b + SF_COUNT]! + 1;
+    }
+    s[b + SF_LAST] = ts;
+  }
+
+  /**
+   * Bulk (fork rule): payload packets in one direction form a candidate bulk while gaps stay ≤ 1 s and the
+   * other direction sends no payload after the candidate started; the 4th packet makes it a bulk, later ones
+   * extend it.
+   */
+  private updateBulk(b: number, isFwd: boolean, ts: number, payload: number): void {
+    const s = this.state;
+    const own = b + (isFwd ? FWD_BULK : BWD_BULK);
+    const other = b + (isFwd ? BWD_BULK : FWD_BULK);
+    if (s[other + BK_LAST_TS]! > s[own + BK_CAND_START]!) s[own + BK_CAND_START] = 0;
+    if (payload <= 0) return;
+    if (s[own + BK_CAND_START] === 0) {
+      s[own + BK_CAND_START] = ts;
+      s[own + BK_CAND_PACKETS] = 1;
+      s[own + BK_CAND_BYTES] = payload;
+      s[own + BK_LAST_TS] = ts;
+      return;
+    }
+    if (ts - s[own + BK_LAST_TS]! > BULK_GAP_US) {
+      s[own + BK_CAND_START] = ts;
+      s[own + BK_LAST_TS] = ts;
+      s[own + BK_CAND_PACKETS] = 1;
+      s[own + BK_CAND_BYTES] = payload;
+      return;
+    }
+    const packets = s[own + BK_CAND_PACKETS]! + 1;
+    s[own + BK_CAND_PACKETS] = packets;
+    s[own + BK_CAND_BYTES] = s[own + BK_CAND_BYTES]! + payload;
+    if (packets === 4) {
+      s[own + BK_COUNT] = s[own + BK_COUNT]! + 1;
+      s[own + BK_PACKETS] = s[own + BK_PACKETS]! + packets;
+      s[own + BK_BYTES] = s[own + BK_BYTES]! + s[own + BK_CAND_BYTES]!;
+      s[own + BK_DURATION] = s[own + BK_DURATION]! + (ts - s[own + BK_CAND_START]!);
+    } else if (packets > 4) {
+      s[own + BK_PACKETS] = s[own + BK_PACKETS]! + 1;
+      s[own + BK_BYTES] = s[own + BK_BYTES]! + payload;
+      s[own + BK_DURATION] = s[own + BK_DURATION]! + (ts - s[own + BK_LAST_TS]!);
+    }
+    s[own + BK_LAST_TS] = ts;
+  }
+
+  // --- duplicates -----------------------------------------------------------------------------------------
+
+  private rememberForDuplicates(
+    slot: number,
+    ts: number,
+    p: DecodedPacket,
+    srcIsA: boolean,
+    payload: number,
+  ): void {
+    this.dupTs[slot] = ts;
+    this.dupSeq[slot] = p.tcpSeq;
+    this.dupAck[slot] = p.tcpAck;
+    this.dupMisc[slot] = (payload * 512 + (p.tcpFlags & 0x1ff)) * 2 + (srcIsA ? 1 : 0);
+  }
+
+  /** Same direction, timestamp, TCP seq/ack/flags and payload length as the flow's previous packet. */
+  private isDuplicate(slot: number, ts: number, p: DecodedPacket, srcIsA: boolean, payload: number): boolean {
+    return (
+      this.dupTs[slot] === ts &&
+      this.dupSeq[slot] === p.tcpSeq &&
+      this.dupAck[slot] === p.tcpAck &&
+      this.dupMisc[slot] === (payload * 512 + (p.tcpFlags & 0x1ff)) * 2 + (srcIsA ? 1 : 0)
+    );
+  }
+
+  // --- emission -------------------------------------------------------------------------------------------
+
+  private emit(slot: number, reason: ExpiryReason): void {
+    this.flows++;
+    this.byReason[reason]++;
+    this.sink(this.buildRecord(slot, reason));
+  }
+
+  private formatTimestamp(us: number): string {
+    const second = Math.floor(us / 1e6);
+    if (second !== this.timestampSecond) {
+      const iso = new Date(second * 1000).toISOString();
+      this.timestampSecond = second;
+      this.timestampPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}.`;
+    }
+    return this.timestampPrefix + String(us - second * 1e6).padStart(6, '0');
+  }
+
+  /** Writes the address of key endpoint A (`which` 3) or B (`which` 7) of a slot into `out`; returns its text. */
+  private endpointAddress(slot: number, which: number, ipVersion: number, out: Uint8Array): string {
+    const keys = this.table.keys;
+    const base = slot * KEY_WORDS + which;
+    if (ipVersion === 4) {
+      const v = keys[base]! >>> 0;
+      out[0] = v >>> 24;
+      out[1] = (v >>> 16) & 0xff;
+      out[2] = (v >>> 8) & 0xff;
+      out[3] = v & 0xff;
+      return formatIpv4(v);
+    }
+    for (let w = 0; w < 4; w++) {
+      const v = keys[base + w]!;
+      out[4 * w] = v >>> 24;
+      out[4 * w + 1] = (v >>> 16) & 0xff;
+      out[4 * w + 2] = (v >>> 8) & 0xff;
+      out[4 * w + 3] = v & 0xff;
+    }
+    return formatIpv6(out, 0);
+  }
+
+  private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
+    const s = this.state;
+    const fork = this.fork;
+    const b = slot * STRIDE;
+    const keys = this.table.keys;
+    const kb = slot * KEY_WORDS;
+    const keyProto = keys[kb]! & 0xff;
+    const ipVersion = (keys[kb]! >>> 8) & 0xff;
+    const ports = keys[kb + 2]!;
+    const portA = (ports >>> 16) & 0xffff;
+    const portB = ports & 0xffff;
+    const textA = this.endpointAddress(slot, 3, ipVersion, this.addressA);
+    const textB = this.endpointAddress(slot, 7, ipVersion, this.addressB);
+    const fwdIsA = s[b + FWD_IS_A] === 1;
+    const srcIp = fwdIsA ? textA : textB;
+    const dstIp = fwdIsA ? textB : textA;
+    const srcPort = fwdIsA ? portA : portB;
+    const dstPort = fwdIsA ? portB : portA;
+
+    // Fork: Flow ID follows the orientation of the table entry (the first flow of this 5-tuple), which
+    // differs from Src/Dst when a later flow of the same tuple started from the other side.
+    const idFwdIsA = fork ? s[b + ID_FWD_IS_A] === 1 : fwdIsA;
+    const flowId = idFwdIsA
+      ? `${textA}-${textB}-${portA}-${portB}-${keyProto}`
+      : `${textB}-${textA}-${portB}-${portA}-${keyProto}`;
+
+    const realProto = s[b + REAL_PROTO]!;
+    const communityId = communityIdV1({
+      sourceAddress: fwdIsA
+        ? this.addressA.subarray(0, ipVersion === 4 ? 4 : 16)
+        : this.addressB.subarray(0, ipVersion === 4 ? 4 : 16),
+      destinationAddress: fwdIsA
+        ? this.addressB.subarray(0, ipVersion === 4 ? 4 : 16)
+        : this.addressA.subarray(0, ipVersion === 4 ? 4 : 16),
+      ipProtocol: realProto,
+      sourcePort: srcPort,
+      destinationPort: dstPort,
+      icmpType: Math.max(s[b + ICMP_TYPE]!, 0),
+      icmpCode: Math.max(s[b + ICMP_CODE]!, 0),
+    });
+
+    // Corrected: the final active period counts too (the fork never records it).
+    if (!fork) {
+      const active = s[b + END_ACTIVE]! - s[b + START_ACTIVE]!;
+      if (active > 0) addStat(s, b + ACTIVE, active);
+    }
+
+    const start = s[b + START]!;
+    const duration = s[b + LAST]! - start;
+    const durationS = duration / 1e6;
+    const fwdPackets = s[b + FWD_LEN + N]!;
+    const bwdPackets = s[b + BWD_LEN + N]!;
+    const packets = fwdPackets + bwdPackets;
+    const fwdBytes = s[b + FWD_LEN + SUM]!;
+    const bwdBytes = s[b + BWD_LEN + SUM]!;
+    const sfCount = s[b + SF_COUNT]!;
+    // Fork quirk: subflow and bulk averages are Java long divisions (truncated); corrected divides for real.
+    const ratio = fork
+      ? (a: number, c: number) => (c > 0 ? Math.trunc(a / c) : 0)
+      : (a: number, c: number) => (c > 0 ? a / c : 0);
+    const fb = b + FWD_BULK;
+    const bb = b + BWD_BULK;
+    const minSegFwd = s[b + MIN_SEG_FWD]!;
+    const isIcmp = realProto === PROTO_ICMP || realProto === PROTO_ICMPV6;
+
+    return {
+      'Flow ID': flowId,
+      'Src IP': srcIp,
+      'Src Port': srcPort,
+      'Dst IP': dstIp,
+      'Dst Port': dstPort,
+      Protocol: keyProto,
+      Timestamp: this.formatTimestamp(start),
+      'Flow Duration': duration,
+      'Total Fwd Packet': fwdPackets,
+      'Total Bwd packets': bwdPackets,
+      'Total Length of Fwd Packet': fwdBytes,
+      'Total Length of Bwd Packet': bwdBytes,
+      'Fwd Packet Length Max': statMax(s, b + FWD_LEN),
+      'Fwd Packet Length Min': statMin(s, b + FWD_LEN),
+      'Fwd Packet Length Mean': statMean(s, b + FWD_LEN),
+      'Fwd Packet Length Std': statStd(s, b + FWD_LEN),
+      'Bwd Packet Length Max': statMax(s, b + BWD_LEN),
+      'Bwd Packet Length Min': statMin(s, b + BWD_LEN),
+      'Bwd Packet Length Mean': statMean(s, b + BWD_LEN),
+      'Bwd Packet Length Std': statStd(s, b + BWD_LEN),
+      'Flow Bytes/s': duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0,
+      'Flow Packets/s': duration > 0 ? packets / durationS : 0,
+      'Flow IAT Mean': statMean(s, b + FLOW_IAT),
+      'Flow IAT Std': statStd(s, b + FLOW_IAT),
+      'Flow IAT Max': statMax(s, b + FLOW_IAT),
+      'Flow IAT Min': statMin(s, b + FLOW_IAT),
+      'Fwd IAT Total': s[b + FWD_IAT + SUM]!,
+      'Fwd IAT Mean': statMean(s, b + FWD_IAT),
+      'Fwd IAT Std': statStd(s, b + FWD_IAT),
+      'Fwd IAT Max': statMax(s, b + FWD_IAT),
+      'Fwd IAT Min': statMin(s, b + FWD_IAT),
+      'Bwd IAT Total': s[b + BWD_IAT + SUM]!,
+      'Bwd IAT Mean': statMean(s, b + BWD_IAT),
+      'Bwd IAT Std': statStd(s, b + BWD_IAT),
+      'Bwd IAT Max': statMax(s, b + BWD_IAT),
+      'Bwd IAT Min': statMin(s, b + BWD_IAT),
+      'Fwd PSH Flags': s[b + F_PSH]!,
+      'Bwd PSH Flags': s[b + B_PSH]!,
+      'Fwd URG Flags': s[b + F_URG]!,
+      'Bwd URG Flags': s[b + B_URG]!,
+      'Fwd RST Flags': s[b + F_RST]!,
+      'Bwd RST Flags': s[b + B_RST]!,
+      'Fwd Header Length': s[b + FWD_HDR]!,
+      'Bwd Header Length': s[b + BWD_HDR]!,
+      'Fwd Packets/s': duration > 0 ? fwdPackets / durationS : 0,
+      'Bwd Packets/s': duration > 0 ? bwdPackets / durationS : 0,
+      'Packet Length Min': statMin(s, b + ALL_LEN),
+      'Packet Length Max': statMax(s, b + ALL_LEN),
+      'Packet Length Mean': statMean(s, b + ALL_LEN),
+      'Packet Length Std': statStd(s, b + ALL_LEN),
+      'Packet Length Variance': statVariance(s, b + ALL_LEN),
+      'FIN Flag Count': s[b + C_FIN]!,
+      'SYN Flag Count': s[b + C_SYN]!,
+      'RST Flag Count': s[b + C_RST]!,
+      'PSH Flag Count': s[b + C_PSH]!,
+      'ACK Flag Count': s[b + C_ACK]!,
+      'URG Flag Count': s[b + C_URG]!,
+      'CWR Flag Count': s[b + C_CWR]!,
+      'ECE Flag Count': s[b + C_ECE]!,
+      'Down/Up Ratio': fwdPackets > 0 ? bwdPackets / fwdPackets : 0,
+      'Average Packet Size': packets > 0 ? s[b + ALL_LEN + SUM]! / packets : 0,
+      'Fwd Segment Size Avg': fwdPackets > 0 ? fwdBytes / fwdPackets : 0,
+      'Bwd Segment Size Avg': bwdPackets > 0 ? bwdBytes / bwdPackets : 0,
+      'Fwd Bytes/Bulk Avg': ratio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!),
+      'Fwd Packet/Bulk Avg': ratio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!),
+      'Fwd Bulk Rate Avg': ratio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6),
+      'Bwd Bytes/Bulk Avg': ratio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!),
+      'Bwd Packet/Bulk Avg': ratio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!),
+      'Bwd Bulk Rate Avg': ratio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6),
+      'Subflow Fwd Packets': ratio(fwdPackets, sfCount),
+      'Subflow Fwd Bytes': ratio(fwdBytes, sfCount),
+      'Subflow Bwd Packets': ratio(bwdPackets, sfCount),
+      'Subflow Bwd Bytes': ratio(bwdBytes, sfCount),
+      'FWD Init Win Bytes': s[b + INIT_WIN_FWD]!,
+      'Bwd Init Win Bytes': s[b + INIT_WIN_BWD]!,
+      'Fwd Act Data Pkts': s[b + ACT_DATA_FWD]!,
+      'Fwd Seg Size Min': minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd,
+      'Active Mean': statMean(s, b + ACTIVE),
+      'Active Std': statStd(s, b + ACTIVE),
+      'Active Max': statMax(s, b + ACTIVE),
+      'Active Min': statMin(s, b + ACTIVE),
+      'Idle Mean': statMean(s, b + IDLE),
+      'Idle Std': statStd(s, b + IDLE),
+      'Idle Max': statMax(s, b + IDLE),
+      'Idle Min': statMin(s, b + IDLE),
+      'ICMP Code': isIcmp ? s[b + ICMP_CODE]! : -1,
+      'ICMP Type': isIcmp ? s[b + ICMP_TYPE]! : -1,
+      'Total TCP Flow Time': realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0,
+      community_id: communityId,
+      expiry_reason: reason,
+      ip_version: ipVersion,
+      vlan_id: s[b + VLAN_ID]!,
+      first_packet_index: s[b + FIRST_INDEX]!,
+      last_packet_index: s[b + LAST_INDEX]!,
+      out_of_order_packets: s[b + OUT_OF_ORDER]!,
+    };
+  }
+}
+
+function readyReason(code: number): ExpiryReason {
+  return code === READY_BY_RST ? 'rst' : 'fin';
+}
+
+/** Commons Math SummaryStatistics update: min/max, sum, and the incremental first and second moments. */
+function addStat(s: Float64Array, o: number, value: number): void {
+  const n = s[o + N]! + 1;
+  s[o + N] = n;
+  s[o + SUM] = s[o + SUM]! + value;
+  if (n === 1) {
+    s[o + MIN] = value;
+    s[o + MAX] = value;
+    s[o + M1] = 0;
+    s[o + M2] = 0;
+  } else {
+    if (value < s[o + MIN]!) s[o + MIN] = value;
+    if (value > s[o + MAX]!) s[o + MAX] = value;
+  }
+  const dev = value - s[o + M1]!;
+  const nDev = dev / n;
+  s[o + M1] = s[o + M1]! + nDev;
+  s[o + M2] = s[o + M2]! + (n - 1) * dev * nDev;
+}
+
+// Empty statistics are 0, never NaN (FLOW-FEATURES: "statistics of empty sets: 0").
+function statMean(s: Float64Array, o: number): number {
+  return s[o + N]! > 0 ? s[o + M1]! : 0;
+}
+function statVariance(s: Float64Array, o: number): number {
+  const n = s[o + N]!;
+  return n > 1 ? s[o + M2]! / (n - 1) : 0;
+}
+function statStd(s: Float64Array, o: number): number {
+  return Math.sqrt(statVariance(s, o));
+}
+function statMin(s: Float64Array, o: number): number {
+  return s[o + N]! > 0 ? s[o + MIN]! : 0;
+}
+function statMax(s: Float64Array, o: number): number {
+  return s[o + N]! > 0 ? s[o + MAX]! : 0;
+}
+
+function growFloat64(old: Float64Array, length: number): Float64Array {
+  const grown = new Float64Array(length);
+  grown.set(old);
+  return grown;
+}

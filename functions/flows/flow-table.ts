@@ -1,0 +1,222 @@
+/**
+ * The open-flow table: an open-addressing hash table over fixed-width integer keys, plus an LRU list.
+ *
+ * Why not a `Map<string, Flow>`: building a key string per packet (as CICFlowMeter does) costs more than
+ * the rest of the per-packet work. Keys here are 11 int32 words written into a reused scratch array, hashed
+ * with integer mixing, and compared word by word; slots are small integers that index the meter's typed-array
+ * state, so the table allocates nothing per packet and never involves the garbage collector.
+ *
+ * Key layout (canonical, the same for both directions of a flow):
+ *   [0] protocol | ip version << 8   [1] VLAN ids (outer+1) << 13 | (inner+1), 0 when untagged
+ *   [2] port of endpoint A << 16 | port of endpoint B
+ *   [3..6] address of endpoint A     [7..10] address of endpoint B   (IPv4 uses word 3 / 7 only)
+ * where A is the smaller (address, port) endpoint.
+ *
+ * LRU: every packet moves its flow to the tail, so the head is the flow idle for longest. Idle expiry and
+ * eviction pop from the head in O(1).
+ */
+import { LimitExceededError } from '../platform/errors.js';
+
+export const KEY_WORDS = 11;
+
+/** Hash of the key words (murmur3-style mixing; only the low bits pick the bucket, so mix well). */
+export function hashKey(key: Int32Array): number {
+  let h = 0x2545f491;
+  for (let i = 0; i < KEY_WORDS; i++) {
+    let k = Math.imul(key[i]!, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h;
+}
+
+export class FlowTable {
+  /** Slots currently allocated (grows by doubling up to `maxSlots`). */
+  capacity: number;
+  readonly maxSlots: number;
+  /** Flows currently stored. */
+  size = 0;
+  /** LRU: least recently touched slot, or -1. */
+  head = -1;
+  tail = -1;
+
+  keys: Int32Array;
+  private hashes: Int32Array;
+  private buckets: Int32Array;
+  private mask: number;
+  prev: Int32Array;
+  next: Int32Array;
+  private freeSlots: Int32Array;
+  private freeCount: number;
+
+  constructor(initialSlots: number, maxSlots: number) {
+    this.maxSlots = maxSlots;
+    this.capacity = Math.max(1, Math.min(initialSlots, maxSlots));
+    this.keys = new Int32Array(this.capacity * KEY_WORDS);
+    this.hashes = new Int32Array(this.capacity);
+    this.prev = new Int32Array(this.capacity);
+    this.next = new Int32Array(this.capacity);
+    this.freeSlots = new Int32Array(this.capacity);
+    this.freeCount = 0;
+    this.refillFreeSlots(0);
+    const bucketCount = bucketCountFor(this.capacity);
+    this.buckets = new Int32Array(bucketCount);
+    this.mask = bucketCount - 1;
+  }
+
+  /** Slot of the flow with this key, or -1. */
+  find(key: Int32Array, hash: number): number {
+    const buckets = this.buckets;
+    const keys = this.keys;
+    const mask = this.mask;
+    let i = hash & mask;
+    for (;;) {
+      const entry = buckets[i]!;
+      if (entry === 0) return -1;
+      const slot = entry - 1;
+      if (this.hashes[slot] === hash) {
+        const base = slot * KEY_WORDS;
+        let same = true;
+        for (let w = 0; w < KEY_WORDS; w++) {
+          if (keys[base + w] !== key[w]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return slot;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  /** True when every slot is in use and the table may not grow: the caller must evict first. */
+  get full(): boolean {
+    return this.size >= this.maxSlots;
+  }
+
+  /**
+   * Stores a key that is not present; returns its slot (appended at the LRU tail). The caller has made room
+   * (`full` is false). Returns the new capacity through `capacity` when the table had to grow.
+   */
+  insert(key: Int32Array, hash: number): number {
+    if (this.freeCount === 0) this.grow();
+    const slot = this.freeSlots[--this.freeCount]!;
+    this.keys.set(key, slot * KEY_WORDS);
+    this.hashes[slot] = hash;
+    this.placeInBuckets(slot, hash);
+    this.size++;
+    this.linkAtTail(slot);
+    return slot;
+  }
+
+  /** Deletes a slot (backward-shift deletion keeps probe chains intact without tombstones). */
+  remove(slot: number): void {
+    const buckets = this.buckets;
+    const mask = this.mask;
+    let i = this.hashes[slot]! & mask;
+    while (buckets[i] !== slot + 1) i = (i + 1) & mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const entry = buckets[j]!;
+      if (entry === 0) break;
+      const home = this.hashes[entry - 1]! & mask;
+      // Move the entry at j back into the hole at i unless its home bucket lies cyclically in (i, j].
+      const homeInRange = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (!homeInRange) {
+        buckets[i] = entry;
+        i = j;
+      }
+    }
+    buckets[i] = 0;
+    this.unlink(slot);
+    this.freeSlots[this.freeCount++] = slot;
+    this.size--;
+  }
+
+  /** Marks a slot as most recently active. */
+  touch(slot: number): void {
+    if (this.tail === slot) return;
+    this.unlink(slot);
+    this.linkAtTail(slot);
+  }
+
+  private linkAtTail(slot: number): void {
+    this.prev[slot] = this.tail;
+    this.next[slot] = -1;
+    if (this.tail >= 0) this.next[this.tail] = slot;
+    else this.head = slot;
+    this.tail = slot;
+  }
+
+  private unlink(slot: number): void {
+    const p = this.prev[slot]!;
+    const n = this.next[slot]!;
+    if (p >= 0) this.next[p] = n;
+    else this.head = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.tail = p;
+  }
+
+  private placeInBuckets(slot: number, hash: number): void {
+    const buckets = this.buckets;
+    const mask = this.mask;
+    let i = hash & mask;
+    while (buckets[i] !== 0) i = (i + 1) & mask;
+    buckets[i] = slot + 1;
+  }
+
+  private refillFreeSlots(from: number): void {
+    // Pushed in reverse so low slot numbers are used first (keeps the touched part of the state compact).
+    for (let slot = this.capacity - 1; slot >= from; slot--) this.freeSlots[this.freeCount++] = slot;
+  }
+
+  private grow(): void {
+    const oldCapacity = this.capacity;
+    const capacity = Math.min(this.maxSlots, oldCapacity * 2);
+    if (capacity === oldCapacity) {
+      // Callers evict while `full`; reaching this means that contract was broken.
+      throw new LimitExceededError(`flow table is full (${this.maxSlots} open flows)`, {
+        maxOpenFlows: this.maxSlots,
+      });
+    }
+    this.capacity = capacity;
+    this.keys = growInt32(this.keys, capacity * KEY_WORDS);
+    this.hashes = growInt32(this.hashes, capacity);
+    this.prev = growInt32(this.prev, capacity);
+    this.next = growInt32(this.next, capacity);
+    this.freeSlots = new Int32Array(capacity);
+    this.freeCount = 0;
+    this.refillFreeSlots(oldCapacity);
+    const bucketCount = bucketCountFor(capacity);
+    if (bucketCount !== this.buckets.length) {
+      const old = this.buckets;
+      this.buckets = new Int32Array(bucketCount);
+      this.mask = bucketCount - 1;
+      for (let i = 0; i < old.length; i++) {
+        const entry = old[i]!;
+        if (entry !== 0) this.placeInBuckets(entry - 1, this.hashes[entry - 1]!);
+      }
+    }
+  }
+}
+
+/** At most half the buckets are used, so probe chains stay short. */
+function bucketCountFor(slots: number): number {
+  let n = 16;
+  while (n < slots * 2) n *= 2;
+  return n;
+}
+
+function growInt32(old: Int32Array, length: number): Int32Array {
+  const grown = new Int32Array(length);
+  grown.set(old);
+  return grown;
+}
