@@ -1,0 +1,99 @@
+/**
+ * Frame decoding entry point: fills the reused `DecodedPacket` from one `RawFrame`.
+ * The dispatch tables (link type → first header, EtherType → next header, IP protocol → transport or tunnel,
+ * UDP port → tunnel) are filled here once, at module load; each layer is one pure function in its module.
+ * Hot path: no allocation, no strings built, never throws, reads only the frame's captured bytes.
+ */
+import type { DecodedPacket } from '../decoded-packet.js';
+import type { RawFrame } from '../frame.js';
+import {
+  decodeArp,
+  decodeBridgedEthernet,
+  decodeMpls,
+  decodePppoeSession,
+  decodeVlanTag,
+} from './ether-payload.js';
+import {
+  decodeCiscoHdlc,
+  decodeEthernet,
+  decodeIeee80211,
+  decodeLinkIpv4,
+  decodeLinkIpv6,
+  decodeLoop,
+  decodeNflog,
+  decodeNull,
+  decodePpp,
+  decodeRadiotap,
+  decodeRawIp,
+  decodeSll,
+  decodeSll2,
+} from './link-layers.js';
+import { decodeAuthenticationHeader, decodeIpv4, decodeIpv6 } from './network.js';
+import {
+  etherTypeDecoders,
+  ipProtocolDecoders,
+  type LayerDecoder,
+  linkTypeDecoders,
+  udpPortDecoders,
+} from './tables.js';
+import { decodeIcmp, decodeSctp, decodeTcp, decodeUdp } from './transport.js';
+import { decodeGre, decodeIpInIpv4, decodeIpInIpv6, decodeVxlan } from './tunnels.js';
+
+function register(table: (LayerDecoder | undefined)[], keys: readonly number[], decoder: LayerDecoder): void {
+  for (const key of keys) table[key] = decoder;
+}
+
+// LINKTYPE_* numbers: https://www.tcpdump.org/linktypes.html
+register(linkTypeDecoders, [0], decodeNull);
+register(linkTypeDecoders, [1], decodeEthernet);
+register(linkTypeDecoders, [9, 50], decodePpp);
+// 12 and 14 are DLT_RAW on some BSDs as written by old libpcap; 101 is LINKTYPE_RAW.
+register(linkTypeDecoders, [12, 14, 101], decodeRawIp);
+register(linkTypeDecoders, [104], decodeCiscoHdlc);
+register(linkTypeDecoders, [105], decodeIeee80211);
+register(linkTypeDecoders, [108], decodeLoop);
+register(linkTypeDecoders, [113], decodeSll);
+register(linkTypeDecoders, [127], decodeRadiotap);
+register(linkTypeDecoders, [228], decodeLinkIpv4);
+register(linkTypeDecoders, [229], decodeLinkIpv6);
+register(linkTypeDecoders, [239], decodeNflog);
+register(linkTypeDecoders, [276], decodeSll2);
+
+// EtherTypes: IEEE registry / IANA "ieee-802-numbers".
+register(etherTypeDecoders, [0x0800], decodeIpv4);
+register(etherTypeDecoders, [0x86dd], decodeIpv6);
+register(etherTypeDecoders, [0x0806], decodeArp);
+register(etherTypeDecoders, [0x8100, 0x88a8, 0x9100], decodeVlanTag);
+register(etherTypeDecoders, [0x8847, 0x8848], decodeMpls);
+register(etherTypeDecoders, [0x8864], decodePppoeSession);
+register(etherTypeDecoders, [0x6558], decodeBridgedEthernet);
+
+// IP protocol numbers: IANA "Assigned Internet Protocol Numbers".
+register(ipProtocolDecoders, [1, 58], decodeIcmp);
+register(ipProtocolDecoders, [4], decodeIpInIpv4);
+register(ipProtocolDecoders, [6], decodeTcp);
+register(ipProtocolDecoders, [17], decodeUdp);
+register(ipProtocolDecoders, [41], decodeIpInIpv6);
+register(ipProtocolDecoders, [47], decodeGre);
+register(ipProtocolDecoders, [51], decodeAuthenticationHeader);
+register(ipProtocolDecoders, [132], decodeSctp);
+
+// UDP tunnels by destination port: VXLAN (IANA-assigned 4789, RFC 7348 §5).
+register(udpPortDecoders, [4789], decodeVxlan);
+
+/**
+ * Decodes `frame` into `out` (which is reset first). Link types without a decoder still get their
+ * time/length/link-type columns from the frame; every header field stays absent (-1).
+ */
+export function decodeFrame(frame: RawFrame, out: DecodedPacket): void {
+  const start = frame.offset;
+  const bytes = frame.bytes;
+  const capturedEnd = Math.min(start + frame.capturedLength, bytes.length);
+  out.reset(bytes, capturedEnd, frame.linkType);
+  // Lengths inside the packet are bounded by what was on the wire, which the snap length may have cut.
+  const wireEnd = start + Math.max(frame.originalLength, frame.capturedLength);
+  const linkType = frame.linkType;
+  if (linkType < 0 || linkType >= linkTypeDecoders.length || start < 0) return;
+  const decoder = linkTypeDecoders[linkType];
+  if (decoder !== undefined) decoder(out, start, wireEnd, 0);
+}
