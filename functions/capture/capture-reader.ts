@@ -137,6 +137,11 @@ export interface ContainerParser {
 const MAX_WARNINGS = 50;
 const GZIP_CHUNK_BYTES = 256 * 1024;
 const FILE_CHUNK_BYTES = 1024 * 1024;
+/**
+ * zlib hands over what it decompressed from one input chunk only when that chunk is done, and drops it
+ * if the chunk turns out corrupt: feeding small slices keeps what precedes a corruption readable.
+ */
+const GZIP_INPUT_SLICE_BYTES = 64 * 1024;
 
 class ReaderState implements ReaderContext {
   packets = 0;
@@ -343,7 +348,10 @@ async function* gunzipChunks(
   onDamage: (error: Error) => void,
 ): AsyncGenerator<Uint8Array> {
   const gunzip = createGunzip({ chunkSize: GZIP_CHUNK_BYTES });
-  const feeding = pipeline(Readable.from(compressed, { objectMode: false }), gunzip).catch(() => {
+  const feeding = pipeline(
+    Readable.from(slices(compressed, GZIP_INPUT_SLICE_BYTES), { objectMode: false }),
+    gunzip,
+  ).catch(() => {
     // Errors surface through iteration of `gunzip` below.
   });
   try {
@@ -517,6 +525,13 @@ function byteOrderOf(parser: PcapParser | PcapngParser): 'le' | 'be' | 'mixed' {
   const orders = new Set(parser.sectionByteOrders);
   if (orders.size > 1) return 'mixed';
   return orders.has('be') ? 'be' : 'le';
+}
+
+/** The same bytes, in pieces of at most `size` bytes (views, no copy). */
+async function* slices(chunks: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += size) yield chunk.subarray(at, at + size);
+  }
 }
 
 async function* toAsync(
