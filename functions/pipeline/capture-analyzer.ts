@@ -1,0 +1,55 @@
+import { readCapture } from '../capture/capture-reader.js';
+import { decodeFrame } from '../capture/decode/index.js';
+import { DecodedPacket } from '../capture/decoded-packet.js';
+import { frameTimestampUs, type RawFrame } from '../capture/frame.js';
+import { loadProtocolNames, type ProtocolNames } from '../capture/protocol-names.js';
+import { FlowMeter } from '../flows/flow-meter.js';
+import type { FlowMeterOptions } from '../flows/flow-options.js';
+import { FLOW_CSV_HEADER, flowCsvRow } from '../records/flow-csv.js';
+import { PacketCsvWriter } from '../records/packet-csv.js';
+import type { CaptureAnalyzer } from './capture-analysis.js';
+
+/**
+ * The real analyzer: one pass of the capture reader; each frame is decoded once into a reused packet and
+ * given to both the packet CSV writer and the flow meter (the same work `ccf packets` + `ccf flows` do).
+ */
+export function createCaptureAnalyzer(
+  options: { protocolNames?: ProtocolNames; flows?: FlowMeterOptions } = {},
+) {
+  const names = options.protocolNames ?? loadProtocolNames();
+  const analyze: CaptureAnalyzer = async (source, sinks, { sourceName }) => {
+    const packet = new DecodedPacket();
+    const packetCsv = new PacketCsvWriter(names, (chunk) => sinks.packetCsv(chunk), {
+      chunkChars: 256 * 1024,
+    });
+    sinks.flowCsv(FLOW_CSV_HEADER);
+    let flows = 0;
+    const meter = new FlowMeter(options.flows ?? {}, (record) => {
+      flows++;
+      sinks.flowCsv(flowCsvRow(record));
+      sinks.flow(record);
+    });
+    let firstPacketUs: number | null = null;
+    let lastPacketUs: number | null = null;
+    const onFrame = (frame: RawFrame) => {
+      decodeFrame(frame, packet);
+      packetCsv.writePacket(frame, packet);
+      meter.add(frame, packet);
+      const ts = frameTimestampUs(frame);
+      if (firstPacketUs === null || ts < firstPacketUs) firstPacketUs = ts;
+      if (lastPacketUs === null || ts > lastPacketUs) lastPacketUs = ts;
+    };
+    async function* flushing(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      for await (const chunk of chunks) {
+        yield chunk;
+        // Hand gathered rows on before the caller waits for its outputs to drain.
+        packetCsv.flush();
+      }
+    }
+    const summary = await readCapture(flushing(source), onFrame, { sourceName });
+    meter.finish();
+    packetCsv.end();
+    return { summary, flows, firstPacketUs, lastPacketUs };
+  };
+  return analyze;
+}

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { loadScorer } from '../inference/scorer.js';
+import { createDocumentClient, createS3Client } from '../platform/aws-clients.js';
+import { getConfig, type PlatformConfig } from '../platform/config.js';
+import { DynamoCaptureRepository, DynamoPredictionRepository } from '../platform/dynamodb-repositories.js';
+import type {
+  CaptureRepository,
+  CaptureStore,
+  Clock,
+  IdSource,
+  PredictionPublisher,
+  PredictionRepository,
+} from '../platform/ports.js';
+import { S3CaptureStore } from '../platform/s3-capture-store.js';
+import { UnconfiguredPublisher } from '../platform/unconfigured-publisher.js';
+import type { CaptureAnalyzer } from './capture-analysis.js';
+import { createCaptureAnalyzer } from './capture-analyzer.js';
+import type { PredictionScorer } from './scoring.js';
+
+/**
+ * The composition root: adapters built once per container (Lambda cold start or local process) from the
+ * parsed config. Heavy parts (ONNX sessions, protocol maps) are built on first use, so the upload and
+ * history functions never load models.
+ */
+export interface Container {
+  config: PlatformConfig;
+  store: CaptureStore;
+  captures: CaptureRepository;
+  predictions: PredictionRepository;
+  publisher: PredictionPublisher;
+  clock: Clock;
+  ids: IdSource;
+  scorer(): Promise<PredictionScorer>;
+  analyzer(): CaptureAnalyzer;
+}
+
+export interface ContainerOverrides {
+  /** Kafka publisher from the streaming code; without it predictions are stored and reported "not configured". */
+  publisher?: PredictionPublisher;
+  scorer?: () => Promise<PredictionScorer>;
+}
+
+export function createContainer(config: PlatformConfig, overrides: ContainerOverrides = {}): Container {
+  const s3 = createS3Client(config);
+  const presignS3 = config.S3_PUBLIC_ENDPOINT ? createS3Client(config, config.S3_PUBLIC_ENDPOINT) : s3;
+  const documents = createDocumentClient(config);
+  const repositoryOptions = {
+    client: documents,
+    tableName: config.TABLE_NAME,
+    retentionDays: config.RETENTION_DAYS,
+    timeIndexShards: config.TIME_INDEX_SHARDS,
+  };
+  let scorer: Promise<PredictionScorer> | undefined;
+  let analyzer: CaptureAnalyzer | undefined;
+  return {
+    config,
+    store: new S3CaptureStore({ client: s3, presignClient: presignS3, bucket: config.CAPTURE_BUCKET }),
+    captures: new DynamoCaptureRepository(repositoryOptions),
+    predictions: new DynamoPredictionRepository(repositoryOptions),
+    publisher: overrides.publisher ?? new UnconfiguredPublisher(),
+    clock: { now: () => new Date() },
+    ids: { newId: () => randomUUID() },
+    scorer() {
+      scorer ??= (
+        overrides.scorer ?? (() => loadScorer({ modelsDir: resolve(config.MODELS_DIR ?? 'models') }))
+      )().catch((error: unknown) => {
+        scorer = undefined;
+        throw error;
+      });
+      return scorer;
+    },
+    analyzer() {
+      analyzer ??= createCaptureAnalyzer();
+      return analyzer;
+    },
+  };
+}
+
+let processContainer: Container | undefined;
+
+/** The container of this process, from `getConfig()` (Lambda: built at the first invocation of the container). */
+export function defaultContainer(): Container {
+  processContainer ??= createContainer(getConfig());
+  return processContainer;
+}
+
+/**
+ * A Lambda entry point built on first call, so importing a handler module (tests, the local runtime)
+ * neither reads the environment nor connects anywhere.
+ */
+export function lazyHandler<E, C, R>(build: () => (event: E, context: C) => Promise<R>) {
+  let built: ((event: E, context: C) => Promise<R>) | undefined;
+  return (event: E, context: C): Promise<R> => {
+    built ??= build();
+    return built(event, context);
+  };
+}

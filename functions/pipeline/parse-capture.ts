@@ -1,0 +1,153 @@
+import { createHash } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { NotFoundError } from '../platform/errors.js';
+import type { CaptureRepository, CaptureStore, Clock, ParseResult } from '../platform/ports.js';
+import type { CaptureAnalyzer } from './capture-analysis.js';
+import { captureIdOfUploadKey, derivedKeys, safeFileName } from './capture-keys.js';
+import { errorInfo } from './error-info.js';
+import { TextSink } from './text-sink.js';
+
+export interface ParseDependencies {
+  store: CaptureStore;
+  captures: CaptureRepository;
+  analyze: CaptureAnalyzer;
+  clock: Clock;
+  claimLeaseS: number;
+}
+
+export type ParseOutcome =
+  | { outcome: 'parsed'; captureId: string; result: ParseResult }
+  | { outcome: 'failed'; captureId: string; code: string }
+  | { outcome: 'skipped'; captureId: string | undefined; reason: string };
+
+/**
+ * parse-capture: stream the uploaded object once, writing packets/{id}.csv.gz, flows/{id}.csv and
+ * features/{id}.ndjson.gz with multipart uploads; record PARSED (counts, sha256, duration, warnings) or
+ * FAILED with the reader's typed error. Idempotent: a redelivered event finds the claim taken or the
+ * capture past PENDING and does nothing.
+ */
+export async function parseCapture(deps: ParseDependencies, objectKey: string): Promise<ParseOutcome> {
+  const captureId = captureIdOfUploadKey(objectKey);
+  if (!captureId)
+    return { outcome: 'skipped', captureId, reason: `key outside uploads/{captureId}/: ${objectKey}` };
+
+  const startedMs = deps.clock.now().getTime();
+  // An object put into uploads/ without asking for a URL first still gets a record.
+  await deps.captures.create({
+    captureId,
+    filename: safeFileName(objectKey.slice(objectKey.lastIndexOf('/') + 1)),
+    sizeBytes: 0,
+    tags: {},
+    uploadKey: objectKey,
+    createdAt: new Date(startedMs).toISOString(),
+  });
+  if (!(await deps.captures.claim(captureId, 'parse', startedMs, deps.claimLeaseS))) {
+    return { outcome: 'skipped', captureId, reason: 'already parsed or being parsed' };
+  }
+
+  const keys = derivedKeys(captureId);
+  let object: Awaited<ReturnType<CaptureStore['getObject']>>;
+  try {
+    object = await deps.store.getObject(objectKey);
+  } catch (error) {
+    if (error instanceof NotFoundError) {
+      await deps.captures.markFailed(captureId, errorInfo('parse', error), null);
+      return { outcome: 'failed', captureId, code: error.code };
+    }
+    throw error;
+  }
+
+  const packetsOut = new PassThrough();
+  const flowsOut = new PassThrough();
+  const featuresOut = new PassThrough();
+  const packetsGzip = packetsOut.pipe(createGzip({ level: 1 }));
+  const featuresGzip = featuresOut.pipe(createGzip({ level: 1 }));
+  const packetSink = new TextSink(packetsOut);
+  const flowSink = new TextSink(flowsOut);
+  const featureSink = new TextSink(featuresOut);
+
+  const uploads = [
+    deps.store.putStream(keys.packets, packetsGzip, 'text/csv', 'gzip'),
+    deps.store.putStream(keys.flows, flowsOut, 'text/csv'),
+  ];
+  // features/ triggers scoring: it is written only if the capture parses without damage (see below).
+  const featuresUpload = deps.store.putStream(keys.features, featuresGzip, 'application/x-ndjson');
+  featuresUpload.catch(() => undefined);
+
+  const sha256 = createHash('sha256');
+  async function* hashedBody(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const chunk of body) {
+      sha256.update(chunk);
+      yield chunk;
+      // Backpressure: the reader calls back synchronously, so wait for the outputs between input chunks.
+      await Promise.all([packetSink.drained(), flowSink.drained(), featureSink.drained()]);
+    }
+  }
+
+  try {
+    const analysis = await deps.analyze(
+      hashedBody(object.body),
+      {
+        packetCsv: (text) => packetSink.write(text),
+        flowCsv: (text) => flowSink.write(text),
+        flow: (record) => featureSink.write(`${JSON.stringify(record)}\n`),
+      },
+      { sourceName: objectKey },
+    );
+    packetSink.end();
+    flowSink.end();
+    const damage = analysis.summary.damage ? errorInfo('parse', analysis.summary.damage) : null;
+    if (damage) {
+      abort(featuresOut, featuresGzip, 'capture is damaged: not scored');
+    } else {
+      featureSink.end();
+    }
+    await Promise.all(uploads);
+    const usToIso = (us: number | null) =>
+      us === null ? null : new Date(Math.floor(us / 1000)).toISOString();
+    const result: ParseResult = {
+      format: analysis.summary.format,
+      gzip: analysis.summary.gzip,
+      packets: analysis.summary.packets,
+      flows: analysis.flows,
+      bytesRead: analysis.summary.bytesRead,
+      objectBytes: object.sizeBytes,
+      sha256: sha256.digest('hex'),
+      firstPacketAt: usToIso(analysis.firstPacketUs),
+      lastPacketAt: usToIso(analysis.lastPacketUs),
+      durationS:
+        analysis.firstPacketUs === null || analysis.lastPacketUs === null
+          ? 0
+          : (analysis.lastPacketUs - analysis.firstPacketUs) / 1e6,
+      warnings: analysis.summary.warnings.slice(0, 100),
+      parseMs: deps.clock.now().getTime() - startedMs,
+      keys,
+      damage,
+    };
+    if (damage) {
+      await featuresUpload.catch(() => undefined);
+      await deps.captures.markFailed(captureId, damage, result);
+      return { outcome: 'failed', captureId, code: damage.code };
+    }
+    await featuresUpload;
+    // The features/ event may reach score-flows before this write lands: it waits for PARSED (score-capture.ts).
+    await deps.captures.markParsed(captureId, result);
+    return { outcome: 'parsed', captureId, result };
+  } catch (error) {
+    for (const stream of [packetsOut, flowsOut]) abort(stream, undefined, 'parse failed');
+    abort(featuresOut, featuresGzip, 'parse failed');
+    await Promise.allSettled([...uploads, featuresUpload]);
+    const info = errorInfo('parse', error);
+    if (info.code === 'INTERNAL' || info.code === 'DEPENDENCY') throw error;
+    // A file that is not a capture (or breaks a reader limit) fails this capture only.
+    await deps.captures.markFailed(captureId, info, null);
+    return { outcome: 'failed', captureId, code: info.code };
+  }
+}
+
+function abort(source: PassThrough, derived: Readable | undefined, reason: string): void {
+  const error = new Error(reason);
+  source.destroy(error);
+  derived?.destroy(error);
+}

@@ -1,0 +1,178 @@
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { DependencyError } from '../platform/errors.js';
+import type {
+  CaptureRepository,
+  CaptureStore,
+  Clock,
+  PredictionPublisher,
+  PredictionRepository,
+  PublishResult,
+  ScoreSummary,
+} from '../platform/ports.js';
+import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../records/prediction.js';
+import { captureIdOfFeaturesKey, flowPredictionId } from './capture-keys.js';
+import { errorInfo } from './error-info.js';
+import { type FlowRecordInput, parseFlowRecordInput } from './flow-record-schema.js';
+import type { PredictionScorer } from './scoring.js';
+
+export interface ScoreDependencies {
+  store: CaptureStore;
+  captures: CaptureRepository;
+  predictions: PredictionRepository;
+  publisher: PredictionPublisher;
+  scorer: PredictionScorer;
+  clock: Clock;
+  batchSize: number;
+  claimLeaseS: number;
+  /** How long to wait for parse-capture's PARSED write after features/ appeared. */
+  parsedWaitS: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type ScoreOutcome =
+  | { outcome: 'scored'; captureId: string; summary: ScoreSummary; publish: PublishResult }
+  | { outcome: 'skipped'; captureId: string | undefined; reason: string };
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Record the flow keeps as `input` (flow columns by CIC name). */
+function flowInput(record: FlowRecordInput): Prediction['input'] {
+  return { ...record };
+}
+
+/**
+ * score-flows: read features/{id}.ndjson.gz as a stream, score flows in batches, store the predictions
+ * (deterministic ids `${captureId}:${flow index}` → a redelivered event rewrites the same items, never
+ * adds), publish them, and record SCORED with a summary by verdict and label.
+ */
+export async function scoreCapture(deps: ScoreDependencies, objectKey: string): Promise<ScoreOutcome> {
+  const captureId = captureIdOfFeaturesKey(objectKey);
+  if (!captureId) return { outcome: 'skipped', captureId, reason: `not a features object: ${objectKey}` };
+  const sleep = deps.sleep ?? defaultSleep;
+
+  const claimed = await claimWhenParsed(deps, captureId, sleep);
+  if (claimed !== true) return { outcome: 'skipped', captureId, reason: claimed };
+
+  const started = deps.clock.now().getTime();
+  try {
+    const object = await deps.store.getObject(objectKey);
+    const lines = createInterface({
+      input: Readable.from(object.body).pipe(createGunzip()),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
+    const summary: ScoreSummary = {
+      predictions: 0,
+      byVerdict: {},
+      byLabel: {},
+      modelVersions: [],
+      scoreMs: 0,
+    };
+    const publishTotals: PublishResult = { status: 'published', published: 0, failed: 0 };
+    const versions = new Set<string>();
+    let batch: FlowRecordInput[] = [];
+    let flowIndex = 0;
+    let pendingWrite: Promise<void> = Promise.resolve();
+
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const records = batch;
+      batch = [];
+      const scores = await deps.scorer.scoreFlows(records);
+      const scoredAt = deps.clock.now().toISOString();
+      const predictions: Prediction[] = records.map((record, i) => {
+        const score = scores[i];
+        if (!score)
+          throw new DependencyError('Scorer returned fewer scores than records', { dependency: 'scorer' });
+        flowIndex++;
+        summary.byVerdict[score.verdict] = (summary.byVerdict[score.verdict] ?? 0) + 1;
+        summary.byLabel[score.label] = (summary.byLabel[score.label] ?? 0) + 1;
+        versions.add(score.model_version);
+        return {
+          schema_version: PREDICTION_SCHEMA_VERSION,
+          prediction_id: flowPredictionId(captureId, flowIndex),
+          capture_id: captureId,
+          kind: 'flow',
+          scored_at: scoredAt,
+          label: score.label,
+          probability: score.probability,
+          anomaly_score: score.anomaly_score,
+          verdict: score.verdict,
+          decided_by: score.decided_by,
+          model_version: score.model_version,
+          input: flowInput(record),
+        };
+      });
+      summary.predictions += predictions.length;
+      // Overlap scoring of the next batch with storing this one (one write in flight).
+      await pendingWrite;
+      pendingWrite = (async () => {
+        await deps.predictions.putMany(predictions);
+        const published = await deps.publisher.publish(predictions);
+        mergePublish(publishTotals, published);
+      })();
+      pendingWrite.catch(() => undefined);
+    };
+
+    for await (const line of lines) {
+      if (line === '') continue;
+      batch.push(parseFlowRecordInput(JSON.parse(line)));
+      if (batch.length >= deps.batchSize) await flush();
+    }
+    await flush();
+    await pendingWrite;
+    summary.modelVersions = [...versions].sort();
+    summary.scoreMs = deps.clock.now().getTime() - started;
+    if (summary.predictions === 0)
+      publishTotals.status = publishTotals.status === 'not_configured' ? 'not_configured' : 'published';
+    await deps.captures.markScored(captureId, summary, publishTotals);
+    return { outcome: 'scored', captureId, summary, publish: publishTotals };
+  } catch (error) {
+    const info = errorInfo('score', error);
+    if (info.code === 'INTERNAL' || info.code === 'DEPENDENCY') throw error;
+    await deps.captures.markFailed(captureId, info, null);
+    return { outcome: 'skipped', captureId, reason: `failed: ${info.message}` };
+  }
+}
+
+async function claimWhenParsed(
+  deps: ScoreDependencies,
+  captureId: string,
+  sleep: (ms: number) => Promise<void>,
+): Promise<true | string> {
+  const deadline = deps.clock.now().getTime() + deps.parsedWaitS * 1000;
+  let delayMs = 50;
+  for (;;) {
+    const nowMs = deps.clock.now().getTime();
+    if (await deps.captures.claim(captureId, 'score', nowMs, deps.claimLeaseS)) return true;
+    const capture = await deps.captures.get(captureId);
+    if (!capture) return 'unknown capture';
+    if (capture.status !== 'PENDING')
+      return `capture is ${capture.status} (already scored, failed or being scored)`;
+    if (nowMs >= deadline) {
+      throw new DependencyError(`Capture ${captureId} is still not PARSED after ${deps.parsedWaitS} s`, {
+        dependency: 'dynamodb',
+        captureId,
+      });
+    }
+    await sleep(delayMs);
+    delayMs = Math.min(1000, delayMs * 2);
+  }
+}
+
+function mergePublish(total: PublishResult, part: PublishResult): void {
+  total.published += part.published;
+  total.failed += part.failed;
+  if (part.status === 'not_configured') {
+    total.status = 'not_configured';
+    total.message = part.message;
+    return;
+  }
+  if (part.failed > 0) {
+    total.status = total.published > 0 ? 'partial' : 'failed';
+    total.message = part.message ?? total.message;
+  } else if (total.status === 'failed' && total.published > 0) {
+    total.status = 'partial';
+  }
+}

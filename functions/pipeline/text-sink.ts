@@ -1,0 +1,43 @@
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+
+/**
+ * Collects many small strings (CSV rows, JSON lines) and hands them to a stream in ~64 KiB writes.
+ * `write` is synchronous (the capture reader calls back synchronously); `drained()` lets the producer wait
+ * for the stream between input chunks, which is how backpressure reaches the S3 download.
+ */
+const FLUSH_CHARS = 64 * 1024;
+
+export class TextSink {
+  readonly #stream: Writable;
+  #buffer: string[] = [];
+  #chars = 0;
+
+  constructor(stream: Writable) {
+    this.#stream = stream;
+  }
+
+  write(text: string): void {
+    this.#buffer.push(text);
+    this.#chars += text.length;
+    if (this.#chars >= FLUSH_CHARS) this.flush();
+  }
+
+  flush(): void {
+    if (this.#buffer.length === 0) return;
+    this.#stream.write(this.#buffer.join(''));
+    this.#buffer = [];
+    this.#chars = 0;
+  }
+
+  async drained(): Promise<void> {
+    if (this.#stream.writableNeedDrain && !this.#stream.destroyed) {
+      await Promise.race([once(this.#stream, 'drain'), once(this.#stream, 'close')]);
+    }
+  }
+
+  end(): void {
+    this.flush();
+    this.#stream.end();
+  }
+}

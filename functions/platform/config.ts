@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * The one place that reads the environment. Parsed once (`getConfig()`), failing at cold start with the
+ * name of the bad setting. Everything else receives a `PlatformConfig`.
+ * The same settings point the code at AWS (no endpoints) or at the local servers (`S3_ENDPOINT`, `DYNAMODB_ENDPOINT`).
+ */
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .pipe(z.url().optional())
+  .optional();
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const configSchema = z.object({
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  /** Bucket holding uploads/, packets/, flows/ and features/. */
+  CAPTURE_BUCKET: z.string().min(3),
+  /** Single DynamoDB table for captures and predictions (design in docs/pipeline.md). */
+  TABLE_NAME: z.string().min(3),
+  /** Set for local servers (s3rver) or S3-compatible stores; unset on AWS. */
+  S3_ENDPOINT: optionalUrl,
+  /** Public base URL that clients use for presigned URLs when it differs from S3_ENDPOINT. */
+  S3_PUBLIC_ENDPOINT: optionalUrl,
+  /** Set for dynalite; unset on AWS. */
+  DYNAMODB_ENDPOINT: optionalUrl,
+  /** Explicit credentials, for local servers only; on AWS the default provider chain is used. */
+  LOCAL_ACCESS_KEY_ID: z.string().min(1).optional(),
+  LOCAL_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** Largest capture the presigned POST policy accepts. */
+  MAX_UPLOAD_BYTES: positiveInt(2 * 1024 ** 3),
+  /** Largest capture accepted inline (multipart/form-data through API Gateway; its payload limit is 10 MB, base64 adds a third). */
+  INLINE_UPLOAD_MAX_BYTES: positiveInt(5 * 1024 ** 2),
+  UPLOAD_URL_EXPIRY_S: positiveInt(900),
+  /** TTL horizon for captures and predictions (DynamoDB `expires_at`). */
+  RETENTION_DAYS: positiveInt(90),
+  /** Write shards of the time index (spreads one capture's predictions over several partition keys). */
+  TIME_INDEX_SHARDS: positiveInt(4),
+  /** Flows scored per model call and per DynamoDB batch group. */
+  SCORE_BATCH_SIZE: positiveInt(512),
+  /** A parse or score claim older than this is taken over by a redelivered event (crashed worker). */
+  CLAIM_LEASE_S: positiveInt(900),
+  MODELS_DIR: z.string().min(1).optional(),
+  /** How long score-flows waits for parse-capture to record PARSED after the features object appeared. */
+  PARSED_WAIT_S: positiveInt(30),
+  /** Comma-separated origins allowed by CORS; '*' for any. */
+  CORS_ORIGINS: z.string().min(1).default('*'),
+  /** Streaming (issue 6): when unset, predictions are not published and captures say so. */
+  KAFKA_BROKERS: z.string().trim().min(1).optional(),
+  OPENSEARCH_URL: optionalUrl,
+});
+
+export type PlatformConfig = z.infer<typeof configSchema>;
+
+export type EnvironmentSource = Readonly<Record<string, string | undefined>>;
+
+/** Parses settings from an environment-like record; throws `ConfigError` naming the first bad setting. */
+export function parseConfig(source: EnvironmentSource): PlatformConfig {
+  const result = configSchema.safeParse(source);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const setting = issue ? issue.path.join('.') : 'unknown';
+    throw new ConfigError(`Invalid setting ${setting}: ${issue?.message ?? 'invalid'}`, { setting });
+  }
+  return result.data;
+}
+
+let cached: PlatformConfig | undefined;
+
+/** The process's configuration, read from `process.env` once. */
+export function getConfig(): PlatformConfig {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** Settings of the `ccf upload` client (also from the environment, overridable by flags). */
+export const clientConfigSchema = z.object({
+  CCF_API_URL: z.url().default('http://localhost:3000'),
+  CCF_API_KEY: z.string().min(1).optional(),
+});
+export type ClientConfig = z.infer<typeof clientConfigSchema>;
+
+export function getClientConfig(): ClientConfig {
+  const result = clientConfigSchema.safeParse(process.env);
+  if (!result.success) {
+    const setting = result.error.issues[0]?.path.join('.') ?? 'unknown';
+    throw new ConfigError(`Invalid setting ${setting}`, { setting });
+  }
+  return result.data;
+}
+
+/** Where `../shared` lives (tests, bench). */
+export function sharedDirectory(repoRoot: string): string {
+  return process.env.CCF_SHARED_DIR ?? `${repoRoot}/../shared`;
+}
+
+/** Settings of the local runtime (`npm start`). */
+export const localConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  LOCAL_S3_PORT: z.coerce.number().int().min(0).max(65535).default(4569),
+  LOCAL_DYNAMODB_PORT: z.coerce.number().int().min(0).max(65535).default(4567),
+  LOCAL_DATA_DIR: z.string().min(1).default('.local'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+});
+export type LocalConfig = z.infer<typeof localConfigSchema>;
+
+export function getLocalConfig(): LocalConfig {
+  const result = localConfigSchema.safeParse(process.env);
+  if (!result.success) {
+    const setting = result.error.issues[0]?.path.join('.') ?? 'unknown';
+    throw new ConfigError(`Invalid setting ${setting}`, { setting });
+  }
+  return result.data;
+}

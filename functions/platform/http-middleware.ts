@@ -1,0 +1,129 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { APIGatewayProxyEventSchema } from '@aws-lambda-powertools/parser/schemas/api-gateway';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import httpCors from '@middy/http-cors';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { isCcfError, ValidationError } from './errors.js';
+import { httpErrorResponse, UNREADABLE_BODY } from './http-errors.js';
+import { logger, metrics, tracer } from './observability.js';
+
+/**
+ * The middy stack every HTTP handler shares: Powertools context/metrics/tracing, CORS on every response
+ * (errors included), and the one error mapping. Handlers stay "event in, core call, response out".
+ */
+export type ApiEvent = z.infer<typeof APIGatewayProxyEventSchema>;
+export type ApiResult = APIGatewayProxyResult;
+export type ApiHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
+
+export interface HttpOptions {
+  corsOrigins: string;
+}
+
+function errorMapping(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    onError: (request) => {
+      const error = request.error;
+      const response = httpErrorResponse(error);
+      if (response.statusCode >= 500) {
+        logger.error('request failed', { error: error instanceof Error ? error : String(error) });
+      } else if (isCcfError(error)) {
+        logger.info('request refused', { code: error.code, status: response.statusCode });
+      }
+      request.response = response;
+    },
+  };
+}
+
+/** Validates the API Gateway envelope with the Powertools schema (a malformed event is a 400, not a crash). */
+function envelope(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: (request) => {
+      const result = APIGatewayProxyEventSchema.safeParse(request.event);
+      if (!result.success) {
+        const field = result.error.issues[0]?.path.join('.') ?? 'event';
+        throw new ValidationError(`Not an API Gateway proxy event (${field})`, {
+          field,
+          reason: UNREADABLE_BODY,
+        });
+      }
+    },
+  };
+}
+
+export function httpHandler(core: ApiHandler, options: HttpOptions) {
+  const origins = options.corsOrigins.split(',').map((origin) => origin.trim());
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(
+      httpCors({
+        origins,
+        headers: 'Content-Type,X-Api-Key,Authorization',
+        exposeHeaders: 'X-Next-Cursor,Link',
+        methods: 'GET,POST,OPTIONS',
+      }),
+    )
+    .use(errorMapping())
+    .use(envelope())
+    .handler((event, context) => core(APIGatewayProxyEventSchema.parse(event), context));
+}
+
+/** Reads a JSON body: unreadable → 400, schema violations → 422 naming the first offending field. */
+export function jsonBody<T extends z.ZodType>(event: ApiEvent, schema: T): z.infer<T> {
+  const text = bodyText(event);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError(
+      `Request body is not valid JSON: ${error instanceof Error ? error.message : 'parse error'}`,
+      { field: 'body', reason: UNREADABLE_BODY },
+    );
+  }
+  return validate(schema, value, 'body');
+}
+
+export function bodyText(event: ApiEvent): string {
+  if (event.body === null || event.body === undefined || event.body === '') {
+    throw new ValidationError('Request body is empty', { field: 'body', reason: UNREADABLE_BODY });
+  }
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
+
+export function header(event: ApiEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && typeof value === 'string') return value;
+  }
+  return undefined;
+}
+
+/** zod → `ValidationError` whose `details.field` is the dotted path of the first issue. */
+export function validate<T extends z.ZodType>(schema: T, value: unknown, root: string): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  let path = issue ? issue.path.map(String).join('.') : '';
+  if (issue && issue.code === 'unrecognized_keys' && issue.keys.length > 0) {
+    path = [path, issue.keys[0]].filter((part) => part !== '').join('.');
+  }
+  const field = path === '' ? root : path;
+  throw new ValidationError(`${field}: ${issue?.message ?? 'invalid'}`, {
+    field,
+    issues: result.error.issues
+      .slice(0, 10)
+      .map((i) => `${i.path.map(String).join('.') || root}: ${i.message}`),
+  });
+}
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}

@@ -1,0 +1,177 @@
+import type { Readable } from 'node:stream';
+import type { Prediction, Verdict } from '../records/prediction.js';
+
+/**
+ * The pipeline's side effects, each behind a small interface built once per container and passed in.
+ * AWS implementations live next to this file (`s3-capture-store.ts`, `dynamodb-repositories.ts`);
+ * the Kafka publisher lives in the streaming code (`kafka-*.ts`).
+ */
+
+// ---------------------------------------------------------------- S3
+
+export interface StoredObject {
+  /** The object's bytes as they arrive (never buffered whole). */
+  body: AsyncIterable<Uint8Array>;
+  sizeBytes: number;
+  etag: string;
+}
+
+export interface PresignedPost {
+  url: string;
+  /** Form fields to send before the `file` field. */
+  fields: Record<string, string>;
+}
+
+export interface PresignedPostRequest {
+  key: string;
+  maxBytes: number;
+  contentType: string;
+  expiresInS: number;
+}
+
+export interface CaptureStore {
+  /** Streams an object; `NotFoundError` if it does not exist. */
+  getObject(key: string): Promise<StoredObject>;
+  /** Writes a stream of unknown length (multipart upload for large bodies). */
+  putStream(key: string, body: Readable, contentType: string, contentEncoding?: string): Promise<void>;
+  /** Writes a small body in one request. */
+  putBytes(key: string, body: Uint8Array, contentType: string): Promise<void>;
+  createPresignedPost(request: PresignedPostRequest): Promise<PresignedPost>;
+  /** A time-limited GET link (the download name is the key's last segment unless `downloadName` is given). */
+  presignGet(key: string, expiresInS: number, downloadName?: string): Promise<string>;
+  /** Size of an object, or undefined when it does not exist. */
+  headObject(key: string): Promise<{ sizeBytes: number } | undefined>;
+}
+
+// ---------------------------------------------------------------- captures
+
+export const CAPTURE_STATUSES = ['PENDING', 'PARSED', 'SCORED', 'FAILED'] as const;
+export type CaptureStatus = (typeof CAPTURE_STATUSES)[number];
+
+export type PipelineStage = 'parse' | 'score';
+
+export interface CaptureErrorInfo {
+  stage: PipelineStage | 'upload' | 'publish';
+  code: string;
+  name: string;
+  message: string;
+  details: Record<string, string | number | boolean | null>;
+}
+
+export interface ParseResult {
+  format: string;
+  gzip: boolean;
+  packets: number;
+  flows: number;
+  bytesRead: number;
+  objectBytes: number;
+  sha256: string;
+  firstPacketAt: string | null;
+  lastPacketAt: string | null;
+  durationS: number;
+  warnings: string[];
+  parseMs: number;
+  keys: { packets: string; flows: string; features: string };
+  /** The reader stopped at damage part-way: what was readable is kept, the capture fails with this error. */
+  damage: CaptureErrorInfo | null;
+}
+
+export interface ScoreSummary {
+  predictions: number;
+  byVerdict: Record<string, number>;
+  byLabel: Record<string, number>;
+  modelVersions: string[];
+  scoreMs: number;
+}
+
+export interface PublishResult {
+  /** `not_configured`: no broker set up (nothing attempted); `partial`/`failed`: see `failed` and `message`. */
+  status: 'published' | 'partial' | 'failed' | 'not_configured';
+  published: number;
+  failed: number;
+  message?: string;
+}
+
+export interface CaptureRecord {
+  captureId: string;
+  status: CaptureStatus;
+  filename: string;
+  sizeBytes: number;
+  tags: Record<string, string>;
+  uploadKey: string;
+  createdAt: string;
+  updatedAt: string;
+  parse: ParseResult | null;
+  score: ScoreSummary | null;
+  publish: PublishResult | null;
+  errors: CaptureErrorInfo[];
+}
+
+export interface NewCapture {
+  captureId: string;
+  filename: string;
+  sizeBytes: number;
+  tags: Record<string, string>;
+  uploadKey: string;
+  createdAt: string;
+}
+
+export interface CaptureRepository {
+  /** Creates a PENDING record; false when a record with this id already exists (nothing written). */
+  create(capture: NewCapture): Promise<boolean>;
+  get(captureId: string): Promise<CaptureRecord | undefined>;
+  /**
+   * Takes the stage's claim if the capture is in the stage's input state and no live claim exists
+   * (conditional write). False when another delivery owns it or the stage is already done.
+   */
+  claim(captureId: string, stage: PipelineStage, nowMs: number, leaseS: number): Promise<boolean>;
+  markParsed(captureId: string, result: ParseResult): Promise<void>;
+  markScored(captureId: string, summary: ScoreSummary, publish: PublishResult): Promise<void>;
+  /** FAILED with the error; keeps what was parsed so far. */
+  markFailed(captureId: string, error: CaptureErrorInfo, parse: ParseResult | null): Promise<void>;
+}
+
+// ---------------------------------------------------------------- predictions
+
+export interface HistoryQuery {
+  limit: number;
+  cursor?: string;
+  captureId?: string;
+  verdict?: Verdict;
+  /** ISO-8601 bounds on `scored_at`, inclusive. */
+  from?: string;
+  to?: string;
+}
+
+export interface HistoryPage {
+  items: Prediction[];
+  nextCursor: string | null;
+}
+
+export interface PredictionRepository {
+  /** Idempotent: keyed by `prediction_id`; a redelivered batch overwrites identical items. Retries unprocessed items. */
+  putMany(predictions: readonly Prediction[]): Promise<void>;
+  /** Writes one prediction unless its id exists already; false when it did. */
+  putIfAbsent(prediction: Prediction): Promise<boolean>;
+  history(query: HistoryQuery): Promise<HistoryPage>;
+  /** Number of stored predictions of a capture (reads keys only). */
+  countForCapture(captureId: string): Promise<number>;
+}
+
+// ---------------------------------------------------------------- publishing (issue 6)
+
+/** Publishes predictions to the stream (Kafka topic `network_predictions`). Implemented by the streaming code. */
+export interface PredictionPublisher {
+  publish(predictions: Prediction[]): Promise<PublishResult>;
+}
+
+// ---------------------------------------------------------------- clock and ids
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface IdSource {
+  /** A new random identifier (UUID). */
+  newId(): string;
+}
