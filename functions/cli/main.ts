@@ -1,0 +1,17 @@
+/**
+ * The `ccf` command. Each command lives in commands/<name>-command.ts and exports register<Name>Command;
+ * this file lists them (one import and one call each) and hands the run to run-command, the one place that
+ * turns outcomes into exit statuses and messages.
+ */
+import { Command } from 'commander';
+import { registerPacketsCommand } from './commands/packets-command.js';
+import { runProgram } from './run-command.js';
+
+const program = new Command('ccf')
+  .description('CCF-Catcher: packet captures to per-packet tables, flow features and verdicts')
+  .version('0.1.0')
+  .showHelpAfterError('(run ccf --help or ccf <command> --help for usage)');
+
+registerPacketsCommand(program);
+
+process.exitCode = await runProgram(program, process.argv, { debug: process.env.CCF_DEBUG === '1' });

@@ -1,0 +1,111 @@
+/**
+ * The one place where the `ccf` command turns the outcome of a command into an exit status and a message.
+ *
+ * - 0: done.
+ * - 1: usage error (commander's own message), bad option value, missing file, not a capture, bad protocol map,
+ *   or any other `CcfError` the core raised for bad input.
+ * - 2: the capture is damaged part-way (`PcapFormatError`) or exceeded a safety limit (`LimitExceededError`);
+ *   commands raise these only after every readable packet was written.
+ * - anything else is a bug: one line saying "internal error", the stack trace only with `CCF_DEBUG=1`.
+ */
+import { type Command, CommanderError } from 'commander';
+import { CcfError, LimitExceededError, PcapFormatError } from '../platform/errors.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_DAMAGED = 2;
+
+export interface Outcome {
+  exitCode: number;
+  /** Lines for stderr (without the trailing newline); empty when the outcome is silent. */
+  stderrLines: string[];
+}
+
+interface SystemError extends Error {
+  code: string;
+}
+
+function isSystemError(error: unknown): error is SystemError {
+  return error instanceof Error && typeof (error as Partial<SystemError>).code === 'string';
+}
+
+/** A consumer closed our stdout early (`ccf packets x.pcap | head`): a normal way to stop, not a failure. */
+export function isBrokenPipe(error: unknown): boolean {
+  return isSystemError(error) && error.code === 'EPIPE';
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/** Maps any thrown value to an exit status and the stderr lines that explain it. Pure, for tests. */
+export function outcomeOf(error: unknown, debug: boolean): Outcome {
+  if (error instanceof CommanderError) {
+    // Commander has already printed its message (or the help/version text) to the right stream.
+    return { exitCode: error.exitCode === 0 ? EXIT_OK : EXIT_FAILURE, stderrLines: [] };
+  }
+  if (isBrokenPipe(error)) {
+    return { exitCode: EXIT_OK, stderrLines: [] };
+  }
+  if (error instanceof PcapFormatError) {
+    return {
+      exitCode: EXIT_DAMAGED,
+      stderrLines: [`ccf: damaged capture: ${oneLine(error.message)}`],
+    };
+  }
+  if (error instanceof LimitExceededError) {
+    return {
+      exitCode: EXIT_DAMAGED,
+      stderrLines: [`ccf: capture exceeds a safety limit: ${oneLine(error.message)}`],
+    };
+  }
+  if (error instanceof CcfError) {
+    return { exitCode: EXIT_FAILURE, stderrLines: [`ccf: ${oneLine(error.message)}`] };
+  }
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  const lines = [
+    `ccf: internal error (${name}: ${oneLine(message)})${debug ? '' : '; run with CCF_DEBUG=1 for details'}`,
+  ];
+  if (debug && error instanceof Error && error.stack) {
+    lines.push(error.stack);
+  }
+  return { exitCode: EXIT_FAILURE, stderrLines: lines };
+}
+
+/** Commander must throw instead of calling `process.exit`, on every (sub)command, so the mapping stays here. */
+function overrideExits(command: Command): void {
+  command.exitOverride();
+  for (const sub of command.commands) {
+    overrideExits(sub);
+  }
+}
+
+export interface RunOptions {
+  /** Print stack traces of internal errors (`CCF_DEBUG=1`). */
+  debug: boolean;
+  stderr?: NodeJS.WritableStream;
+}
+
+/**
+ * Parses `argv` and runs the chosen command; resolves with the exit status (never rejects, never exits
+ * the process, so streams can drain before Node exits on its own).
+ */
+export async function runProgram(
+  program: Command,
+  argv: readonly string[],
+  options: RunOptions,
+): Promise<number> {
+  const stderr = options.stderr ?? process.stderr;
+  overrideExits(program);
+  try {
+    await program.parseAsync([...argv]);
+    return EXIT_OK;
+  } catch (error) {
+    const outcome = outcomeOf(error, options.debug);
+    for (const line of outcome.stderrLines) {
+      stderr.write(`${line}\n`);
+    }
+    return outcome.exitCode;
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * PACKETS section: per-packet throughput and peak memory of `ccf packets` against tcpdump, tshark and a scapy
+ * reader, all on the same large capture in the same run (ratios, not absolute numbers, are the result).
+ */
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { BenchSetupError } from './support/bench-errors.js';
+import { type BenchContext, benchCapture, ccfBin, commandExists, ensureCliBuilt } from './support/context.js';
+import { slicePcap } from './support/large-capture.js';
+import { measure } from './support/measure.js';
+import { ensurePeer, SCAPY } from './support/python-peers.js';
+import {
+  type BenchRow,
+  machineInfo,
+  type Ratio,
+  rowFrom,
+  type SectionResult,
+  type UnavailableRow,
+} from './support/results.js';
+
+/** tshark fields matching the per-packet CSV's columns as closely as tshark names them. */
+export const TSHARK_FIELDS = [
+  'frame.number',
+  'frame.time_epoch',
+  'frame.len',
+  'frame.cap_len',
+  'frame.encap_type',
+  'eth.src',
+  'eth.dst',
+  'eth.type',
+  'vlan.id',
+  'ip.version',
+  'ip.src',
+  'ipv6.src',
+  'ip.dst',
+  'ipv6.dst',
+  'ip.proto',
+  'ipv6.nxt',
+  'ip.ttl',
+  'ipv6.hlim',
+  'ip.len',
+  'ipv6.plen',
+  'ip.frag_offset',
+  'ip.flags.mf',
+  'tcp.srcport',
+  'udp.srcport',
+  'tcp.dstport',
+  'udp.dstport',
+  'tcp.flags',
+  'tcp.flags.str',
+  'tcp.seq_raw',
+  'tcp.ack_raw',
+  'tcp.window_size_value',
+  'tcp.hdr_len',
+  'tcp.len',
+  'udp.length',
+  'icmp.type',
+  'icmp.code',
+];
+
+const ParseOnlyOutput = z.object({ packets: z.number(), ipPackets: z.number(), seconds: z.number() });
+const PeerOutput = z.object({ packets: z.number(), seconds: z.number() });
+
+const MB = 1024 * 1024;
+const RSS_TARGET_MB = 256;
+
+function countLines(path: string): number {
+  const result = spawnSync('wc', ['-l', path], { encoding: 'utf8' });
+  return Number(result.stdout.trim().split(/\s+/)[0]);
+}
+
+function lastJsonLine(text: string): unknown {
+  const line = text.trim().split('\n').pop() ?? '';
+  return JSON.parse(line);
+}
+
+export async function runPacketsBench(context: BenchContext): Promise<SectionResult> {
+  const notes: string[] = [];
+  const unavailable: UnavailableRow[] = [];
+  const rows: BenchRow[] = [];
+  const capture = await benchCapture(context);
+  notes.push(...ensureCliBuilt(context));
+  const node = process.execPath;
+  const full = { packets: capture.packets, bytes: capture.bytes };
+
+  // 1. ccf packets → CSV file (the product, as `npx ccf` runs it).
+  const csvPath = join(context.outputDir, 'packets.csv');
+  context.log('measuring ccf packets → file');
+  const ccfFile = await measure(node, [ccfBin(context), 'packets', capture.path, '-o', csvPath]);
+  if (ccfFile.exitCode !== 0) {
+    throw new BenchSetupError(
+      `ccf packets failed (exit ${ccfFile.exitCode}): ${ccfFile.stderr.slice(-1000)}`,
+    );
+  }
+  const csvRows = countLines(csvPath) - 1;
+  if (csvRows !== capture.packets) {
+    throw new BenchSetupError(`ccf packets wrote ${csvRows} rows for ${capture.packets} packets`);
+  }
+  rmSync(csvPath, { force: true });
+  const ccfCsv = rowFrom({
+    name: 'ccf packets → CSV file',
+    command: `node bin/ccf.js packets ${capture.path} -o ${csvPath}`,
+    input: 'full',
+    ...full,
+    wallSeconds: ccfFile.wallSeconds,
+    cpuSeconds: ccfFile.cpuSeconds,
+    peakRssBytes: ccfFile.peakRssBytes,
+    exitCode: ccfFile.exitCode,
+    note: `row count checked: ${csvRows}`,
+  });
+  rows.push(ccfCsv);
+
+  // 2. Same, output discarded: the like-for-like comparison with tcpdump's text to /dev/null.
+  context.log('measuring ccf packets → /dev/null');
+  const ccfNull = await measure(node, [ccfBin(context), 'packets', capture.path, '-o', '/dev/null']);
+  const ccfNullRow = rowFrom({
+    name: 'ccf packets → /dev/null',
+    command: `node bin/ccf.js packets ${capture.path} -o /dev/null`,
+    input: 'full',
+    ...full,
+    wallSeconds: ccfNull.wallSeconds,
+    cpuSeconds: ccfNull.cpuSeconds,
+    peakRssBytes: ccfNull.peakRssBytes,
+    exitCode: ccfNull.exitCode,
+  });
+  rows.push(ccfNullRow);
+
+  // 3. Parse only: container reader + decoders, no CSV, in its own process.
+  context.log('measuring parse-only');
+  const parse = await measure(
+    node,
+    ['--import', 'tsx', join('test', 'bench', 'parse-only.ts'), capture.path],
+    {
+      cwd: context.repoDir,
+    },
+  );
+  if (parse.exitCode !== 0) {
+    throw new BenchSetupError(`parse-only failed: ${parse.stderr.slice(-1000)}`);
+  }
+  const parsed = ParseOnlyOutput.parse(lastJsonLine(parse.stdout));
+  if (parsed.packets !== capture.packets) {
+    throw new BenchSetupError(`parse-only read ${parsed.packets} of ${capture.packets} packets`);
+  }
+  const parseRow = rowFrom({
+    name: 'ccf parse only (reader + decoders)',
+    command: `node --import tsx test/bench/parse-only.ts ${capture.path}`,
+    input: 'full',
+    ...full,
+    wallSeconds: parse.wallSeconds,
+    cpuSeconds: parse.cpuSeconds,
+    peakRssBytes: parse.peakRssBytes,
+    exitCode: parse.exitCode,
+    note: `steady state ${Math.round(parsed.packets / parsed.seconds).toLocaleString('en-US')} packets/s excluding start-up; ${parsed.ipPackets} IP packets`,
+  });
+  rows.push(parseRow);
+
+  // 4. tcpdump printing every packet.
+  let tcpdumpRow: BenchRow | undefined;
+  if (commandExists('tcpdump')) {
+    context.log('measuring tcpdump -nn -tt -r');
+    const run = await measure('tcpdump', ['-nn', '-tt', '-r', capture.path], { stdoutPath: '/dev/null' });
+    tcpdumpRow = rowFrom({
+      name: 'tcpdump -nn -tt -r',
+      command: `tcpdump -nn -tt -r ${capture.path} > /dev/null`,
+      input: 'full',
+      ...full,
+      wallSeconds: run.wallSeconds,
+      cpuSeconds: run.cpuSeconds,
+      peakRssBytes: run.peakRssBytes,
+      exitCode: run.exitCode,
+    });
+    rows.push(tcpdumpRow);
+  } else {
+    unavailable.push({ name: 'tcpdump', reason: 'not installed (apt-get install -y tcpdump)' });
+  }
+
+  // 5. tshark with the same columns.
+  let tsharkRow: BenchRow | undefined;
+  if (commandExists('tshark')) {
+    const tsharkOut = join(context.outputDir, 'tshark.csv');
+    const args = ['-n', '-r', capture.path, '-T', 'fields', '-E', 'separator=,', '-E', 'header=y'];
+    for (const field of TSHARK_FIELDS) args.push('-e', field);
+    context.log('measuring tshark -T fields');
+    const run = await measure('tshark', args, { stdoutPath: tsharkOut });
+    const tsharkRows = countLines(tsharkOut) - 1;
+    rmSync(tsharkOut, { force: true });
+    tsharkRow = rowFrom({
+      name: 'tshark -T fields (same columns)',
+      command: `tshark -n -r ${capture.path} -T fields -E separator=, -E header=y -e … (${TSHARK_FIELDS.length} fields) > ${tsharkOut}`,
+      input: 'full',
+      ...full,
+      wallSeconds: run.wallSeconds,
+      cpuSeconds: run.cpuSeconds,
+      peakRssBytes: run.peakRssBytes,
+      exitCode: run.exitCode,
+      note: `${tsharkRows} rows`,
+    });
+    rows.push(tsharkRow);
+  } else {
+    unavailable.push({ name: 'tshark', reason: 'not installed (apt-get install -y tshark)' });
+  }
+
+  // 6. scapy, per packet, on a leading slice (it is ~1000× slower), normalised per packet.
+  let scapyRow: BenchRow | undefined;
+  const scapy = ensurePeer(context.outputDir, SCAPY, context.log);
+  if (scapy.ok) {
+    const slicePackets = context.quick ? 20_000 : 100_000;
+    const slicePath = join(context.outputDir, `slice-${slicePackets}.pcap`);
+    const slice = await slicePcap(capture.path, slicePath, slicePackets);
+    const scapyOut = join(context.outputDir, 'scapy.csv');
+    context.log(`measuring scapy on ${slice.packets} packets`);
+    const run = await measure(scapy.python, [
+      join(context.repoDir, 'test', 'bench', 'peers', 'scapy_packets.py'),
+      slicePath,
+      scapyOut,
+    ]);
+    if (run.exitCode !== 0) {
+      unavailable.push({
+        name: 'scapy',
+        reason: `runner failed (exit ${run.exitCode}): ${run.stderr.slice(-300)}`,
+      });
+    } else {
+      const out = PeerOutput.parse(lastJsonLine(run.stdout));
+      scapyRow = rowFrom({
+        name: `scapy ${SCAPY.requirement.split('==')[1]} PcapReader per packet → CSV`,
+        command: `python test/bench/peers/scapy_packets.py ${slicePath} ${scapyOut}`,
+        input: 'slice',
+        packets: out.packets,
+        bytes: slice.bytes,
+        wallSeconds: run.wallSeconds,
+        cpuSeconds: run.cpuSeconds,
+        peakRssBytes: run.peakRssBytes,
+        exitCode: run.exitCode,
+        note: `first ${out.packets} packets of the capture`,
+      });
+      rows.push(scapyRow);
+    }
+    rmSync(scapyOut, { force: true });
+  } else {
+    unavailable.push({ name: 'scapy', reason: scapy.reason });
+  }
+
+  const ratios: Ratio[] = [];
+  const steadyParseRate = parsed.packets / parsed.seconds;
+  ratios.push({
+    label: 'ccf parse-only packets/s, whole process ÷ 10 M',
+    value: parseRow.packetsPerSecond / 10_000_000,
+    target: '≥ 1 (10 M packets/s)',
+    met: parseRow.packetsPerSecond >= 10_000_000,
+  });
+  ratios.push({
+    label: 'ccf parse-only packets/s, excluding start-up ÷ 10 M',
+    value: steadyParseRate / 10_000_000,
+    target: '≥ 1 (10 M packets/s)',
+    met: steadyParseRate >= 10_000_000,
+  });
+  if (tcpdumpRow) {
+    ratios.push({
+      label: 'ccf packets → CSV file vs tcpdump -nn -tt -r (packets/s)',
+      value: ccfCsv.packetsPerSecond / tcpdumpRow.packetsPerSecond,
+      target: '≥ 1',
+      met: ccfCsv.packetsPerSecond >= tcpdumpRow.packetsPerSecond,
+    });
+    ratios.push({
+      label: 'ccf packets → /dev/null vs tcpdump -nn -tt -r → /dev/null (packets/s)',
+      value: ccfNullRow.packetsPerSecond / tcpdumpRow.packetsPerSecond,
+      target: '≥ 1',
+      met: ccfNullRow.packetsPerSecond >= tcpdumpRow.packetsPerSecond,
+    });
+  }
+  if (tsharkRow) {
+    ratios.push({
+      label: 'ccf packets → CSV file vs tshark -T fields (packets/s)',
+      value: ccfCsv.packetsPerSecond / tsharkRow.packetsPerSecond,
+      target: '≈ 30 (issue 2)',
+    });
+  }
+  if (scapyRow) {
+    ratios.push({
+      label: 'ccf packets → CSV file vs scapy (packets/s, scapy on a slice)',
+      value: ccfCsv.packetsPerSecond / scapyRow.packetsPerSecond,
+      target: '≈ 150 (issue 2)',
+    });
+  }
+  for (const row of [ccfCsv, parseRow]) {
+    ratios.push({
+      label: `${row.name}: peak RSS ÷ ${RSS_TARGET_MB} MB`,
+      value: row.peakRssMb / RSS_TARGET_MB,
+      target: '< 1',
+      met: row.peakRssMb < RSS_TARGET_MB,
+    });
+  }
+  notes.push(
+    'Rates are packets (or capture bytes, MB = 10^6 B) divided by the wall time of the whole process, start-up included; every tool runs alone, one after the other, in the same harness run.',
+    `Peak RSS is GNU time's maximum resident set size of the process (MiB = ${MB} B, shown as MB).`,
+    'The machine is shared (2 cores, other jobs running), so absolute numbers vary between runs; the ratios between tools measured in the same run are the result.',
+  );
+  return {
+    section: 'packets',
+    generatedAt: new Date().toISOString(),
+    quick: context.quick,
+    machine: machineInfo(),
+    capture: {
+      path: capture.path.replace(`${context.repoDir}/`, ''),
+      bytes: capture.bytes,
+      packets: capture.packets,
+      description: `${capture.sourceFiles} clean Ethernet pcaps from the shared corpora (zeek, suricata-verify, PcapPlusPlus, StopDDoS, slips) repeated ${capture.repetitions}× with shifted timestamps (IPv4 addresses varied per round)`,
+    },
+    rows,
+    unavailable,
+    ratios,
+    notes,
+  };
+}

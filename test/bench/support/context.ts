@@ -1,0 +1,63 @@
+/** What every benchmark section gets from the harness, and the steps they share. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BenchSetupError } from './bench-errors.js';
+import { buildLargeCapture, type LargeCaptureInfo } from './large-capture.js';
+
+export interface BenchContext {
+  repoDir: string;
+  /** Git-ignored scratch directory: the large capture, outputs, Python venvs. */
+  outputDir: string;
+  /** Committed results: bench/results/. */
+  resultsDir: string;
+  sharedDir: string;
+  /** Smaller capture and slices, for checking the harness itself; results are marked quick. */
+  quick: boolean;
+  log: (line: string) => void;
+}
+
+/** Builds (or reuses) the section's large capture: >1 GB normally, ~100 MB in quick mode. */
+export async function benchCapture(context: BenchContext): Promise<LargeCaptureInfo> {
+  const corporaDir = join(context.sharedDir, 'corpora');
+  if (!existsSync(join(corporaDir, 'MANIFEST.csv'))) {
+    throw new BenchSetupError(`no corpus at ${corporaDir}: set CCF_SHARED_DIR to the shared directory`);
+  }
+  return buildLargeCapture({
+    corporaDir,
+    outputPath: join(context.outputDir, context.quick ? 'bench-mix-quick.pcap' : 'bench-mix.pcap'),
+    minBytes: context.quick ? 100_000_000 : 1_100_000_000,
+    log: context.log,
+  });
+}
+
+let built = false;
+
+/** Compiles the CLI to dist/ (what `npx ccf` runs), once per harness run; returns notes about the build. */
+export function ensureCliBuilt(context: BenchContext): string[] {
+  const main = join(context.repoDir, 'dist', 'functions', 'cli', 'main.js');
+  if (built) return [];
+  const tsc = join(context.repoDir, 'node_modules', 'typescript', 'bin', 'tsc');
+  context.log('building dist/ with tsc -p tsconfig.build.json');
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+    cwd: context.repoDir,
+    encoding: 'utf8',
+  });
+  built = true;
+  if (!existsSync(main)) {
+    throw new BenchSetupError(`build produced no ${main}: ${result.stdout.slice(0, 2000)}`);
+  }
+  return result.status === 0
+    ? []
+    : [
+        '`tsc -p tsconfig.build.json` reported type errors in files under construction; dist/ was emitted anyway',
+      ];
+}
+
+export function ccfBin(context: BenchContext): string {
+  return join(context.repoDir, 'bin', 'ccf.js');
+}
+
+export function commandExists(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}

@@ -1,0 +1,156 @@
+/** The shape of a section's results and their two committed forms: `bench/results/<section>.json` and `.md`. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+export interface BenchRow {
+  /** Short label used in ratios ("ccf packets (CSV)", "tcpdump -nn -tt -r"...). */
+  name: string;
+  command: string;
+  /** Which input it ran on: the whole capture or a leading slice of it. */
+  input: 'full' | 'slice';
+  packets: number;
+  bytes: number;
+  flows?: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  packetsPerSecond: number;
+  megabytesPerSecond: number;
+  flowsPerSecond?: number;
+  peakRssMb: number;
+  exitCode: number;
+  note?: string;
+}
+
+export interface UnavailableRow {
+  name: string;
+  reason: string;
+}
+
+export interface Ratio {
+  label: string;
+  value: number;
+  target?: string;
+  met?: boolean;
+}
+
+export interface SectionResult {
+  section: string;
+  generatedAt: string;
+  quick: boolean;
+  machine: { cpuModel: string; cpus: number; memoryGb: number; node: string; os: string };
+  capture: { path: string; bytes: number; packets: number; description: string };
+  rows: BenchRow[];
+  unavailable: UnavailableRow[];
+  ratios: Ratio[];
+  notes: string[];
+}
+
+export function machineInfo(): SectionResult['machine'] {
+  let os: string = process.platform;
+  try {
+    os = `${process.platform} ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}`;
+  } catch {
+    // uname is informative only
+  }
+  return {
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cpus: cpus().length,
+    memoryGb: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+    os,
+  };
+}
+
+export function rowFrom(
+  fields: Omit<BenchRow, 'packetsPerSecond' | 'megabytesPerSecond' | 'flowsPerSecond' | 'peakRssMb'> & {
+    peakRssBytes: number;
+    /** Seconds the rates are computed over (defaults to wall time). */
+    rateSeconds?: number;
+  },
+): BenchRow {
+  const { peakRssBytes, rateSeconds, ...rest } = fields;
+  const seconds = rateSeconds ?? fields.wallSeconds;
+  const row: BenchRow = {
+    ...rest,
+    packetsPerSecond: Math.round(fields.packets / seconds),
+    megabytesPerSecond: Math.round((fields.bytes / 1e6 / seconds) * 10) / 10,
+    peakRssMb: Math.round((peakRssBytes / 1024 / 1024) * 10) / 10,
+  };
+  if (fields.flows !== undefined) {
+    row.flowsPerSecond = Math.round(fields.flows / seconds);
+  }
+  return row;
+}
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+function formatRatio(value: number): string {
+  return value >= 10 ? `${value.toFixed(0)}×` : `${value.toFixed(2)}×`;
+}
+
+export function markdownFor(result: SectionResult): string {
+  const hasFlows = result.rows.some((row) => row.flows !== undefined);
+  const lines: string[] = [];
+  lines.push(`# Benchmark: ${result.section}`, '');
+  lines.push(
+    `Run ${result.generatedAt}${result.quick ? ' (quick mode)' : ''} on ${result.machine.cpuModel}, ${result.machine.cpus} cores, ${result.machine.memoryGb} GB, Node ${result.machine.node}, ${result.machine.os}.`,
+    '',
+  );
+  lines.push(
+    `Capture: \`${result.capture.path}\`, ${integer.format(result.capture.bytes)} bytes, ${integer.format(result.capture.packets)} packets: ${result.capture.description}`,
+    '',
+  );
+  const header = ['tool', 'input', 'packets', ...(hasFlows ? ['flows'] : []), 'wall s', 'CPU s', 'packets/s'];
+  header.push(...(hasFlows ? ['flows/s'] : []), 'MB/s', 'peak RSS MB');
+  lines.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
+  for (const row of result.rows) {
+    const cells = [
+      row.name,
+      row.input,
+      integer.format(row.packets),
+      ...(hasFlows ? [row.flows === undefined ? '' : integer.format(row.flows)] : []),
+      row.wallSeconds.toFixed(2),
+      row.cpuSeconds.toFixed(2),
+      integer.format(row.packetsPerSecond),
+      ...(hasFlows ? [row.flowsPerSecond === undefined ? '' : integer.format(row.flowsPerSecond)] : []),
+      row.megabytesPerSecond.toFixed(1),
+      row.peakRssMb.toFixed(0),
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  if (result.ratios.length > 0) {
+    lines.push('', '| comparison | ratio | target | met |', '| --- | --- | --- | --- |');
+    for (const ratio of result.ratios) {
+      const met = ratio.met === undefined ? '' : ratio.met ? 'yes' : 'no';
+      lines.push(`| ${ratio.label} | ${formatRatio(ratio.value)} | ${ratio.target ?? ''} | ${met} |`);
+    }
+  }
+  if (result.unavailable.length > 0) {
+    lines.push('', 'Not measured in this run:', '');
+    for (const entry of result.unavailable) {
+      lines.push(`- ${entry.name}: ${entry.reason}`);
+    }
+  }
+  if (result.notes.length > 0) {
+    lines.push('', 'Notes:', '');
+    for (const note of result.notes) {
+      lines.push(`- ${note}`);
+    }
+  }
+  lines.push('', 'Commands:', '');
+  for (const row of result.rows) {
+    lines.push(`- ${row.name}: \`${row.command}\`${row.note ? ` (${row.note})` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function writeResults(resultsDir: string, result: SectionResult): { json: string; markdown: string } {
+  mkdirSync(resultsDir, { recursive: true });
+  const json = join(resultsDir, `${result.section}.json`);
+  const markdown = join(resultsDir, `${result.section}.md`);
+  writeFileSync(json, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(markdown, markdownFor(result));
+  return { json, markdown };
+}
