@@ -8,7 +8,7 @@
  * The endpoints are ordered (smaller address, then smaller port, first) unless an ICMP message is one-way.
  * Result: "1:" + base64 of the digest.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 const PROTO_ICMP = 1;
 const PROTO_TCP = 6;
@@ -116,5 +116,6 @@ export function communityIdV1(input: CommunityIdInput): string {
     buffer[at++] = (dstPort >>> 8) & 0xff;
     buffer[at] = dstPort & 0xff;
   }
-  return `1:${createHash('sha1').update(buffer).digest('base64')}`;
+  // One-shot `crypto.hash` avoids creating a Hash object per flow (measurably cheaper at millions of flows).
+  return `1:${hash('sha1', buffer, 'base64')}`;
 }

@@ -841,9 +841,7 @@ export class FlowMeter {
     const bwdBytes = s[b + BWD_LEN + SUM]!;
     const sfCount = s[b + SF_COUNT]!;
     // Fork quirk: subflow and bulk averages are Java long divisions (truncated); corrected divides for real.
-    const ratio = fork
-      ? (a: number, c: number) => (c > 0 ? Math.trunc(a / c) : 0)
-      : (a: number, c: number) => (c > 0 ? a / c : 0);
+    const ratio = fork ? longRatio : realRatio;
     const fb = b + FWD_BULK;
     const bb = b + BWD_BULK;
     const minSegFwd = s[b + MIN_SEG_FWD]!;
@@ -947,6 +945,13 @@ export class FlowMeter {
       out_of_order_packets: s[b + OUT_OF_ORDER]!,
     };
   }
+}
+
+function longRatio(a: number, c: number): number {
+  return c > 0 ? Math.trunc(a / c) : 0;
+}
+function realRatio(a: number, c: number): number {
+  return c > 0 ? a / c : 0;
 }
 
 function readyReason(code: number): ExpiryReason {

@@ -1,0 +1,289 @@
+/**
+ * FLOWS section: the flow meter alone (packets/s and flows/s on one core, peak RSS with 5 million flows at the
+ * default caps). Each scenario runs in a child process (`--child <scenario>`) so its peak RSS is its own; the
+ * meter is driven with one mutable DecodedPacket/RawFrame (what the decoder hands over), so the numbers are
+ * the flow engine's, not the reader's or the decoder's (flow-peers-bench.ts measures capture → CSV end to end).
+ * Rates are computed over the child's CPU time (user + system), which a busy machine disturbs less than wall time.
+ *
+ * Alone: `node --import tsx test/bench/flows-bench.ts --child conversations|scan|scan-csv [--quick] [--packets N] [--flows N]`
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DecodedPacket } from '../../functions/capture/decoded-packet.js';
+import type { RawFrame } from '../../functions/capture/frame.js';
+import { FlowMeter } from '../../functions/flows/flow-meter.js';
+import { flowCsvRow } from '../../functions/records/flow-csv.js';
+import type { BenchContext } from './support/context.js';
+import { type BenchRow, machineInfo, type Ratio, type SectionResult } from './support/results.js';
+
+interface ScenarioResult {
+  scenario: string;
+  packets: number;
+  flows: number;
+  wallSeconds: number;
+  cpuSeconds: number;
+  peakRssBytes: number;
+  evicted: number;
+}
+
+function argument(name: string, fallback: number): number {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+let withCsv = false;
+
+function makeFrame(): RawFrame {
+  return {
+    index: 0,
+    linkType: 1,
+    interfaceId: 0,
+    tsSec: 0,
+    tsNanos: 0,
+    capturedLength: 60,
+    originalLength: 60,
+    bytes: new Uint8Array(64),
+    offset: 0,
+    fileOffset: 0,
+  };
+}
+
+function tcpPacket(
+  p: DecodedPacket,
+  src: number,
+  dst: number,
+  sport: number,
+  dport: number,
+  flags: number,
+  payload: number,
+): void {
+  p.ipVersion = 4;
+  p.ipProto = 6;
+  p.fragmentOffset = 0;
+  p.srcIpv4 = src;
+  p.dstIpv4 = dst;
+  p.srcPort = sport;
+  p.dstPort = dport;
+  p.tcpFlags = flags;
+  p.tcpWindow = 64240;
+  p.tcpSeq = 1000;
+  p.tcpAck = 2000;
+  p.l4HeaderLength = 32;
+  p.payloadLength = payload;
+  p.ipTotalLength = 20 + 32 + payload;
+  p.ipHeaderLength = 20;
+}
+
+let peakRss = 0;
+function sampleRss(): void {
+  const rss = process.memoryUsage.rss();
+  if (rss > peakRss) peakRss = rss;
+}
+
+/** Long-lived TCP conversations: `concurrent` flows interleaved, each a handshake, data both ways, FIN teardown. */
+function conversations(totalPackets: number, concurrent: number): ScenarioResult {
+  const p = new DecodedPacket();
+  const frame = makeFrame();
+  let flows = 0;
+  let csvBytes = 0;
+  const meter = new FlowMeter({}, (record) => {
+    flows++;
+    if (withCsv) csvBytes += flowCsvRow(record).length;
+  });
+  const perFlow = 100;
+  let ts = 1_500_000_000_000_000;
+  const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
+  let sent = 0;
+  let generation = 0;
+  while (sent < totalPackets) {
+    for (let k = 0; k < perFlow && sent < totalPackets; k++) {
+      for (let c = 0; c < concurrent && sent < totalPackets; c++) {
+        const client = (0x0a000000 + c) >>> 0;
+        const server = 0xc0a80001;
+        const sport = 10000 + ((c + generation * 7) % 50000);
+        const toServer = (k & 1) === 0;
+        const flags =
+          k === 0 ? 0x02 : k === 1 ? 0x12 : k >= perFlow - 3 ? (k === perFlow - 1 ? 0x10 : 0x11) : 0x18;
+        if (toServer) tcpPacket(p, client, server, sport, 443, flags, k < 2 ? 0 : (k * 37) % 1400);
+        else tcpPacket(p, server, client, 443, sport, flags, k < 2 ? 0 : (k * 53) % 1400);
+        ts += 3;
+        frame.tsSec = Math.floor(ts / 1e6);
+        frame.tsNanos = (ts % 1e6) * 1000;
+        frame.index = ++sent;
+        meter.add(frame, p);
+      }
+    }
+    generation++;
+    sampleRss();
+  }
+  const summary = meter.finish();
+  sampleRss();
+  return {
+    scenario: `TCP conversations (${concurrent} concurrent, ${perFlow} packets each)${withCsv ? `, CSV rows (${csvBytes} B)` : ''}`,
+    packets: sent,
+    flows,
+    wallSeconds: Number(process.hrtime.bigint() - start) / 1e9,
+    cpuSeconds: cpuSecondsSince(cpuStart),
+    peakRssBytes: peakRss,
+    evicted: summary.evictedFlows,
+  };
+}
+
+/** A SYN scan: every packet a new flow (plus a RST answer for half of them); `flowCount` flows in total. */
+function scan(flowCount: number): ScenarioResult {
+  const p = new DecodedPacket();
+  const frame = makeFrame();
+  let flows = 0;
+  let csvBytes = 0;
+  const meter = new FlowMeter({}, (record) => {
+    flows++;
+    if (withCsv) csvBytes += flowCsvRow(record).length;
+  });
+  let ts = 1_500_000_000_000_000;
+  let sent = 0;
+  const start = process.hrtime.bigint();
+  const cpuStart = process.cpuUsage();
+  for (let i = 0; i < flowCount; i++) {
+    const target = (0xac100000 + (i >>> 16)) >>> 0;
+    const port = i & 0xffff;
+    tcpPacket(p, 0x0a000001, target, 40000, port, 0x02, 0);
+    ts += 10;
+    frame.tsSec = Math.floor(ts / 1e6);
+    frame.tsNanos = (ts % 1e6) * 1000;
+    frame.index = ++sent;
+    meter.add(frame, p);
+    if ((i & 1) === 0) {
+      tcpPacket(p, target, 0x0a000001, port, 40000, 0x14, 0);
+      ts += 10;
+      frame.tsSec = Math.floor(ts / 1e6);
+      frame.tsNanos = (ts % 1e6) * 1000;
+      frame.index = ++sent;
+      meter.add(frame, p);
+    }
+    if ((i & 0xffff) === 0) sampleRss();
+  }
+  const summary = meter.finish();
+  sampleRss();
+  return {
+    scenario: `SYN scan, ${flowCount} flows, default caps${withCsv ? `, CSV rows (${csvBytes} B)` : ''}`,
+    packets: sent,
+    flows,
+    wallSeconds: Number(process.hrtime.bigint() - start) / 1e9,
+    cpuSeconds: cpuSecondsSince(cpuStart),
+    peakRssBytes: peakRss,
+    evicted: summary.evictedFlows,
+  };
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
+const SCENARIOS = ['conversations', 'scan', 'scan-csv'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+function runScenario(name: Scenario, quick: boolean): ScenarioResult {
+  withCsv = name === 'scan-csv';
+  if (name === 'conversations')
+    return conversations(argument('--packets', quick ? 1_000_000 : 10_000_000), 20_000);
+  return scan(argument('--flows', quick ? 500_000 : 5_000_000));
+}
+
+const RESULT_PREFIX = 'FLOWS-BENCH-RESULT ';
+
+/** Harness entry (test/bench/run-bench.ts): each scenario in a child process, one row each. */
+export async function runFlowsBench(context: BenchContext): Promise<SectionResult> {
+  const self = fileURLToPath(import.meta.url);
+  const rows: BenchRow[] = [];
+  const ratios: Ratio[] = [];
+  const notes: string[] = [
+    'The meter alone: one mutable DecodedPacket per packet, no reading or decoding (flow-peers measures end to end).',
+    'Rates over the child process CPU time (user + system); wall time is listed too.',
+  ];
+  for (const name of SCENARIOS) {
+    context.log(`flows: scenario ${name}`);
+    const args = ['--import', 'tsx', self, '--child', name, ...(context.quick ? ['--quick'] : [])];
+    const child = spawnSync(process.execPath, args, {
+      cwd: context.repoDir,
+      encoding: 'utf8',
+      maxBuffer: 16 << 20,
+    });
+    const line = child.stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+    if (child.status !== 0 || line === undefined) {
+      throw new Error(
+        `flows bench scenario ${name} failed (exit ${child.status}): ${child.stderr.slice(-2000)}`,
+      );
+    }
+    const r = JSON.parse(line.slice(RESULT_PREFIX.length)) as ScenarioResult;
+    const packetsPerCpuSecond = r.packets / r.cpuSeconds;
+    const peakRssMb = r.peakRssBytes / 1048576;
+    rows.push({
+      name: `FlowMeter: ${r.scenario}`,
+      command: `node --import tsx test/bench/flows-bench.ts --child ${name}`,
+      input: 'full',
+      packets: r.packets,
+      bytes: 0,
+      flows: r.flows,
+      wallSeconds: Math.round(r.wallSeconds * 100) / 100,
+      cpuSeconds: Math.round(r.cpuSeconds * 100) / 100,
+      packetsPerSecond: Math.round(packetsPerCpuSecond),
+      megabytesPerSecond: 0,
+      flowsPerSecond: Math.round(r.flows / r.cpuSeconds),
+      wallPacketsPerSecond: Math.round(r.packets / r.wallSeconds),
+      peakRssMb: Math.round(peakRssMb * 10) / 10,
+      exitCode: 0,
+      note: `${r.evicted} flows evicted by the open-flow cap`,
+    });
+    if (name === 'conversations') {
+      ratios.push({
+        label: 'packets/s into flows, one core',
+        value: packetsPerCpuSecond,
+        target: '≥ 1,500,000',
+        met: packetsPerCpuSecond >= 1.5e6,
+      });
+    }
+    if (name === 'scan' && r.flows >= 5_000_000) {
+      ratios.push({
+        label: 'peak RSS MB, 5 M flows, default caps',
+        value: peakRssMb,
+        target: '< 512',
+        met: peakRssMb < 512,
+      });
+    }
+  }
+  return {
+    section: 'flows',
+    generatedAt: new Date().toISOString(),
+    quick: context.quick,
+    machine: machineInfo(),
+    capture: {
+      path: '(synthetic, generated in memory)',
+      bytes: 0,
+      packets: rows.reduce((total, row) => total + row.packets, 0),
+      description: 'synthetic TCP conversations and a SYN scan fed to FlowMeter.add',
+    },
+    rows,
+    unavailable: [],
+    ratios,
+    notes,
+  };
+}
+
+const childAt = process.argv.indexOf('--child');
+const entry = process.argv[1];
+if (childAt >= 0 && entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
+  const name = process.argv[childAt + 1] as Scenario;
+  if (!SCENARIOS.includes(name)) {
+    process.stderr.write(`unknown scenario ${name}; one of ${SCENARIOS.join(', ')}\n`);
+    process.exit(1);
+  }
+  const r = runScenario(name, process.argv.includes('--quick'));
+  process.stderr.write(
+    `${r.scenario}: ${r.packets} packets, ${r.flows} flows, ${r.wallSeconds.toFixed(2)} s wall, ${r.cpuSeconds.toFixed(2)} s CPU → ` +
+      `${(r.packets / r.cpuSeconds / 1e6).toFixed(2)} M packets/s, ${(r.flows / r.cpuSeconds / 1e3).toFixed(0)} k flows/s (CPU), ` +
+      `peak RSS ${(r.peakRssBytes / 1048576).toFixed(0)} MB, evicted ${r.evicted}\n`,
+  );
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(r)}\n`);
+}
