@@ -43,7 +43,7 @@ export interface ContainerOverrides {
 
 export function createContainer(config: PlatformConfig, overrides: ContainerOverrides = {}): Container {
   const s3 = createS3Client(config);
-  const presignS3 = config.S3_PUBLIC_ENDPOINT ? createS3Client(config, config.S3_PUBLIC_ENDPOINT) : s3;
+  const postS3 = config.S3_UPLOAD_ENDPOINT ? createS3Client(config, config.S3_UPLOAD_ENDPOINT) : s3;
   const documents = createDocumentClient(config);
   const repositoryOptions = {
     client: documents,
@@ -55,7 +55,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
   let analyzer: CaptureAnalyzer | undefined;
   return {
     config,
-    store: new S3CaptureStore({ client: s3, presignClient: presignS3, bucket: config.CAPTURE_BUCKET }),
+    store: new S3CaptureStore({ client: s3, postClient: postS3, bucket: config.CAPTURE_BUCKET }),
     captures: new DynamoCaptureRepository(repositoryOptions),
     predictions: new DynamoPredictionRepository(repositoryOptions),
     publisher: overrides.publisher ?? new UnconfiguredPublisher(),

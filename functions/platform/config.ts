@@ -23,8 +23,8 @@ export const configSchema = z.object({
   TABLE_NAME: z.string().min(3),
   /** Set for local servers (s3rver) or S3-compatible stores; unset on AWS. */
   S3_ENDPOINT: optionalUrl,
-  /** Public base URL that clients use for presigned URLs when it differs from S3_ENDPOINT. */
-  S3_PUBLIC_ENDPOINT: optionalUrl,
+  /** Base URL presigned POST uploads go to when it differs from S3_ENDPOINT (the local runtime's policy-checking gateway). */
+  S3_UPLOAD_ENDPOINT: optionalUrl,
   /** Set for dynalite; unset on AWS. */
   DYNAMODB_ENDPOINT: optionalUrl,
   /** Explicit credentials, for local servers only; on AWS the default provider chain is used. */

@@ -600,9 +600,7 @@ export class DynamoPredictionRepository implements PredictionRepository {
     return found;
   }
 
-  async #query(
-    input: QueryCommandInput,
-  ): Promise<{
+  async #query(input: QueryCommandInput): Promise<{
     items: Record<string, unknown>[];
     count: number;
     lastKey: Record<string, unknown> | undefined;

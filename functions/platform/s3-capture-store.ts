@@ -28,18 +28,18 @@ function dependencyError(operation: string, key: string, error: unknown): Depend
 export interface S3CaptureStoreOptions {
   client: S3Client;
   bucket: string;
-  /** Client used only to sign URLs handed to browsers/CLIs (a different public endpoint); defaults to `client`. */
-  presignClient?: S3Client;
+  /** Client used only to sign POST policies when uploads go to another endpoint; defaults to `client`. */
+  postClient?: S3Client;
 }
 
 export class S3CaptureStore implements CaptureStore {
   readonly #client: S3Client;
-  readonly #presignClient: S3Client;
+  readonly #postClient: S3Client;
   readonly #bucket: string;
 
   constructor(options: S3CaptureStoreOptions) {
     this.#client = options.client;
-    this.#presignClient = options.presignClient ?? options.client;
+    this.#postClient = options.postClient ?? options.client;
     this.#bucket = options.bucket;
   }
 
@@ -90,7 +90,7 @@ export class S3CaptureStore implements CaptureStore {
 
   async createPresignedPost(request: PresignedPostRequest): Promise<PresignedPost> {
     try {
-      const post = await createPresignedPost(this.#presignClient, {
+      const post = await createPresignedPost(this.#postClient, {
         Bucket: this.#bucket,
         Key: request.key,
         Conditions: [
@@ -109,7 +109,7 @@ export class S3CaptureStore implements CaptureStore {
   async presignGet(key: string, expiresInS: number, downloadName?: string): Promise<string> {
     const name = downloadName ?? key.slice(key.lastIndexOf('/') + 1);
     return getSignedUrl(
-      this.#presignClient,
+      this.#client,
       new GetObjectCommand({
         Bucket: this.#bucket,
         Key: key,

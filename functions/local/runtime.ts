@@ -1,0 +1,256 @@
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { resolve } from 'node:path';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+import { createCaptureStatusHandler } from '../handlers/capture-status.js';
+import { createHistoryHandler } from '../handlers/history.js';
+import { createParseCaptureHandler } from '../handlers/parse-capture.js';
+import { createPredictHandler } from '../handlers/predict.js';
+import type { S3Event } from '../handlers/s3-records.js';
+import { createScoreFlowsHandler } from '../handlers/score-flows.js';
+import { createUploadPcapHandler } from '../handlers/upload-pcap.js';
+import { FEATURES_PREFIX, UPLOAD_PREFIX } from '../pipeline/capture-keys.js';
+import { type Container, type ContainerOverrides, createContainer } from '../pipeline/container.js';
+import { createDocumentClient } from '../platform/aws-clients.js';
+import { type EnvironmentSource, type PlatformConfig, parseConfig } from '../platform/config.js';
+import { ensureTable } from '../platform/dynamodb-table.js';
+import {
+  API_GATEWAY_MAX_BODY_BYTES,
+  findRoute,
+  lambdaContext,
+  type Route,
+  readBody,
+  toProxyEvent,
+  writeProxyResult,
+} from './api-gateway-adapter.js';
+import { handlePostUpload } from './post-policy-gateway.js';
+
+/**
+ * The whole pipeline in one process, on real sockets: s3rver (S3 API; its in-process `event` stands in
+ * for the bucket notifications, which it cannot be configured with), dynalite (DynamoDB API), and an HTTP
+ * server that turns requests into API Gateway proxy events for the same handlers the Lambdas run.
+ * The POST upload gateway at /s3-post enforces the presigned POST policy that s3rver ignores.
+ */
+export const LOCAL_ACCESS_KEY = 'S3RVER';
+export const LOCAL_BUCKET = 'ccf-captures';
+export const LOCAL_TABLE = 'ccf-catcher';
+const POST_GATEWAY_PATH = '/s3-post';
+/** Lambda retries a failed asynchronous invocation twice. */
+const ASYNC_RETRY_DELAYS_MS = [1000, 2000];
+
+export interface LocalRuntimeOptions {
+  host?: string;
+  /** 0 = any free port. */
+  port?: number;
+  s3Port?: number;
+  dynamoPort?: number;
+  /** Where s3rver and dynalite keep their data. */
+  dataDir: string;
+  /** Extra settings (as environment variables) on top of the local defaults. */
+  settings?: EnvironmentSource;
+  overrides?: ContainerOverrides;
+  /** Called for every S3-triggered invocation (for logs and tests). */
+  onInvocation?: (name: string, key: string, outcome: 'ok' | 'error', detail: string) => void;
+}
+
+export interface LocalRuntime {
+  apiUrl: string;
+  s3Endpoint: string;
+  dynamoEndpoint: string;
+  config: PlatformConfig;
+  container: Container;
+  /** Invokes an S3-triggered function with an event, as S3 would (used by tests for redelivery). */
+  deliverS3Event(event: S3Event): Promise<void>;
+  /** Resolves when no S3-triggered work is in flight. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      resolvePort(typeof address === 'object' && address ? address.port : port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((done) => {
+    server.close(() => done());
+    server.closeAllConnections();
+  });
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = resolve(options.dataDir);
+  await mkdir(resolve(dataDir, 's3'), { recursive: true });
+  await mkdir(resolve(dataDir, 'dynamodb'), { recursive: true });
+
+  const s3rver = new S3rver({
+    address: host,
+    port: options.s3Port ?? 0,
+    silent: true,
+    directory: resolve(dataDir, 's3'),
+    vhostBuckets: false,
+    configureBuckets: [{ name: options.settings?.CAPTURE_BUCKET ?? LOCAL_BUCKET }],
+  });
+  const s3Address = await s3rver.run();
+  const dynamo = dynalite({
+    path: resolve(dataDir, 'dynamodb'),
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+  });
+  const dynamoPort = await listen(dynamo, options.dynamoPort ?? 0, host);
+
+  let routes: Route[] = [];
+  let postUpload:
+    | ((
+        req: Parameters<typeof handlePostUpload>[0],
+        res: Parameters<typeof handlePostUpload>[1],
+      ) => Promise<void>)
+    | undefined;
+  const api = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? host}`);
+    void (async () => {
+      if (request.method === 'POST' && url.pathname.startsWith(`${POST_GATEWAY_PATH}/`) && postUpload) {
+        await postUpload(request, response);
+        return;
+      }
+      if (routes.length === 0) {
+        request.resume();
+        response.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
+        response.end(
+          JSON.stringify({ error: 'STARTING', message: 'The local runtime is still starting', details: {} }),
+        );
+        return;
+      }
+      const found = findRoute(routes, url.pathname);
+      const allowed = found && (request.method === found.route.method || request.method === 'OPTIONS');
+      if (!found || !allowed) {
+        request.resume();
+        response.writeHead(found ? 405 : 404, { 'Content-Type': 'application/json' });
+        response.end(
+          JSON.stringify({
+            error: found ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND',
+            message: `No route for ${request.method} ${url.pathname}`,
+            details: {},
+          }),
+        );
+        return;
+      }
+      const body = await readBody(request, API_GATEWAY_MAX_BODY_BYTES);
+      if (body === 'too_large') {
+        // API Gateway's own answer for bodies over its payload limit.
+        response.writeHead(413, { 'Content-Type': 'application/json' });
+        response.end(JSON.stringify({ message: 'Request Too Long' }));
+        return;
+      }
+      const event = toProxyEvent(request, url, found.route, found.parameters, body);
+      const result = await found.route.handler(event, lambdaContext(found.route.resource));
+      writeProxyResult(response, result);
+    })().catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(502, { 'Content-Type': 'application/json' });
+      response.end(JSON.stringify({ message: 'Internal server error', details: { cause: String(error) } }));
+    });
+  });
+  api.keepAliveTimeout = 5000;
+  const apiPort = await listen(api, options.port ?? 3000, host);
+
+  const s3Endpoint = `http://${host}:${s3Address.port}`;
+  const apiUrl = `http://${host}:${apiPort}`;
+  const config = parseConfig({
+    AWS_REGION: 'us-east-1',
+    CAPTURE_BUCKET: LOCAL_BUCKET,
+    TABLE_NAME: LOCAL_TABLE,
+    S3_ENDPOINT: s3Endpoint,
+    S3_UPLOAD_ENDPOINT: `${apiUrl}${POST_GATEWAY_PATH}`,
+    DYNAMODB_ENDPOINT: `http://${host}:${dynamoPort}`,
+    LOCAL_ACCESS_KEY_ID: LOCAL_ACCESS_KEY,
+    LOCAL_SECRET_ACCESS_KEY: LOCAL_ACCESS_KEY,
+    PARSED_WAIT_S: '10',
+    ...options.settings,
+  });
+  const container = createContainer(config, options.overrides);
+  const dynamoClient = createDocumentClient(config);
+  await ensureTable(dynamoClient, config.TABLE_NAME);
+
+  postUpload = (request, response) =>
+    handlePostUpload(request, response, {
+      bucket: config.CAPTURE_BUCKET,
+      region: config.AWS_REGION,
+      accessKeyId: LOCAL_ACCESS_KEY,
+      secretAccessKey: LOCAL_ACCESS_KEY,
+      store: container.store,
+      maxBodyBytes: config.MAX_UPLOAD_BYTES + 1024 * 1024,
+    });
+  routes = [
+    { method: 'POST', resource: '/api/upload_pcap', handler: createUploadPcapHandler(container) },
+    { method: 'POST', resource: '/api/predict', handler: createPredictHandler(container) },
+    { method: 'GET', resource: '/api/history', handler: createHistoryHandler(container) },
+    { method: 'GET', resource: '/api/captures/{id}', handler: createCaptureStatusHandler(container) },
+  ];
+
+  const parse = createParseCaptureHandler(container);
+  const score = createScoreFlowsHandler(container);
+  const inFlight = new Set<Promise<void>>();
+
+  const invoke = async (event: S3Event) => {
+    const key = event.Records[0]?.s3.object.key ?? '';
+    const name = key.startsWith(UPLOAD_PREFIX)
+      ? 'parse-capture'
+      : key.startsWith(FEATURES_PREFIX)
+        ? 'score-flows'
+        : undefined;
+    if (!name) return;
+    const handler = name === 'parse-capture' ? parse : score;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const outcomes = await handler(event, lambdaContext(name, 900_000));
+        options.onInvocation?.(name, key, 'ok', JSON.stringify(outcomes));
+        return;
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        const delay = ASYNC_RETRY_DELAYS_MS[attempt];
+        options.onInvocation?.(name, key, 'error', detail);
+        if (delay === undefined) return;
+        await new Promise((done) => setTimeout(done, delay));
+      }
+    }
+  };
+  const deliverS3Event = (event: S3Event): Promise<void> => {
+    const work = invoke(event).finally(() => inFlight.delete(work));
+    inFlight.add(work);
+    return work;
+  };
+  s3rver.on('event', (event: S3Event) => {
+    void deliverS3Event(event);
+  });
+
+  let closed = false;
+  return {
+    apiUrl,
+    s3Endpoint,
+    dynamoEndpoint: `http://${host}:${dynamoPort}`,
+    config,
+    container,
+    deliverS3Event,
+    async settled() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await closeServer(api);
+      await Promise.allSettled([...inFlight]);
+      await s3rver.close();
+      await closeServer(dynamo);
+      dynamoClient.destroy();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * `npm start`: the local runtime on PORT (default 3000) with data under .local/ (git-ignored).
+ * Powertools' own switches are set here as the Lambda service would set them, before any handler loads.
+ */
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+
+const { getLocalConfig } = await import('../platform/config.js');
+const { startLocalRuntime } = await import('./runtime.js');
+
+const local = getLocalConfig();
+const runtime = await startLocalRuntime({
+  host: local.HOST,
+  port: local.PORT,
+  s3Port: local.LOCAL_S3_PORT,
+  dynamoPort: local.LOCAL_DYNAMODB_PORT,
+  dataDir: local.LOCAL_DATA_DIR,
+  onInvocation: (name, key, outcome, detail) => {
+    process.stdout.write(`${new Date().toISOString()} ${name} ${key}: ${outcome} ${detail}\n`);
+  },
+});
+
+process.stdout.write(
+  [
+    `CCF-Catcher local runtime`,
+    `  API        ${runtime.apiUrl}  (POST /api/upload_pcap, POST /api/predict, GET /api/history, GET /api/captures/{id})`,
+    `  S3         ${runtime.s3Endpoint}  (s3rver, bucket ${runtime.config.CAPTURE_BUCKET})`,
+    `  DynamoDB   ${runtime.dynamoEndpoint}  (dynalite, table ${runtime.config.TABLE_NAME})`,
+    `  data       ${local.LOCAL_DATA_DIR}/`,
+    `  publishing ${runtime.config.KAFKA_BROKERS ? `Kafka ${runtime.config.KAFKA_BROKERS}` : 'not configured (KAFKA_BROKERS unset): predictions are stored only'}`,
+    `Upload a capture: npx ccf upload <capture.pcap> --api ${runtime.apiUrl}`,
+    'Ctrl-C to stop.',
+    '',
+  ].join('\n'),
+);
+
+let stopping = false;
+const stop = (signal: string) => {
+  if (stopping) {
+    process.stdout.write('forced exit\n');
+    process.exit(130);
+  }
+  stopping = true;
+  process.stdout.write(`\n${signal}: finishing in-flight work and stopping...\n`);
+  runtime.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`shutdown failed: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
