@@ -4,6 +4,7 @@
  * turns outcomes into exit statuses and messages.
  */
 import { Command } from 'commander';
+import { registerFlowsCommand } from './commands/flows-command.js';
 import { registerPacketsCommand } from './commands/packets-command.js';
 import { runProgram } from './run-command.js';
 
@@ -13,5 +14,6 @@ const program = new Command('ccf')
   .showHelpAfterError('(run ccf --help or ccf <command> --help for usage)');
 
 registerPacketsCommand(program);
+registerFlowsCommand(program);
 
 process.exitCode = await runProgram(program, process.argv, { debug: process.env.CCF_DEBUG === '1' });
