@@ -4,8 +4,10 @@
  * turns outcomes into exit statuses and messages.
  */
 import { Command } from 'commander';
+import { registerAnalyzeCommand } from './commands/analyze-command.js';
 import { registerFlowsCommand } from './commands/flows-command.js';
 import { registerPacketsCommand } from './commands/packets-command.js';
+import { registerPredictCommand } from './commands/predict-command.js';
 import { runProgram } from './run-command.js';
 
 const program = new Command('ccf')
@@ -15,5 +17,7 @@ const program = new Command('ccf')
 
 registerPacketsCommand(program);
 registerFlowsCommand(program);
+registerPredictCommand(program);
+registerAnalyzeCommand(program);
 
 process.exitCode = await runProgram(program, process.argv, { debug: process.env.CCF_DEBUG === '1' });

@@ -60,7 +60,12 @@ export const TSHARK_FIELDS = [
   'icmp.code',
 ];
 
-const ParseOnlyOutput = z.object({ packets: z.number(), ipPackets: z.number(), seconds: z.number() });
+const ParseOnlyOutput = z.object({
+  packets: z.number(),
+  ipPackets: z.number(),
+  seconds: z.number(),
+  cpuSeconds: z.number(),
+});
 const PeerOutput = z.object({ packets: z.number(), seconds: z.number() });
 
 const MB = 1024 * 1024;
@@ -152,7 +157,7 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
     cpuSeconds: parse.cpuSeconds,
     peakRssBytes: parse.peakRssBytes,
     exitCode: parse.exitCode,
-    note: `steady state ${Math.round(parsed.packets / parsed.seconds).toLocaleString('en-US')} packets/s excluding start-up; ${parsed.ipPackets} IP packets`,
+    note: `excluding start-up: ${Math.round(parsed.packets / parsed.cpuSeconds).toLocaleString('en-US')} packets per CPU second; ${parsed.ipPackets} IP packets`,
   });
   rows.push(parseRow);
 
@@ -176,28 +181,74 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
     unavailable.push({ name: 'tcpdump', reason: 'not installed (apt-get install -y tcpdump)' });
   }
 
-  // 5. tshark with the same columns.
+  // 5. tshark with the same columns, on one round of the mix (a full round is the exact traffic mix; the whole
+  //    file would take tshark the better part of an hour). Twice: with its default preferences, and with
+  //    TCP/IP reassembly off (CCF-Catcher reassembles nothing; the header fields asked for do not need it).
   let tsharkRow: BenchRow | undefined;
   if (commandExists('tshark')) {
-    const tsharkOut = join(context.outputDir, 'tshark.csv');
-    const args = ['-n', '-r', capture.path, '-T', 'fields', '-E', 'separator=,', '-E', 'header=y'];
-    for (const field of TSHARK_FIELDS) args.push('-e', field);
-    context.log('measuring tshark -T fields');
-    const run = await measure('tshark', args, { stdoutPath: tsharkOut });
-    const tsharkRows = countLines(tsharkOut) - 1;
-    rmSync(tsharkOut, { force: true });
-    tsharkRow = rowFrom({
-      name: 'tshark -T fields (same columns)',
-      command: `tshark -n -r ${capture.path} -T fields -E separator=, -E header=y -e … (${TSHARK_FIELDS.length} fields) > ${tsharkOut}`,
-      input: 'full',
-      ...full,
-      wallSeconds: run.wallSeconds,
-      cpuSeconds: run.cpuSeconds,
-      peakRssBytes: run.peakRssBytes,
-      exitCode: run.exitCode,
-      note: `${tsharkRows} rows`,
-    });
-    rows.push(tsharkRow);
+    const roundPackets = capture.sourcePacketsPerRepetition;
+    const roundPath = join(context.outputDir, `round-${roundPackets}.pcap`);
+    const round = await slicePcap(capture.path, roundPath, roundPackets);
+    const variants = [
+      { label: 'default preferences', prefs: [] as string[], timeoutSeconds: context.quick ? 60 : 360 },
+      {
+        label: 'reassembly off',
+        prefs: [
+          '-o',
+          'tcp.desegment_tcp_streams:FALSE',
+          '-o',
+          'ip.defragment:FALSE',
+          '-o',
+          'ipv6.defragment:FALSE',
+        ],
+        timeoutSeconds: context.quick ? 60 : 300,
+      },
+    ];
+    for (const variant of variants) {
+      const tsharkOut = join(context.outputDir, 'tshark.csv');
+      const args = [
+        '-n',
+        ...variant.prefs,
+        '-r',
+        roundPath,
+        '-T',
+        'fields',
+        '-E',
+        'separator=,',
+        '-E',
+        'header=y',
+      ];
+      for (const field of TSHARK_FIELDS) args.push('-e', field);
+      context.log(`measuring tshark -T fields (${variant.label}) on ${round.packets} packets`);
+      const run = await measure('tshark', args, {
+        stdoutPath: tsharkOut,
+        timeoutSeconds: variant.timeoutSeconds,
+      });
+      const tsharkRows = countLines(tsharkOut) - 1;
+      rmSync(tsharkOut, { force: true });
+      if (run.exitCode !== 0 || tsharkRows !== round.packets) {
+        unavailable.push({
+          name: `tshark (${variant.label})`,
+          reason: `did not finish one round within ${variant.timeoutSeconds} s (wall clock, shared machine): ${tsharkRows} of ${round.packets} rows written, about ${Math.round(tsharkRows / run.wallSeconds)} packets per wall second (exit ${run.exitCode})`,
+        });
+        continue;
+      }
+      const row = rowFrom({
+        name: `tshark -T fields, same columns (${variant.label})`,
+        command: `tshark -n ${variant.prefs.join(' ')}${variant.prefs.length ? ' ' : ''}-r ${roundPath} -T fields -E separator=, -E header=y -e … (${TSHARK_FIELDS.length} fields) > ${tsharkOut}`,
+        input: 'slice',
+        packets: round.packets,
+        bytes: round.bytes,
+        wallSeconds: run.wallSeconds,
+        cpuSeconds: run.cpuSeconds,
+        peakRssBytes: run.peakRssBytes,
+        exitCode: run.exitCode,
+        note: `one round of the mix (first ${round.packets} packets), ${tsharkRows} rows`,
+      });
+      rows.push(row);
+      tsharkRow ??= row;
+    }
+    rmSync(roundPath, { force: true });
   } else {
     unavailable.push({ name: 'tshark', reason: 'not installed (apt-get install -y tshark)' });
   }
@@ -206,7 +257,7 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
   let scapyRow: BenchRow | undefined;
   const scapy = ensurePeer(context.outputDir, SCAPY, context.log);
   if (scapy.ok) {
-    const slicePackets = context.quick ? 20_000 : 100_000;
+    const slicePackets = context.quick ? 10_000 : 50_000;
     const slicePath = join(context.outputDir, `slice-${slicePackets}.pcap`);
     const slice = await slicePcap(capture.path, slicePath, slicePackets);
     const scapyOut = join(context.outputDir, 'scapy.csv');
@@ -243,15 +294,15 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
   }
 
   const ratios: Ratio[] = [];
-  const steadyParseRate = parsed.packets / parsed.seconds;
+  const steadyParseRate = parsed.packets / parsed.cpuSeconds;
   ratios.push({
-    label: 'ccf parse-only packets/s, whole process ÷ 10 M',
+    label: 'ccf parse-only packets per CPU second, whole process ÷ 10 M',
     value: parseRow.packetsPerSecond / 10_000_000,
     target: '≥ 1 (10 M packets/s)',
     met: parseRow.packetsPerSecond >= 10_000_000,
   });
   ratios.push({
-    label: 'ccf parse-only packets/s, excluding start-up ÷ 10 M',
+    label: 'ccf parse-only packets per CPU second, excluding start-up ÷ 10 M',
     value: steadyParseRate / 10_000_000,
     target: '≥ 1 (10 M packets/s)',
     met: steadyParseRate >= 10_000_000,
@@ -271,11 +322,13 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
     });
   }
   if (tsharkRow) {
-    ratios.push({
-      label: 'ccf packets → CSV file vs tshark -T fields (packets/s)',
-      value: ccfCsv.packetsPerSecond / tsharkRow.packetsPerSecond,
-      target: '≈ 30 (issue 2)',
-    });
+    for (const row of rows.filter((r) => r.name.startsWith('tshark'))) {
+      ratios.push({
+        label: `ccf packets → CSV file vs ${row.name} (packets/s)`,
+        value: ccfCsv.packetsPerSecond / row.packetsPerSecond,
+        target: '≈ 30 (issue 2)',
+      });
+    }
   }
   if (scapyRow) {
     ratios.push({
@@ -293,7 +346,7 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
     });
   }
   notes.push(
-    'Rates are packets (or capture bytes, MB = 10^6 B) divided by the wall time of the whole process, start-up included; every tool runs alone, one after the other, in the same harness run.',
+    'Rates are packets (or capture bytes, MB = 10^6 B) per CPU second (user + system time of the whole process, start-up included, all threads: Node’s GC and I/O threads count against it); wall-clock rates are shown too. Every tool runs alone, one after the other, in the same harness run.',
     `Peak RSS is GNU time's maximum resident set size of the process (MiB = ${MB} B, shown as MB).`,
     'The machine is shared (2 cores, other jobs running), so absolute numbers vary between runs; the ratios between tools measured in the same run are the result.',
   );

@@ -23,6 +23,13 @@ export interface PacketsCommandOptions {
   maxSnaplen?: number;
 }
 
+/**
+ * Rows are gathered into strings of about this many characters before they go to the output. Small pieces
+ * keep the row strings short-lived (collected young, never promoted): with 1 MiB pieces the same run spent
+ * over half its time in the garbage collector and took 2-3× the CPU.
+ */
+const CSV_CHUNK_CHARS = 8192;
+
 const SIZE_PATTERN = /^(\d+)\s*([kmg]i?b?)?$/i;
 const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -65,7 +72,7 @@ export async function runPackets(capturePath: string, options: PacketsCommandOpt
     totalBytes: input.sizeBytes,
     terminalBusy: output.isStdout && process.stdout.isTTY === true,
   });
-  const writer = new PacketCsvWriter(names, (chunk) => output.write(chunk));
+  const writer = new PacketCsvWriter(names, (chunk) => output.write(chunk), { chunkChars: CSV_CHUNK_CHARS });
   const packet = new DecodedPacket();
   let summary: CaptureSummary;
   try {

@@ -25,7 +25,7 @@ export interface MeasureOptions {
   stdoutPath?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** Kill after this many seconds. */
+  /** Kill the tool after this many seconds (it then reports a non-zero exit status). */
   timeoutSeconds?: number;
 }
 
@@ -45,7 +45,12 @@ export async function measure(
   ensureGnuTime();
   const stdoutFd = options.stdoutPath === undefined ? undefined : openSync(options.stdoutPath, 'w');
   const started = performance.now();
-  const child = spawn(GNU_TIME, ['-v', executable, ...args], {
+  // coreutils `timeout` kills the tool itself; GNU time still reports (its rusage covers the tool).
+  const limited =
+    options.timeoutSeconds === undefined
+      ? [executable, ...args]
+      : ['timeout', '-s', 'KILL', String(options.timeoutSeconds), executable, ...args];
+  const child = spawn(GNU_TIME, ['-v', ...limited], {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
@@ -58,16 +63,11 @@ export async function measure(
   child.stderr?.setEncoding('utf8').on('data', (text: string) => {
     stderr += text;
   });
-  const timer =
-    options.timeoutSeconds === undefined
-      ? undefined
-      : setTimeout(() => child.kill('SIGKILL'), options.timeoutSeconds * 1000);
   const exitCode = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => resolve(code ?? -1));
   });
   const measuredWall = (performance.now() - started) / 1000;
-  if (timer) clearTimeout(timer);
   if (stdoutFd !== undefined) closeSync(stdoutFd);
 
   const reportAt = stderr.search(REPORT_START);

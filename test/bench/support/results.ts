@@ -14,10 +14,14 @@ export interface BenchRow {
   bytes: number;
   flows?: number;
   wallSeconds: number;
+  /** User + system CPU time of the process (all its threads). */
   cpuSeconds: number;
+  /** Per CPU second: robust on a shared machine, and what "on one core" means. */
   packetsPerSecond: number;
   megabytesPerSecond: number;
   flowsPerSecond?: number;
+  /** Per wall-clock second (start-up and waiting included). */
+  wallPacketsPerSecond: number;
   peakRssMb: number;
   exitCode: number;
   note?: string;
@@ -64,17 +68,19 @@ export function machineInfo(): SectionResult['machine'] {
 }
 
 export function rowFrom(
-  fields: Omit<BenchRow, 'packetsPerSecond' | 'megabytesPerSecond' | 'flowsPerSecond' | 'peakRssMb'> & {
+  fields: Omit<
+    BenchRow,
+    'packetsPerSecond' | 'megabytesPerSecond' | 'flowsPerSecond' | 'peakRssMb' | 'wallPacketsPerSecond'
+  > & {
     peakRssBytes: number;
-    /** Seconds the rates are computed over (defaults to wall time). */
-    rateSeconds?: number;
   },
 ): BenchRow {
-  const { peakRssBytes, rateSeconds, ...rest } = fields;
-  const seconds = rateSeconds ?? fields.wallSeconds;
+  const { peakRssBytes, ...rest } = fields;
+  const seconds = fields.cpuSeconds;
   const row: BenchRow = {
     ...rest,
     packetsPerSecond: Math.round(fields.packets / seconds),
+    wallPacketsPerSecond: Math.round(fields.packets / fields.wallSeconds),
     megabytesPerSecond: Math.round((fields.bytes / 1e6 / seconds) * 10) / 10,
     peakRssMb: Math.round((peakRssBytes / 1024 / 1024) * 10) / 10,
   };
@@ -99,11 +105,13 @@ export function markdownFor(result: SectionResult): string {
     '',
   );
   lines.push(
+    'Rates (packets/s, flows/s, MB/s) are per CPU second (user + system, all threads) of each process; packets/s (wall) per elapsed second.',
+    '',
     `Capture: \`${result.capture.path}\`, ${integer.format(result.capture.bytes)} bytes, ${integer.format(result.capture.packets)} packets: ${result.capture.description}`,
     '',
   );
-  const header = ['tool', 'input', 'packets', ...(hasFlows ? ['flows'] : []), 'wall s', 'CPU s', 'packets/s'];
-  header.push(...(hasFlows ? ['flows/s'] : []), 'MB/s', 'peak RSS MB');
+  const header = ['tool', 'input', 'packets', ...(hasFlows ? ['flows'] : []), 'CPU s', 'wall s', 'packets/s'];
+  header.push(...(hasFlows ? ['flows/s'] : []), 'MB/s', 'packets/s (wall)', 'peak RSS MB');
   lines.push(`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`);
   for (const row of result.rows) {
     const cells = [
@@ -111,11 +119,12 @@ export function markdownFor(result: SectionResult): string {
       row.input,
       integer.format(row.packets),
       ...(hasFlows ? [row.flows === undefined ? '' : integer.format(row.flows)] : []),
-      row.wallSeconds.toFixed(2),
       row.cpuSeconds.toFixed(2),
+      row.wallSeconds.toFixed(2),
       integer.format(row.packetsPerSecond),
       ...(hasFlows ? [row.flowsPerSecond === undefined ? '' : integer.format(row.flowsPerSecond)] : []),
       row.megabytesPerSecond.toFixed(1),
+      integer.format(row.wallPacketsPerSecond),
       row.peakRssMb.toFixed(0),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
