@@ -1,0 +1,40 @@
+/** Models and inference: manifest, feature rows, onnxruntime scorer, verdict combiner. */
+export {
+  ANOMALY_LABEL,
+  BENIGN_LABEL,
+  type CombinationPolicy,
+  combineVerdict,
+  type FlowVerdict,
+} from './combine-verdict.js';
+export {
+  type FeatureLayout,
+  FLOAT32_MAX,
+  featureRow,
+  fillRows,
+  missingFeatures,
+  modelNumber,
+  type ScorableRecord,
+  type ScorableValue,
+} from './feature-vector.js';
+export {
+  loadManifest,
+  MANIFEST_FILE,
+  type ModelEntry,
+  type ModelManifest,
+  manifestSchema,
+  readModelFile,
+  requireModel,
+} from './manifest.js';
+export { defaultModelsDir } from './models-dir.js';
+export {
+  DEFAULT_BATCH_SIZE,
+  FLOW_ANOMALY,
+  FLOW_CLASSIFIER,
+  type FlowScore,
+  type LoadScorerOptions,
+  loadScorer,
+  PACKET_CLASSIFIER,
+  type PacketRecord,
+  type PacketScore,
+  type Scorer,
+} from './scorer.js';

@@ -1,0 +1,265 @@
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { ModelError } from '../platform/errors.js';
+import type { Verdict } from '../records/prediction.js';
+import { type CombinationPolicy, combineVerdict, type FlowVerdict } from './combine-verdict.js';
+import { type FeatureLayout, fillRows, type ScorableRecord } from './feature-vector.js';
+import {
+  loadManifest,
+  type ModelEntry,
+  type ModelManifest,
+  readModelFile,
+  requireModel,
+} from './manifest.js';
+
+export const FLOW_CLASSIFIER = 'flow-classifier';
+export const FLOW_ANOMALY = 'flow-anomaly';
+export const PACKET_CLASSIFIER = 'packet-classifier';
+
+/** Rows per ONNX call: bounds the input buffer (83 features × 4 bytes × 8192 ≈ 2.7 MB). */
+export const DEFAULT_BATCH_SIZE = 8192;
+
+export interface LoadScorerOptions {
+  /** Folder holding manifest.json and the .onnx files. */
+  modelsDir: string;
+  /** onnxruntime intra-op threads per session (default 1: the CLI and Lambdas score on one core). */
+  intraOpThreads?: number;
+  batchSize?: number;
+}
+
+/** The original single-packet contract plus the optional header fields the packet model also reads. */
+export interface PacketRecord {
+  len: number;
+  source_port: number;
+  dest_port: number;
+  protocol?: number;
+  ttl?: number;
+  tcp_flags?: number;
+  tcp_window?: number;
+}
+
+export interface PacketScore {
+  label: 'benign' | 'malicious';
+  probability: number;
+  anomaly_score: null;
+  verdict: Verdict;
+  decided_by: string;
+  model_version: string;
+}
+
+export type FlowScore = FlowVerdict;
+
+export interface Scorer {
+  readonly manifest: ModelManifest;
+  /** The bundle version stamped on every verdict (`<bundle>+<digest of the model files>`). */
+  readonly modelVersion: string;
+  /** Features each flow record must carry (union of the flow models' inputs), in classifier order. */
+  readonly flowFeatures: readonly string[];
+  /** Combined verdict per flow record, in order. Throws FeatureSchemaError naming missing columns. */
+  scoreFlows(records: readonly ScorableRecord[]): Promise<FlowScore[]>;
+  /** Malicious probability of a single packet from its header fields. */
+  scorePacket(record: PacketRecord | ScorableRecord): Promise<PacketScore>;
+  /** Packet probabilities in batch (same order). */
+  scorePackets(records: readonly ScorableRecord[]): Promise<PacketScore[]>;
+  /** Releases the onnxruntime sessions. */
+  close(): Promise<void>;
+}
+
+interface LoadedModel {
+  entry: ModelEntry;
+  session: InferenceSession;
+  layout: FeatureLayout;
+  output: string;
+}
+
+function layoutOf(entry: ModelEntry): FeatureLayout {
+  return {
+    features: entry.input.features,
+    required: new Set(entry.required_features),
+    absentValue: entry.absent_value ?? 0,
+    model: entry.name,
+  };
+}
+
+async function openModel(
+  modelsDir: string,
+  entry: ModelEntry,
+  output: string,
+  threads: number,
+): Promise<LoadedModel> {
+  if (!(output in entry.outputs)) {
+    throw new ModelError(`Model ${entry.name} has no output ${output}`, { model: entry.name });
+  }
+  const bytes = await readModelFile(modelsDir, entry);
+  let session: InferenceSession;
+  try {
+    session = await InferenceSession.create(bytes, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+    });
+  } catch (error) {
+    throw new ModelError(
+      `Model ${entry.name} could not be loaded by onnxruntime`,
+      { model: entry.name },
+      { cause: error },
+    );
+  }
+  if (!session.inputNames.includes(entry.input.name) || !session.outputNames.includes(output)) {
+    throw new ModelError(`Model ${entry.name}: graph inputs/outputs do not match the manifest`, {
+      model: entry.name,
+    });
+  }
+  return { entry, session, layout: layoutOf(entry), output };
+}
+
+async function runModel(model: LoadedModel, input: Float32Array, rows: number): Promise<Float32Array> {
+  const width = model.layout.features.length;
+  const tensor = new Tensor('float32', input.subarray(0, rows * width), [rows, width]);
+  const result = await model.session.run({ [model.entry.input.name]: tensor }, [model.output]);
+  const out = result[model.output];
+  if (!out || !(out.data instanceof Float32Array)) {
+    throw new ModelError(`Model ${model.entry.name} returned no float32 ${model.output}`, {
+      model: model.entry.name,
+    });
+  }
+  return out.data;
+}
+
+/**
+ * Loads the manifest, checks every model file's sha256, and opens one InferenceSession per model, once.
+ * Reuse the returned Scorer for the life of the process (CLI run, Lambda container).
+ */
+export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
+  const { modelsDir } = options;
+  const threads = options.intraOpThreads ?? 1;
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const manifest = await loadManifest(modelsDir);
+  const classifierEntry = requireModel(manifest, FLOW_CLASSIFIER);
+  const anomalyEntry = requireModel(manifest, FLOW_ANOMALY);
+  const packetEntry = requireModel(manifest, PACKET_CLASSIFIER);
+  const [classifier, anomaly, packet] = await Promise.all([
+    openModel(modelsDir, classifierEntry, 'probabilities', threads),
+    openModel(modelsDir, anomalyEntry, 'anomaly_score', threads),
+    openModel(modelsDir, packetEntry, 'probabilities', threads),
+  ]);
+  const classes = classifierEntry.classes;
+  const packetClasses = packetEntry.classes;
+  if (!classes?.includes('benign')) {
+    throw new ModelError(`Model ${FLOW_CLASSIFIER} must list its classes including benign`, {
+      model: FLOW_CLASSIFIER,
+    });
+  }
+  if (!packetClasses || packetClasses.indexOf('malicious') < 0) {
+    throw new ModelError(`Model ${PACKET_CLASSIFIER} must list a malicious class`, {
+      model: PACKET_CLASSIFIER,
+    });
+  }
+  const sameInputs =
+    anomaly.layout.features.length === classifier.layout.features.length &&
+    anomaly.layout.features.every((f, i) => f === classifier.layout.features[i]);
+  const policy: CombinationPolicy = {
+    classes,
+    benignIndex: classes.indexOf('benign'),
+    classifierThreshold: manifest.combination_policy.classifier_threshold,
+    anomalyThreshold: manifest.combination_policy.anomaly_threshold,
+    classifierName: FLOW_CLASSIFIER,
+    anomalyName: FLOW_ANOMALY,
+    modelVersion: manifest.model_version,
+  };
+  const packetThreshold = packetEntry.thresholds.malicious_probability;
+  if (packetThreshold === undefined) {
+    throw new ModelError(`Model ${PACKET_CLASSIFIER} has no malicious_probability threshold`, {
+      model: PACKET_CLASSIFIER,
+    });
+  }
+  const maliciousColumn = packetClasses.indexOf('malicious');
+  const flowWidth = classifier.layout.features.length;
+  const flowBuffer = new Float32Array(batchSize * flowWidth);
+  const anomalyBuffer = sameInputs
+    ? flowBuffer
+    : new Float32Array(batchSize * anomaly.layout.features.length);
+  const packetWidth = packet.layout.features.length;
+  const packetBuffer = new Float32Array(batchSize * packetWidth);
+  // The buffers are shared between calls: serialise batches so one call never overwrites another's input.
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(task: () => Promise<T>): Promise<T> => {
+    const next = queue.then(task, task);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  async function scoreFlowBatch(
+    records: readonly ScorableRecord[],
+    from: number,
+    to: number,
+    out: FlowScore[],
+  ) {
+    const rows = to - from;
+    fillRows(records, from, to, classifier.layout, flowBuffer);
+    if (!sameInputs) fillRows(records, from, to, anomaly.layout, anomalyBuffer);
+    const [probabilities, scores] = await Promise.all([
+      runModel(classifier, flowBuffer, rows),
+      runModel(anomaly, anomalyBuffer, rows),
+    ]);
+    for (let i = 0; i < rows; i++) out.push(combineVerdict(probabilities, i, scores[i] as number, policy));
+  }
+
+  async function scorePacketBatch(
+    records: readonly ScorableRecord[],
+    from: number,
+    to: number,
+    out: PacketScore[],
+  ) {
+    const rows = to - from;
+    fillRows(records, from, to, packet.layout, packetBuffer);
+    const probabilities = await runModel(packet, packetBuffer, rows);
+    const width = packetClasses?.length ?? 2;
+    for (let i = 0; i < rows; i++) {
+      const p = probabilities[i * width + maliciousColumn] as number;
+      const malicious = p >= (packetThreshold as number);
+      out.push({
+        label: malicious ? 'malicious' : 'benign',
+        probability: p,
+        anomaly_score: null,
+        verdict: malicious ? 'malicious' : 'benign',
+        decided_by: PACKET_CLASSIFIER,
+        model_version: manifest.model_version,
+      });
+    }
+  }
+
+  const scorer: Scorer = {
+    manifest,
+    modelVersion: manifest.model_version,
+    flowFeatures: classifier.layout.features,
+    scoreFlows(records) {
+      return exclusive(async () => {
+        const out: FlowScore[] = [];
+        for (let from = 0; from < records.length; from += batchSize) {
+          await scoreFlowBatch(records, from, Math.min(records.length, from + batchSize), out);
+        }
+        return out;
+      });
+    },
+    async scorePacket(record) {
+      const [score] = await scorer.scorePackets([record as ScorableRecord]);
+      if (!score) throw new ModelError('packet model returned no score', { model: PACKET_CLASSIFIER });
+      return score;
+    },
+    scorePackets(records) {
+      return exclusive(async () => {
+        const out: PacketScore[] = [];
+        for (let from = 0; from < records.length; from += batchSize) {
+          await scorePacketBatch(records, from, Math.min(records.length, from + batchSize), out);
+        }
+        return out;
+      });
+    },
+    async close() {
+      await Promise.all([classifier.session.release(), anomaly.session.release(), packet.session.release()]);
+    },
+  };
+  return scorer;
+}

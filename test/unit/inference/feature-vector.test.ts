@@ -1,0 +1,131 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type CombinationPolicy,
+  combineVerdict,
+  type FeatureLayout,
+  FLOAT32_MAX,
+  featureRow,
+  fillRows,
+  modelNumber,
+} from '../../../functions/inference/index.js';
+import { FeatureSchemaError, ValidationError } from '../../../functions/platform/errors.js';
+
+const flowLayout: FeatureLayout = {
+  features: ['Dst Port', 'Flow Duration', 'Flow Bytes/s'],
+  required: new Set(['Dst Port', 'Flow Duration', 'Flow Bytes/s']),
+  absentValue: 0,
+  model: 'flow-test',
+};
+const packetLayout: FeatureLayout = {
+  features: ['len', 'source_port', 'dest_port', 'ttl'],
+  required: new Set(['len', 'source_port', 'dest_port']),
+  absentValue: -1,
+  model: 'packet-test',
+};
+
+describe('numeric policy (mirrors features.py sanitize)', () => {
+  it('maps non-finite values to 0, clamps to float32 and rounds to float32', () => {
+    const row = featureRow(
+      { 'Dst Port': Number.NaN, 'Flow Duration': 1e300, 'Flow Bytes/s': 0.1 },
+      flowLayout,
+    );
+    expect(Array.from(row)).toEqual([0, Math.fround(FLOAT32_MAX), Math.fround(0.1)]);
+    const row2 = featureRow(
+      {
+        'Dst Port': Number.NEGATIVE_INFINITY,
+        'Flow Duration': -1e300,
+        'Flow Bytes/s': Number.POSITIVE_INFINITY,
+      },
+      flowLayout,
+    );
+    expect(Array.from(row2)).toEqual([0, -Math.fround(FLOAT32_MAX), 0]);
+  });
+
+  it('reads CSV text: numbers, empty cells and NaN/Infinity spellings', () => {
+    expect(modelNumber('443', 'x')).toBe(443);
+    expect(modelNumber(' 1.5e3 ', 'x')).toBe(1500);
+    expect(modelNumber('', 'x')).toBe(0);
+    expect(modelNumber('NaN', 'x')).toBe(0);
+    expect(modelNumber('inf', 'x')).toBe(0);
+    expect(modelNumber('-Infinity', 'x')).toBe(0);
+    expect(modelNumber(null, 'x')).toBe(0);
+    expect(() => modelNumber('abc', 'Dst Port')).toThrow(ValidationError);
+    expect(() => modelNumber(true, 'Dst Port')).toThrow(/must be a number/);
+  });
+
+  it('agrees with modelNumber + Math.fround for any number', () => {
+    fc.assert(
+      fc.property(fc.double(), fc.double(), fc.double(), (a, b, c) => {
+        const row = featureRow({ 'Dst Port': a, 'Flow Duration': b, 'Flow Bytes/s': c }, flowLayout);
+        expect(Array.from(row)).toEqual([a, b, c].map((v) => Math.fround(modelNumber(v, 'x'))));
+      }),
+    );
+  });
+
+  it('gives absent optional packet fields the absent value and names missing required ones', () => {
+    expect(Array.from(featureRow({ len: 60, source_port: 80, dest_port: 443 }, packetLayout))).toEqual([
+      60, 80, 443, -1,
+    ]);
+    expect(() => featureRow({ len: 60 }, packetLayout)).toThrow(
+      'Missing required columns: source_port, dest_port',
+    );
+    try {
+      fillRows(
+        [{ len: 1, source_port: 1, dest_port: 1 }, { len: 1 }],
+        0,
+        2,
+        packetLayout,
+        new Float32Array(8),
+      );
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(FeatureSchemaError);
+      expect((error as FeatureSchemaError).details).toMatchObject({ row: 1, model: 'packet-test' });
+    }
+  });
+});
+
+describe('combineVerdict (the documented policy)', () => {
+  const policy: CombinationPolicy = {
+    classes: ['benign', 'ddos', 'portscan'],
+    benignIndex: 0,
+    classifierThreshold: 0.9,
+    anomalyThreshold: 0.2,
+    classifierName: 'flow-classifier',
+    anomalyName: 'flow-anomaly',
+    modelVersion: 'v-test',
+  };
+
+  it('lets the classifier decide when p_mal reaches its threshold, naming the likeliest attack', () => {
+    const v = combineVerdict([0.05, 0.15, 0.8], 0, 0.5, policy);
+    expect(v).toEqual({
+      label: 'portscan',
+      probability: 1 - 0.05,
+      anomaly_score: 0.5,
+      verdict: 'malicious',
+      decided_by: 'flow-classifier',
+      model_version: 'v-test',
+    });
+  });
+
+  it('falls back to the anomaly detector below the classifier threshold', () => {
+    const probs = [0.9, 0.05, 0.05, 0.2, 0.5, 0.3];
+    expect(combineVerdict(probs, 0, 0.2, policy)).toMatchObject({
+      label: 'anomaly',
+      verdict: 'malicious',
+      decided_by: 'flow-anomaly',
+    });
+    expect(combineVerdict(probs, 0, 0.19, policy)).toMatchObject({
+      label: 'benign',
+      verdict: 'benign',
+      decided_by: 'flow-classifier',
+    });
+    // Row 1: p_mal = 0.8 < 0.9 → not the classifier's call even though argmax is an attack.
+    expect(combineVerdict(probs, 1, 0, policy).verdict).toBe('benign');
+  });
+
+  it('breaks ties between attack classes by class order', () => {
+    expect(combineVerdict([0, 0.5, 0.5], 0, 0, policy).label).toBe('ddos');
+  });
+});
