@@ -1,0 +1,17 @@
+/**
+ * CDK entry point: `npx cdk synth|deploy -c stage=<dev|staging|prod> --all`.
+ * Only the selected stage's stacks are in the assembly.
+ */
+import { App } from 'aws-cdk-lib';
+import { resolveStage } from '../config/stages.js';
+import { addCcfStage } from '../lib/ccf-app.js';
+import { missingPrerequisites } from '../lib/stateless-stack.js';
+
+const app = new App();
+const config = resolveStage(app.node.tryGetContext('stage'));
+const missing = missingPrerequisites();
+if (missing.length > 0) {
+  throw new Error(`cannot synthesize ${config.name}: missing ${missing.join(', ')}`);
+}
+addCcfStage(app, config);
+app.synth();
