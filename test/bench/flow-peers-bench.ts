@@ -59,7 +59,7 @@ async function runEngine(
     return {
       run: await measure(process.execPath, [ccfBin(context), 'flows', capturePath, '-o', out]),
       name: 'ccf flows → CSV file',
-      command: `node bin/ccf.js flows ${capturePath} -o ${out}`,
+      command: `node dist/functions/cli/main.js flows ${capturePath} -o ${out}`,
     };
   }
   if (existsSync(join(context.repoDir, 'functions', 'flows', 'index.ts'))) {

@@ -106,7 +106,7 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
   rmSync(csvPath, { force: true });
   const ccfCsv = rowFrom({
     name: 'ccf packets → CSV file',
-    command: `node bin/ccf.js packets ${capture.path} -o ${csvPath}`,
+    command: `node dist/functions/cli/main.js packets ${capture.path} -o ${csvPath}`,
     input: 'full',
     ...full,
     wallSeconds: ccfFile.wallSeconds,
@@ -122,7 +122,7 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
   const ccfNull = await measure(node, [ccfBin(context), 'packets', capture.path, '-o', '/dev/null']);
   const ccfNullRow = rowFrom({
     name: 'ccf packets → /dev/null',
-    command: `node bin/ccf.js packets ${capture.path} -o /dev/null`,
+    command: `node dist/functions/cli/main.js packets ${capture.path} -o /dev/null`,
     input: 'full',
     ...full,
     wallSeconds: ccfNull.wallSeconds,

@@ -54,8 +54,9 @@ export function ensureCliBuilt(context: BenchContext): string[] {
       ];
 }
 
+/** The compiled CLI, as `npx ccf` runs it (packages/ccf-cli/bin/ccf.js imports this file). */
 export function ccfBin(context: BenchContext): string {
-  return join(context.repoDir, 'bin', 'ccf.js');
+  return join(context.repoDir, 'dist', 'functions', 'cli', 'main.js');
 }
 
 export function commandExists(name: string): boolean {
