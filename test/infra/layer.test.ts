@@ -44,7 +44,7 @@ function floatTensorValueInfo(name: string, dims: readonly number[]): number[] {
   return [...stringField(1, name), ...bytesField(2, typeProto)]; // ValueInfoProto{name, type}
 }
 
-export function tinyAddModel(): Uint8Array {
+function tinyAddModel(): Uint8Array {
   const node = [
     ...stringField(1, 'X'),
     ...stringField(1, 'X'),
