@@ -755,11 +755,10 @@ export class FlowMeter {
   private formatTimestamp(us: number): string {
     const second = Math.floor(us / 1e6);
     if (second !== this.timestampSecond) {
-      const iso = new Date(second * 1000).toISOString();
       this.timestampSecond = second;
-      this.timestampPrefix = `${iso.slice(0, 10)} ${iso.slice(11, 19)}.`;
+      this.timestampPrefix = `${utcDateTime(second)}.`;
     }
-    return this.timestampPrefix + String(us - second * 1e6).padStart(6, '0');
+    return this.timestampPrefix + String(Math.floor(us - second * 1e6)).padStart(6, '0');
   }
 
   /** Writes the address of key endpoint A (`which` 3) or B (`which` 7) of a slot into `out`; returns its text. */
@@ -945,6 +944,37 @@ export class FlowMeter {
       out_of_order_packets: s[b + OUT_OF_ORDER]!,
     };
   }
+}
+
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
+
+/**
+ * `YYYY-MM-DD HH:MM:SS` (UTC) of a second count since the epoch, for any year: captures with broken
+ * timestamps (far beyond `Date`'s range) must still produce a row. Civil-from-days (H. Hinnant's algorithm).
+ */
+function utcDateTime(epochSecond: number): string {
+  const days = Math.floor(epochSecond / 86_400);
+  const secondOfDay = epochSecond - days * 86_400;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor(
+    (dayOfEra -
+      Math.floor(dayOfEra / 1460) +
+      Math.floor(dayOfEra / 36_524) -
+      Math.floor(dayOfEra / 146_096)) /
+      365,
+  );
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
+  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const hour = Math.floor(secondOfDay / 3600);
+  const minute = Math.floor((secondOfDay % 3600) / 60);
+  const sec = secondOfDay % 60;
+  const yearText = year >= 0 && year < 10_000 ? String(year).padStart(4, '0') : String(year);
+  return `${yearText}-${pad2(month)}-${pad2(day)} ${pad2(hour)}:${pad2(minute)}:${pad2(sec)}`;
 }
 
 function longRatio(a: number, c: number): number {

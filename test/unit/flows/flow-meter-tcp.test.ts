@@ -349,3 +349,23 @@ describe('timestamps', () => {
     expect(T0).toBe(1_499_450_937_763_666);
   });
 });
+
+describe('timestamps far outside the Date range', () => {
+  it('still format (capture files with broken timestamps must not stop the run)', () => {
+    const r = only(runMeter([{ ...tcpPacket(0, true, 'S'), at: 9e18 }]));
+    expect(r.Timestamp).toMatch(/^\d{4,}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
+  });
+  it('matches Date for ordinary ones, including leap days', () => {
+    for (const iso of [
+      '2016-02-29T23:59:59Z',
+      '2000-03-01T00:00:00Z',
+      '1970-01-01T00:00:00Z',
+      '2017-12-31T12:34:56Z',
+    ]) {
+      const at = Date.parse(iso) * 1000 - T0;
+      expect(only(runMeter([{ ...tcpPacket(0, true, 'S'), at }])).Timestamp).toBe(
+        `${iso.slice(0, 10)} ${iso.slice(11, 19)}.000000`,
+      );
+    }
+  });
+});
