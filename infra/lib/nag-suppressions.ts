@@ -125,7 +125,7 @@ export function applyNagSuppressions(
     ],
     true,
   );
-  for (const endpoint of ['StsEndpoint', 'LambdaEndpoint']) {
+  for (const endpoint of ['StsEndpoint', 'LambdaEndpoint', 'SqsEndpoint']) {
     const construct = stateful.network.vpc.node.findChild(endpoint);
     NagSuppressions.addResourceSuppressions(
       construct,

@@ -90,7 +90,9 @@ export class StatelessStack extends Stack {
       CORS_ORIGINS: config.upload.allowedOrigins.join(','),
     };
     const kafkaEnv = { KAFKA_BROKERS: kafka.bootstrapBrokersSaslIam };
-    const openSearchEnv = { OPENSEARCH_URL: `https://${domain.domainEndpoint}` };
+    // The platform config requires the bucket and table names in every function (names only: access
+    // is granted per function below).
+    const openSearchEnv = { ...common, OPENSEARCH_URL: `https://${domain.domainEndpoint}` };
     const kafkaVpc = { vpc: network.vpc, subnets: network.subnets, securityGroups: [network.kafkaClientSg] };
     const searchVpc = {
       vpc: network.vpc,

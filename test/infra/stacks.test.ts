@@ -186,7 +186,7 @@ suite('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
       ]);
     });
 
-    it('network: isolated subnets, no NAT, S3/DynamoDB gateway and STS/Lambda interface endpoints', () => {
+    it('network: isolated subnets, no NAT, S3/DynamoDB gateway and STS/Lambda/SQS interface endpoints', () => {
       const template = stage().stateful;
       template.resourceCountIs('AWS::EC2::NatGateway', 0);
       template.resourceCountIs('AWS::EC2::InternetGateway', 0);
@@ -194,7 +194,7 @@ suite('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
       const endpoints = Object.values(resourcesOf(template, 'AWS::EC2::VPCEndpoint')).map((endpoint) =>
         JSON.stringify(props(endpoint).ServiceName),
       );
-      for (const service of ['.s3', '.dynamodb', '.sts', '.lambda']) {
+      for (const service of ['.s3', '.dynamodb', '.sts', '.lambda', '.sqs']) {
         expect(
           endpoints.some((name) => name.includes(service)),
           service,

@@ -7,8 +7,9 @@ export const KAFKA_IAM_PORT = 9098;
 
 /**
  * The VPC the data services live in. Isolated subnets only: nothing needs the internet, so there is
- * no NAT gateway. S3 and DynamoDB are reached through gateway endpoints (free); STS and Lambda
- * through interface endpoints, which the MSK event source mapping needs to invoke index-flows.
+ * no NAT gateway. S3 and DynamoDB are reached through gateway endpoints (free); STS, Lambda and SQS
+ * through interface endpoints, which the MSK event source mapping needs to invoke index-flows and to
+ * deliver failed batches to its failure queue.
  * Security groups are defined here, next to the services they protect, so every rule lives in the
  * stateful stack and the stateless stack only attaches groups.
  */
@@ -49,6 +50,8 @@ export class Network extends Construct {
     for (const [name, service] of [
       ['Sts', ec2.InterfaceVpcEndpointAwsService.STS],
       ['Lambda', ec2.InterfaceVpcEndpointAwsService.LAMBDA],
+      // The event source mapping's pollers run in these subnets and send failed batches to SQS.
+      ['Sqs', ec2.InterfaceVpcEndpointAwsService.SQS],
     ] as const) {
       this.vpc.addInterfaceEndpoint(`${name}Endpoint`, {
         service,

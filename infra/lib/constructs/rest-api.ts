@@ -41,7 +41,8 @@ export class RestApi extends Construct {
     this.api = new apigw.RestApi(this, 'Api', {
       description: `CCF-Catcher API (${config.name})`,
       cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.DESTROY,
+      // The role is an account-wide API Gateway setting shared by every stage's API: never delete it.
+      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
       endpointTypes: [apigw.EndpointType.REGIONAL],
       // Small captures may be posted as multipart/form-data; keep their bytes intact (base64 to Lambda).
       binaryMediaTypes: ['multipart/form-data'],
