@@ -118,8 +118,9 @@ function decodeSllProtocol(
   limit: number,
   depth: number,
 ): void {
-  // ARPHRD_IPGRE (778) frames start with a GRE header, ARPHRD_NETLINK (824) with netlink: not EtherTypes.
-  if (hardwareType === 778 || hardwareType === 824) return;
+  // ARPHRD_NETLINK (824) frames hold netlink messages and the protocol field is a netlink family, not an
+  // EtherType. (For ARPHRD_IPGRE, 778, the field is the GRE protocol type, which is an EtherType.)
+  if (hardwareType === 824) return;
   if (protocol === 0x0004) decodeLlc(packet, offset, limit, depth);
   else if (protocol >= 0x0600) decodeEtherType(packet, protocol, offset, limit, depth);
 }

@@ -33,7 +33,11 @@ export function decodeIpv4(packet: DecodedPacket, offset: number, limit: number,
   if (offset + 20 > packet.end) return;
   const data = packet.data;
   const versionAndLength = data[offset]!;
-  if (versionAndLength >> 4 !== 4) return;
+  if (versionAndLength >> 4 !== 4) {
+    // An IPv6 packet behind an IPv4 EtherType/link type: decode it as IPv6, like Wireshark does.
+    if (versionAndLength >> 4 === 6) decodeIpv6(packet, offset, limit, depth);
+    return;
+  }
   const headerLength = (versionAndLength & 0x0f) * 4;
   if (headerLength < 20) return;
   let totalLength = readU16(data, offset + 2);
@@ -98,19 +102,28 @@ export function decodeIpv6(packet: DecodedPacket, offset: number, limit: number,
   packet.fragmentOffset = -1;
   packet.moreFragments = false;
   packet.ipId = -1;
+  packet.ipProto = -1;
+  packet.ipHeaderLength = -1;
 
   const end = Math.min(offset + 40 + payloadLength, limit);
   let protocol = data[offset + 6]!;
   let at = offset + 40;
   let firstFragment = true;
+  let truncated = false;
   for (;;) {
     if (protocol === HOP_BY_HOP || protocol === ROUTING || protocol === DESTINATION_OPTIONS) {
-      if (at + 2 > packet.end) break;
+      if (at + 2 > packet.end) {
+        truncated = true;
+        break;
+      }
       const next = data[at]!;
       at += (data[at + 1]! + 1) * 8;
       protocol = next;
     } else if (protocol === FRAGMENT) {
-      if (at + 8 > packet.end) break;
+      if (at + 8 > packet.end) {
+        truncated = true;
+        break;
+      }
       const next = data[at]!;
       const offsetAndFlags = readU16(data, at + 2);
       packet.fragmentOffset = offsetAndFlags & 0xfff8;
@@ -120,7 +133,10 @@ export function decodeIpv6(packet: DecodedPacket, offset: number, limit: number,
       at += 8;
       protocol = next;
     } else if (protocol === AUTHENTICATION) {
-      if (at + 2 > packet.end) break;
+      if (at + 2 > packet.end) {
+        truncated = true;
+        break;
+      }
       const next = data[at]!;
       at += (data[at + 1]! + 2) * 4;
       protocol = next;
@@ -128,6 +144,11 @@ export function decodeIpv6(packet: DecodedPacket, offset: number, limit: number,
       break;
     }
     if (!firstFragment) break;
+  }
+  if (truncated) {
+    // The capture ends inside the extension headers: the transport protocol and header length are unknown.
+    packet.payloadLength = -1;
+    return;
   }
   packet.ipProto = protocol;
   packet.ipHeaderLength = at - offset;

@@ -7,12 +7,15 @@ import type { DecodedPacket } from '../decoded-packet.js';
 import { MAX_DEPTH, readU16, readU32, udpPortDecoders } from './tables.js';
 
 /**
- * TCP (RFC 9293 §3.1): ports, sequence, acknowledgment (meaningful only with ACK set, so -1 otherwise),
+ * TCP (RFC 9293 §3.1): ports, sequence, acknowledgment number,
  * data offset (header length incl. options, 32-bit words), flags (NS from the reserved bits, RFC 3540),
  * window. A data offset below 5 words is bogus: the flags and payload are left unknown.
  */
 export function decodeTcp(packet: DecodedPacket, offset: number, limit: number, _depth: number): void {
   const data = packet.data;
+  // Until the data offset is read, the payload's size is unknown (the IP payload includes the TCP header).
+  packet.payloadLength = -1;
+  packet.payloadOffset = -1;
   if (offset + 4 > packet.end) return;
   packet.srcPort = readU16(data, offset);
   packet.dstPort = readU16(data, offset + 2);
@@ -20,12 +23,10 @@ export function decodeTcp(packet: DecodedPacket, offset: number, limit: number, 
   packet.tcpSeq = readU32(data, offset + 4);
   const headerLength = (data[offset + 12]! >> 4) * 4;
   const flags = ((data[offset + 12]! & 1) << 8) | data[offset + 13]!;
-  packet.tcpAck = (flags & 0x10) !== 0 ? readU32(data, offset + 8) : -1;
-  if (headerLength < 20) {
-    packet.payloadLength = -1;
-    packet.payloadOffset = -1;
-    return;
-  }
+  // The raw field, whatever the ACK flag says (as tshark's tcp.ack_raw): a non-zero value without ACK is
+  // itself a signal (RFC 9293 §3.1 says it is ignored, scanners use it).
+  packet.tcpAck = readU32(data, offset + 8);
+  if (headerLength < 20) return;
   packet.tcpFlags = flags;
   packet.tcpWindow = readU16(data, offset + 14);
   packet.l4HeaderLength = headerLength;
@@ -41,6 +42,9 @@ export function decodeTcp(packet: DecodedPacket, offset: number, limit: number, 
  */
 export function decodeUdp(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
   const data = packet.data;
+  packet.l4HeaderLength = 8;
+  packet.payloadOffset = offset + 8;
+  packet.payloadLength = Math.max(0, limit - offset - 8);
   if (offset + 4 > packet.end) return;
   const srcPort = readU16(data, offset);
   const dstPort = readU16(data, offset + 2);
@@ -49,8 +53,6 @@ export function decodeUdp(packet: DecodedPacket, offset: number, limit: number, 
   if (offset + 8 > packet.end) return;
   const length = readU16(data, offset + 4);
   const end = length >= 8 && offset + length <= limit ? offset + length : limit;
-  packet.l4HeaderLength = 8;
-  packet.payloadOffset = offset + 8;
   packet.payloadLength = Math.max(0, end - offset - 8);
   if (depth >= MAX_DEPTH || packet.fragmentOffset > 0 || packet.moreFragments) return;
   const tunnel = udpPortDecoders[dstPort];
@@ -59,20 +61,21 @@ export function decodeUdp(packet: DecodedPacket, offset: number, limit: number, 
 
 /** ICMP (RFC 792) and ICMPv6 (RFC 4443 §2.1): type, code, checksum and 4 bytes that depend on the type. */
 export function decodeIcmp(packet: DecodedPacket, offset: number, limit: number, _depth: number): void {
-  if (offset + 2 > packet.end) return;
-  packet.icmpType = packet.data[offset]!;
-  packet.icmpCode = packet.data[offset + 1]!;
   packet.l4HeaderLength = 8;
   packet.payloadOffset = offset + 8;
   packet.payloadLength = Math.max(0, limit - offset - 8);
+  // Type, code and checksum are read as one 4-byte unit (as Wireshark does): a shorter capture gives none.
+  if (offset + 4 > packet.end) return;
+  packet.icmpType = packet.data[offset]!;
+  packet.icmpCode = packet.data[offset + 1]!;
 }
 
 /** SCTP common header (RFC 9260 §3.1): ports, verification tag, checksum; the chunks are the payload. */
 export function decodeSctp(packet: DecodedPacket, offset: number, limit: number, _depth: number): void {
-  if (offset + 4 > packet.end) return;
-  packet.srcPort = readU16(packet.data, offset);
-  packet.dstPort = readU16(packet.data, offset + 2);
   packet.l4HeaderLength = 12;
   packet.payloadOffset = offset + 12;
   packet.payloadLength = Math.max(0, limit - offset - 12);
+  if (offset + 4 > packet.end) return;
+  packet.srcPort = readU16(packet.data, offset);
+  packet.dstPort = readU16(packet.data, offset + 2);
 }

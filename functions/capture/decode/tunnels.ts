@@ -40,35 +40,100 @@ export function decodeGre(packet: DecodedPacket, offset: number, limit: number, 
       }
     }
     if (at > packet.end) return;
-    enterTunnel(packet, TUNNEL_GRE);
-    decodeEtherType(packet, protocol, at, limit, depth);
   } else if (version === 1) {
     at += 4;
     if ((flags & 0x1000) !== 0) at += 4;
     if ((flags & 0x0080) !== 0) at += 4;
-    enterTunnel(packet, TUNNEL_GRE);
-    // Protocol 0x880b is PPP; a GRE packet with only an acknowledgment carries no payload.
-    if (protocol === 0x880b && at < limit) decodePpp(packet, at, limit, depth);
+    // A PPTP GRE packet with only an acknowledgment carries no payload.
+    if (at >= limit) return;
+  } else {
+    return;
   }
+  const outerTunnel = packet.tunnel;
+  const outerIpOffset = packet.ipOffset;
+  enterTunnel(packet, TUNNEL_GRE);
+  if (protocol === GRE_PPP) decodePpp(packet, at, limit, depth);
+  else if (protocol === GRE_WCCP) decodeWccpRedirect(packet, at, limit, depth);
+  else if (protocol === GRE_ERSPAN_II) decodeErspan(packet, at, limit, depth, (flags & 0x1000) !== 0 ? 8 : 0);
+  else if (protocol === GRE_ERSPAN_III) decodeErspanIii(packet, at, limit, depth);
+  else decodeEtherType(packet, protocol, at, limit, depth);
+  leaveTunnelIfNotEntered(packet, outerTunnel, outerIpOffset);
+}
+
+// GRE protocol types that are not EtherTypes of a network layer.
+const GRE_PPP = 0x880b;
+const GRE_WCCP = 0x883e;
+const GRE_ERSPAN_II = 0x88be;
+const GRE_ERSPAN_III = 0x22eb;
+
+/**
+ * `tunnel` names the encapsulations passed to reach the IP header the row describes; when the inner packet
+ * could not be decoded (unknown payload, truncated), the row still describes the outer IP header, so the
+ * encapsulation is dropped again.
+ */
+function leaveTunnelIfNotEntered(packet: DecodedPacket, outerTunnel: string, outerIpOffset: number): void {
+  if (packet.ipOffset === outerIpOffset) packet.tunnel = outerTunnel;
+}
+
+/**
+ * WCCP redirection over GRE (draft-wilson-wrec-wccp-v2 §4.12, protocol type 0x883e): an optional 4-byte
+ * redirect header, then the original IPv4 packet. Like Wireshark, a payload starting with version 4 is taken
+ * as IP directly.
+ */
+function decodeWccpRedirect(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
+  if (offset >= packet.end) return;
+  if (packet.data[offset]! >> 4 === 4) decodeIpv4(packet, offset, limit, depth);
+  else decodeIpv4(packet, offset + 4, limit, depth);
+}
+
+/**
+ * ERSPAN type II (GRE protocol 0x88be with the sequence bit; draft-foschiano-erspan §4.2): an 8-byte header
+ * then the mirrored Ethernet frame. Type I uses the same protocol type without a sequence number and has no
+ * header (`headerLength` 0).
+ */
+function decodeErspan(
+  packet: DecodedPacket,
+  offset: number,
+  limit: number,
+  depth: number,
+  headerLength: number,
+): void {
+  decodeEthernet(packet, offset + headerLength, limit, depth);
+}
+
+/** ERSPAN type III (0x22eb, draft-foschiano-erspan §4.3): 12-byte header, +8 when the O (optional) bit is set. */
+function decodeErspanIii(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
+  if (offset + 12 > packet.end) return;
+  const optional = (packet.data[offset + 11]! & 0x01) !== 0;
+  decodeEthernet(packet, offset + (optional ? 20 : 12), limit, depth);
 }
 
 /** VXLAN (RFC 7348 §5): 8-byte header (flags with I = 0x08, 24-bit VNI), then an inner Ethernet frame. */
 export function decodeVxlan(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
   if (offset + 8 + 14 > packet.end) return;
+  const outerTunnel = packet.tunnel;
+  const outerIpOffset = packet.ipOffset;
   enterTunnel(packet, TUNNEL_VXLAN);
   decodeEthernet(packet, offset + 8, limit, depth);
+  leaveTunnelIfNotEntered(packet, outerTunnel, outerIpOffset);
 }
 
 /** IPv4 in IP (protocol 4, RFC 2003 §3). */
 export function decodeIpInIpv4(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
   if (offset + 20 > packet.end) return;
+  const outerTunnel = packet.tunnel;
+  const outerIpOffset = packet.ipOffset;
   enterTunnel(packet, TUNNEL_IPIP);
   decodeIpv4(packet, offset, limit, depth);
+  leaveTunnelIfNotEntered(packet, outerTunnel, outerIpOffset);
 }
 
 /** IPv6 in IP (protocol 41, RFC 4213 §3.5 / RFC 2473). */
 export function decodeIpInIpv6(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
   if (offset + 40 > packet.end) return;
+  const outerTunnel = packet.tunnel;
+  const outerIpOffset = packet.ipOffset;
   enterTunnel(packet, TUNNEL_IPIP);
   decodeIpv6(packet, offset, limit, depth);
+  leaveTunnelIfNotEntered(packet, outerTunnel, outerIpOffset);
 }
