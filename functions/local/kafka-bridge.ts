@@ -1,0 +1,200 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, Kafka } from 'kafkajs';
+import { runningLocalServices } from '../../scripts/services/state.js';
+import { createIndexFlowsHandler, type IndexFlowsDependencies } from '../handlers/index-flows.js';
+import { KafkaDeadLetterSink } from '../platform/kafka-dead-letter.js';
+import { type MskBatchResponse, partitionKey, toMskEvent } from '../platform/kafka-msk-event.js';
+import { createKafka, KafkaPredictionPublisher, kafkaConnectionFrom } from '../platform/kafka-publisher.js';
+import { createOpenSearchClient, OpenSearchIndexer } from '../platform/opensearch-indexer.js';
+import type { PredictionPublisher } from '../platform/ports.js';
+import { UnconfiguredPublisher } from '../platform/unconfigured-publisher.js';
+import { PREDICTIONS_TOPIC } from '../records/prediction-message.js';
+
+/**
+ * The local stand-in for Lambda's MSK event source: a kafkajs consumer that hands each fetched batch, in the MSK
+ * event shape, to the index-flows handler and commits a partition's offsets only up to the first record the
+ * handler did not report failed. A failed record is fetched again after a backoff (as Lambda retries), and
+ * records after it are redelivered too, exactly as on AWS.
+ */
+
+export type MskHandler = (event: unknown) => Promise<MskBatchResponse>;
+
+export interface KafkaBridgeOptions {
+  kafka: Kafka;
+  brokers: string[];
+  handler: MskHandler;
+  topic?: string;
+  groupId?: string;
+  fromBeginning?: boolean;
+  /** Most records handed to the handler at once (Lambda's batch size). */
+  maxBatchRecords?: number;
+  retryBackoffMs?: { initial: number; max: number };
+  log?: (line: string) => void;
+}
+
+export interface KafkaBridge {
+  /** Batches handed to the handler, and records committed after it succeeded. */
+  stats(): { batches: number; committed: number; failedBatches: number };
+  stop(): Promise<void>;
+}
+
+export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<KafkaBridge> {
+  const topic = options.topic ?? PREDICTIONS_TOPIC;
+  const maxBatch = options.maxBatchRecords ?? 500;
+  const backoff = options.retryBackoffMs ?? { initial: 500, max: 10_000 };
+  const log = options.log ?? (() => undefined);
+  const consumer: Consumer = options.kafka.consumer({
+    groupId: options.groupId ?? 'ccf-index-flows',
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
+  });
+  const stats = { batches: 0, committed: 0, failedBatches: 0 };
+  const failuresInARow = new Map<string, number>();
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+      const key = partitionKey(batch.topic, batch.partition);
+      for (let start = 0; start < batch.messages.length; start += maxBatch) {
+        if (!isRunning() || isStale()) return;
+        const slice = batch.messages.slice(start, start + maxBatch);
+        const event = toMskEvent(
+          slice.map((m) => ({ ...m, topic: batch.topic, partition: batch.partition })),
+          options.brokers,
+        );
+        stats.batches++;
+        let firstFailed: number | undefined;
+        try {
+          const response = await options.handler(event);
+          for (const failure of response.batchItemFailures) {
+            const { partition, offset } = failure.itemIdentifier;
+            if (partition === key && (firstFailed === undefined || offset < firstFailed))
+              firstFailed = offset;
+          }
+        } catch (error) {
+          log(`index-flows failed for ${key}: ${error instanceof Error ? error.message : String(error)}`);
+          firstFailed = Number(slice[0]?.offset ?? batch.firstOffset());
+        }
+        if (firstFailed === undefined) {
+          const last = Number(slice[slice.length - 1]?.offset);
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: String(last + 1) },
+          ]);
+          stats.committed += slice.length;
+          failuresInARow.delete(key);
+          await heartbeat();
+          continue;
+        }
+        // Keep what succeeded before the first failure, then fetch again from it after a backoff.
+        stats.failedBatches++;
+        const done = slice.filter((m) => Number(m.offset) < firstFailed).length;
+        if (done > 0) {
+          await consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: String(firstFailed) },
+          ]);
+          stats.committed += done;
+        }
+        const attempts = (failuresInARow.get(key) ?? 0) + 1;
+        failuresInARow.set(key, attempts);
+        const wait = Math.min(backoff.max, backoff.initial * 2 ** (attempts - 1));
+        log(
+          `${key}: record at offset ${firstFailed} not indexed; retrying in ${wait} ms (attempt ${attempts})`,
+        );
+        consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(firstFailed) });
+        const until = Date.now() + wait;
+        while (Date.now() < until && isRunning()) {
+          await sleep(Math.min(1000, until - Date.now()));
+          await heartbeat().catch(() => undefined);
+        }
+        return;
+      }
+    },
+  });
+  return {
+    stats: () => ({ ...stats }),
+    stop: () => consumer.disconnect(),
+  };
+}
+
+export interface LocalStreamingSettings {
+  KAFKA_BROKERS?: string | undefined;
+  OPENSEARCH_URL?: string | undefined;
+  AWS_REGION?: string;
+}
+
+export interface LocalStreaming {
+  /** Kafka publisher when a broker is known, otherwise the "not configured" one. */
+  publisher: PredictionPublisher;
+  /** OpenSearch endpoint (for GET /api/flows), when known. */
+  opensearchUrl: string | undefined;
+  kafkaBrokers: string[] | undefined;
+  bridge: KafkaBridge | undefined;
+  /** One line for the start-up banner. */
+  description: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The one call the local runtime makes: uses KAFKA_BROKERS / OPENSEARCH_URL when set, else the services started by
+ * `npm run services:up`; publishes to Kafka and runs the index-flows bridge when both are there. When they are not,
+ * it says so once (in `description`) and returns the "not configured" publisher, so the rest still works.
+ */
+export async function startLocalStreaming(
+  settings: LocalStreamingSettings = {},
+  log: (line: string) => void = () => undefined,
+): Promise<LocalStreaming> {
+  const running = runningLocalServices();
+  const brokersSetting = settings.KAFKA_BROKERS ?? running.kafkaBrokers?.join(',');
+  const opensearchUrl = settings.OPENSEARCH_URL ?? running.opensearchUrl;
+  const connection = kafkaConnectionFrom({
+    KAFKA_BROKERS: brokersSetting,
+    AWS_REGION: settings.AWS_REGION ?? 'us-east-1',
+  });
+  if (!connection) {
+    return {
+      publisher: new UnconfiguredPublisher(),
+      opensearchUrl,
+      kafkaBrokers: undefined,
+      bridge: undefined,
+      description:
+        'streaming off: no Kafka (KAFKA_BROKERS unset and `npm run services:up` not running); predictions are stored only',
+      stop: async () => undefined,
+    };
+  }
+  const kafka = createKafka(connection);
+  const publisher = new KafkaPredictionPublisher({ kafka: createKafka(connection) });
+  let bridge: KafkaBridge | undefined;
+  let indexer: IndexFlowsDependencies | undefined;
+  let deadLetters: KafkaDeadLetterSink | undefined;
+  if (opensearchUrl) {
+    deadLetters = new KafkaDeadLetterSink(kafka);
+    indexer = {
+      indexer: new OpenSearchIndexer({ client: createOpenSearchClient({ url: opensearchUrl }) }),
+      poison: deadLetters,
+      log: (message, fields) => log(`index-flows: ${message} ${JSON.stringify(fields)}`),
+    };
+    bridge = await startKafkaBridge({
+      kafka,
+      brokers: connection.brokers,
+      handler: createIndexFlowsHandler(indexer),
+      log,
+    });
+  }
+  return {
+    publisher,
+    opensearchUrl,
+    kafkaBrokers: connection.brokers,
+    bridge,
+    description: bridge
+      ? `streaming on: publishing to Kafka ${connection.brokers.join(',')}, indexing into OpenSearch ${opensearchUrl}`
+      : `publishing to Kafka ${connection.brokers.join(',')}; indexing off (OPENSEARCH_URL unset and no local OpenSearch)`,
+    stop: async () => {
+      await bridge?.stop();
+      await publisher.disconnect();
+      await deadLetters?.disconnect();
+    },
+  };
+}

@@ -1,0 +1,174 @@
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import { Client } from '@opensearch-project/opensearch';
+import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws';
+import { DEFAULT_FLOWS_INDEX, type EcsDocument, flowsIndexTemplate } from '../records/ecs-document.js';
+import { DependencyError } from './errors.js';
+
+/**
+ * Bulk-indexes search documents into OpenSearch with `_id` = prediction id (a redelivery overwrites, never
+ * duplicates), installs the `ccf-flows` index template when it is missing, retries items rejected with 429
+ * (and whole requests answered 429) with exponential backoff, and returns one result per document.
+ */
+
+export interface OpenSearchConnection {
+  url: string;
+  /** Set on AWS: requests are signed with SigV4 (service `es`) using the default credential chain. */
+  awsRegion?: string;
+}
+
+/** One client per container. Amazon OpenSearch endpoints (`*.amazonaws.com`) are signed with SigV4. */
+export function createOpenSearchClient(connection: OpenSearchConnection): Client {
+  const isAws = /\.amazonaws\.com(:\d+)?\/?$/.test(new URL(connection.url).host);
+  if (isAws) {
+    return new Client({
+      ...AwsSigv4Signer({ region: connection.awsRegion ?? 'us-east-1', service: 'es' }),
+      node: connection.url,
+      requestTimeout: 30_000,
+    });
+  }
+  return new Client({ node: connection.url, requestTimeout: 30_000, maxRetries: 0 });
+}
+
+export interface IndexRequest {
+  id: string;
+  document: EcsDocument;
+}
+
+export type IndexItemResult =
+  | { id: string; ok: true; status: number }
+  /** `retryable`: 429/5xx (try again later); otherwise the document itself was refused (mapping, size). */
+  | { id: string; ok: false; status: number; retryable: boolean; error: string };
+
+export interface OpenSearchIndexerOptions {
+  client: Client;
+  index?: string;
+  templateName?: string;
+  /** Attempts for items (or requests) answered 429, including the first. */
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  sleep?: (ms: number) => Promise<unknown>;
+}
+
+interface BulkItem {
+  status?: number;
+  _id?: string | null;
+  error?: { type?: string; reason?: string | null } | null;
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (typeof error === 'object' && error !== null && 'meta' in error) {
+    const meta = (error as { meta?: { statusCode?: unknown } }).meta;
+    if (typeof meta?.statusCode === 'number') return meta.statusCode;
+  }
+  return undefined;
+}
+
+export class OpenSearchIndexer {
+  readonly client: Client;
+  readonly index: string;
+  readonly #templateName: string;
+  readonly #maxAttempts: number;
+  readonly #baseDelayMs: number;
+  readonly #maxDelayMs: number;
+  readonly #sleep: (ms: number) => Promise<unknown>;
+  #templateReady: Promise<void> | undefined;
+
+  constructor(options: OpenSearchIndexerOptions) {
+    this.client = options.client;
+    this.index = options.index ?? DEFAULT_FLOWS_INDEX;
+    this.#templateName = options.templateName ?? `${this.index}-template`;
+    this.#maxAttempts = options.maxAttempts ?? 6;
+    this.#baseDelayMs = options.baseDelayMs ?? 200;
+    this.#maxDelayMs = options.maxDelayMs ?? 5000;
+    this.#sleep = options.sleep ?? sleepMs;
+  }
+
+  /** Installs the index template once per container when it is missing (an existing one is left as is). */
+  ensureTemplate(): Promise<void> {
+    this.#templateReady ??= (async () => {
+      try {
+        const exists = await this.client.indices.existsIndexTemplate({ name: this.#templateName });
+        if (exists.body === true) return;
+        await this.client.indices.putIndexTemplate({
+          name: this.#templateName,
+          body: flowsIndexTemplate(`${this.index}*`),
+        });
+      } catch (error) {
+        throw new DependencyError(
+          `OpenSearch index template ${this.#templateName} could not be installed: ${(error as Error).message}`,
+          { dependency: 'opensearch' },
+          { cause: error },
+        );
+      }
+    })();
+    const installing = this.#templateReady;
+    installing.catch(() => {
+      if (this.#templateReady === installing) this.#templateReady = undefined;
+    });
+    return installing;
+  }
+
+  #delay(attempt: number): number {
+    const ceiling = Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** attempt);
+    return ceiling / 2 + Math.random() * (ceiling / 2);
+  }
+
+  /**
+   * Indexes the documents; one result per request in the same order. Throws `DependencyError` when OpenSearch
+   * cannot be reached at all (the whole batch failed).
+   */
+  async indexDocuments(requests: readonly IndexRequest[]): Promise<IndexItemResult[]> {
+    if (requests.length === 0) return [];
+    await this.ensureTemplate();
+    const results = new Map<string, IndexItemResult>();
+    // The last request for an id wins (a batch may carry the same message twice).
+    let pending = [...new Map(requests.map((r) => [r.id, r])).values()];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const body = pending.flatMap((r) => [{ index: { _index: this.index, _id: r.id } }, r.document]);
+      let items: BulkItem[];
+      try {
+        const response = await this.client.bulk({ body });
+        items = (response.body.items ?? []).map((item) => Object.values(item)[0] as BulkItem);
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 429 && attempt + 1 < this.#maxAttempts) {
+          await this.#sleep(this.#delay(attempt));
+          continue;
+        }
+        throw new DependencyError(
+          `OpenSearch bulk request failed${status ? ` (HTTP ${status})` : ''}: ${(error as Error).message}`,
+          { dependency: 'opensearch', ...(status ? { status } : {}) },
+          { cause: error },
+        );
+      }
+      const retry: IndexRequest[] = [];
+      pending.forEach((request, i) => {
+        const item = items[i];
+        const status = item?.status ?? 500;
+        if (status >= 200 && status < 300) {
+          results.set(request.id, { id: request.id, ok: true, status });
+          return;
+        }
+        const error = item?.error ? `${item.error.type}: ${item.error.reason ?? ''}` : `HTTP ${status}`;
+        if (status === 429 && attempt + 1 < this.#maxAttempts) {
+          retry.push(request);
+          return;
+        }
+        results.set(request.id, {
+          id: request.id,
+          ok: false,
+          status,
+          retryable: status === 429 || status >= 500,
+          error,
+        });
+      });
+      pending = retry;
+      if (pending.length > 0) await this.#sleep(this.#delay(attempt));
+    }
+    return requests.map(
+      (r) =>
+        results.get(r.id) ?? { id: r.id, ok: false, status: 500, retryable: true, error: 'no bulk result' },
+    );
+  }
+}
