@@ -267,7 +267,7 @@ describe('IPv6', () => {
 });
 
 describe('transport headers', () => {
-  it('reads TCP seq, ack (only with ACK), window, flags incl. NS/CWR/ECE and the options length', () => {
+  it('reads TCP seq, the raw ack field (also without ACK), window, flags incl. NS/CWR/ECE and the options length', () => {
     const options = concat(
       TCP_OPTION.mss(1460),
       TCP_OPTION.sackPermitted(),
@@ -285,7 +285,7 @@ describe('transport headers', () => {
     );
     expect(syn).toMatchObject({
       tcpSeq: 0xfffffff0,
-      tcpAck: -1,
+      tcpAck: 5,
       tcpWindow: 64240,
       tcpFlags: 0xc2,
       l4HeaderLength: 40,
