@@ -209,6 +209,15 @@ class ChunkFeeder {
   constructor(private readonly parser: ContainerParser) {}
 
   feed(chunk: Uint8Array): void {
+    try {
+      this.parseChunk(chunk);
+    } finally {
+      // Counted even when the chunk held damage, so bytesRead covers everything taken from the source.
+      this.bytesSeen += chunk.length;
+    }
+  }
+
+  private parseChunk(chunk: Uint8Array): void {
     const length = chunk.length;
     let position = 0;
     const parser = this.parser;
@@ -223,10 +232,7 @@ class ChunkFeeder {
       this.tail.set(chunk.subarray(position, position + take), this.tailLength);
       this.tailLength += take;
       position += take;
-      if (this.tailLength < needed) {
-        this.bytesSeen += length;
-        return;
-      }
+      if (this.tailLength < needed) return;
       const consumed = parser.parse(this.tail, 0, this.tailLength, this.tailFileOffset);
       if (consumed > 0) {
         if (consumed < this.tailLength) this.tail.copyWithin(0, consumed, this.tailLength);
@@ -244,7 +250,6 @@ class ChunkFeeder {
         this.tailFileOffset = this.bytesSeen + consumed;
       }
     }
-    this.bytesSeen += length;
   }
 
   /** End of input: damage when an incomplete record or block is left over. */

@@ -119,6 +119,49 @@ describe('readCapture: chunk boundaries', () => {
   });
 });
 
+describe('readCapture: memory', () => {
+  it('streams ~1.5 million packets (~120 MB) with flat memory: only the incomplete tail is kept', async () => {
+    // A periodic stream: the file header, then the same 81-byte record forever. Chunks are views into
+    // one buffer at the right phase, so the test itself allocates nothing per chunk.
+    const record = buildPcap({ packets: [{ tsUs: TS, data: pattern(65) }] }).subarray(24);
+    const recordBytes = record.length;
+    const chunkBytes = 64 * 1024 + 17; // deliberately not a multiple of the record size
+    const periodic = new Uint8Array(chunkBytes + recordBytes);
+    for (let at = 0; at < periodic.length; at += recordBytes)
+      periodic.set(record.subarray(0, periodic.length - at), at);
+    const chunkCount = 1800;
+    const totalRecords = Math.floor((chunkCount * chunkBytes) / recordBytes);
+    async function* source(): AsyncGenerator<Uint8Array> {
+      yield buildPcap({ packets: [] });
+      for (let k = 0; k < chunkCount; k++) {
+        const phase = (k * chunkBytes) % recordBytes;
+        yield periodic.subarray(phase, phase + chunkBytes);
+      }
+    }
+    const before = process.memoryUsage();
+    let count = 0;
+    let peakGrowth = 0;
+    const summary = await readCapture(source(), (frame) => {
+      count += 1;
+      if ((count & 0x3ffff) === 0) {
+        const now = process.memoryUsage();
+        peakGrowth = Math.max(
+          peakGrowth,
+          now.heapUsed + now.arrayBuffers - (before.heapUsed + before.arrayBuffers),
+        );
+      }
+      if (frame.capturedLength !== 65)
+        throw new Error(`frame ${frame.index} has ${frame.capturedLength} bytes`);
+    });
+    expect(count).toBe(totalRecords);
+    expect(summary.bytesRead).toBe(24 + chunkCount * chunkBytes);
+    expect(summary.damage?.blockType).toBe(
+      totalRecords * recordBytes === chunkCount * chunkBytes ? undefined : 'packet record',
+    );
+    expect(peakGrowth).toBeLessThan(32 * 1024 * 1024);
+  });
+});
+
 describe('readCapture: gzip', () => {
   it('reads gzip-compressed pcap and pcapng transparently', async () => {
     for (const file of [smallPcap, smallPcapng]) {

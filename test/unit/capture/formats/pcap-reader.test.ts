@@ -209,6 +209,7 @@ describe('classic pcap: lengths', () => {
     expect(summary.damage!.byteOffset).toBe(24 + 16 + 20);
     expect(summary.damage!.blockType).toBe('record header');
     expect(summary.damage!.message).toMatch(/implausible captured length 1409286144/);
+    expect(summary.bytesRead).toBe(file.length);
   });
 
   it('honours a larger maxSnapLength option and a smaller one', async () => {
@@ -251,6 +252,7 @@ describe('classic pcap: truncation', () => {
     expect(frames).toHaveLength(2);
     expect(summary.damage).toMatchObject({ byteOffset: lastRecord, blockType: 'packet record' });
     expect(summary.damage!.message).toMatch(/truncated packet data: record needs 58 bytes, only 57 present/);
+    expect(summary.bytesRead).toBe(file.length - 1);
   });
 
   it('reports a truncated file header as damage with no frames', async () => {
