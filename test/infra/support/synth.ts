@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -53,5 +53,23 @@ export function synthesizeStages(): Record<StageName, SynthesizedStage> {
     };
   }
   synthesized = result as Record<StageName, SynthesizedStage>;
+  pruneUnusedAssets();
   return synthesized;
+}
+
+/** Drops bundles no stage references any more, so the kept assembly does not grow with every edit. */
+function pruneUnusedAssets(): void {
+  const used = new Set<string>();
+  for (const file of readdirSync(OUTDIR).filter((name) => name.endsWith('.assets.json'))) {
+    const manifest = JSON.parse(readFileSync(join(OUTDIR, file), 'utf8')) as {
+      files?: Record<string, { source?: { path?: string } }>;
+    };
+    for (const entry of Object.values(manifest.files ?? {})) {
+      if (entry.source?.path !== undefined) used.add(entry.source.path);
+    }
+  }
+  for (const name of readdirSync(OUTDIR)) {
+    if (name.startsWith('asset.') && !used.has(name))
+      rmSync(join(OUTDIR, name), { recursive: true, force: true });
+  }
 }
