@@ -7,12 +7,14 @@ export {
   type FlowVerdict,
 } from './combine-verdict.js';
 export {
+  compileRowWriter,
   type FeatureLayout,
   FLOAT32_MAX,
   featureRow,
   fillRows,
   missingFeatures,
   modelNumber,
+  type RowWriter,
   type ScorableRecord,
   type ScorableValue,
 } from './feature-vector.js';

@@ -2,7 +2,12 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ModelError } from '../platform/errors.js';
 import type { Verdict } from '../records/prediction.js';
 import { type CombinationPolicy, combineVerdict, type FlowVerdict } from './combine-verdict.js';
-import { type FeatureLayout, fillRows, type ScorableRecord } from './feature-vector.js';
+import {
+  compileRowWriter,
+  type FeatureLayout,
+  type RowWriter,
+  type ScorableRecord,
+} from './feature-vector.js';
 import {
   loadManifest,
   type ModelEntry,
@@ -68,6 +73,8 @@ interface LoadedModel {
   entry: ModelEntry;
   session: InferenceSession;
   layout: FeatureLayout;
+  /** Input rows by feature name, compiled once for this model's layout. */
+  write: RowWriter;
   output: string;
 }
 
@@ -111,7 +118,8 @@ async function openModel(
       model: entry.name,
     });
   }
-  return { entry, session, layout: layoutOf(entry), output };
+  const layout = layoutOf(entry);
+  return { entry, session, layout, write: compileRowWriter(layout), output };
 }
 
 async function runModel(model: LoadedModel, input: Float32Array, rows: number): Promise<Float32Array> {
@@ -197,8 +205,8 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
     out: FlowScore[],
   ) {
     const rows = to - from;
-    fillRows(records, from, to, classifier.layout, flowBuffer);
-    if (!sameInputs) fillRows(records, from, to, anomaly.layout, anomalyBuffer);
+    classifier.write(records, from, to, flowBuffer);
+    if (!sameInputs) anomaly.write(records, from, to, anomalyBuffer);
     const [probabilities, scores] = await Promise.all([
       runModel(classifier, flowBuffer, rows),
       runModel(anomaly, anomalyBuffer, rows),
@@ -213,7 +221,7 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
     out: PacketScore[],
   ) {
     const rows = to - from;
-    fillRows(records, from, to, packet.layout, packetBuffer);
+    packet.write(records, from, to, packetBuffer);
     const probabilities = await runModel(packet, packetBuffer, rows);
     const width = packetClasses?.length ?? 2;
     for (let i = 0; i < rows; i++) {

@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runFlowPeersBench } from './flow-peers-bench.js';
+import { runInferenceBench } from './inference-bench.js';
 import { runPacketsBench } from './packets-bench.js';
 import type { BenchContext } from './support/context.js';
 import { markdownFor, type SectionResult, writeResults } from './support/results.js';
@@ -16,6 +17,7 @@ import { markdownFor, type SectionResult, writeResults } from './support/results
 const SECTIONS: Record<string, (context: BenchContext) => Promise<SectionResult>> = {
   packets: runPacketsBench,
   'flow-peers': runFlowPeersBench,
+  inference: runInferenceBench,
 };
 
 const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

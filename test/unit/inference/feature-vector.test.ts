@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type CombinationPolicy,
   combineVerdict,
+  compileRowWriter,
   type FeatureLayout,
   FLOAT32_MAX,
   featureRow,
@@ -83,6 +84,57 @@ describe('numeric policy (mirrors features.py sanitize)', () => {
       expect(error).toBeInstanceOf(FeatureSchemaError);
       expect((error as FeatureSchemaError).details).toMatchObject({ row: 1, model: 'packet-test' });
     }
+  });
+});
+
+describe('compileRowWriter (the fast path the scorer uses)', () => {
+  const cell = fc.oneof(
+    fc.double(),
+    fc.integer(),
+    fc.constantFrom(null, '', 'NaN', '-inf', '1e3', ' 42 ', Number.MAX_VALUE, -Number.MAX_VALUE),
+  );
+
+  it('writes exactly what fillRows writes, NaN/Infinity/text/huge values included', () => {
+    const write = compileRowWriter(packetLayout);
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            len: cell,
+            source_port: cell,
+            dest_port: cell,
+            ttl: fc.option(cell, { nil: undefined }),
+          }),
+          { minLength: 1, maxLength: 20 },
+        ),
+        (records) => {
+          const expected = new Float32Array(records.length * 4);
+          const got = new Float32Array(records.length * 4);
+          fillRows(records, 0, records.length, packetLayout, expected);
+          write(records, 0, records.length, got);
+          expect(Array.from(got)).toEqual(Array.from(expected));
+        },
+      ),
+    );
+  });
+
+  it('raises the same FeatureSchemaError, and ValidationError for text that is not a number', () => {
+    const write = compileRowWriter(flowLayout);
+    const out = new Float32Array(6);
+    expect(() =>
+      write([{ 'Dst Port': 1, 'Flow Duration': 2, 'Flow Bytes/s': 3 }, { 'Dst Port': 1 }], 0, 2, out),
+    ).toThrow('Missing required columns: Flow Duration, Flow Bytes/s');
+    expect(() => write([{ 'Dst Port': 'http', 'Flow Duration': 2, 'Flow Bytes/s': 3 }], 0, 1, out)).toThrow(
+      ValidationError,
+    );
+  });
+
+  it('keeps names with quotes, backslashes, backticks and newlines as plain data', () => {
+    const names = ['a"b', "c'd", 'e\\f', 'g`h', 'i\nj', '}; throw 1; {'];
+    const odd: FeatureLayout = { features: names, required: new Set(names), absentValue: 0, model: 'odd' };
+    const out = new Float32Array(names.length);
+    compileRowWriter(odd)([Object.fromEntries(names.map((n, i) => [n, i + 1]))], 0, 1, out);
+    expect(Array.from(out)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 });
 
