@@ -73,3 +73,17 @@ export function decodeBridgedEthernet(
 ): void {
   decodeEthernet(packet, offset, limit, depth);
 }
+
+/**
+ * IEEE 802.1ah Provider Backbone Bridging I-TAG (EtherType 0x88e7): 4 bytes (priority, flags, 24-bit I-SID),
+ * then the customer's Ethernet frame (destination, source, EtherType...).
+ */
+export function decodePbbItag(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
+  decodeEthernet(packet, offset + 4, limit, depth);
+}
+
+/** Cisco VN-Tag (EtherType 0x8926, IEEE 802.1Qbh draft): 4 tag bytes, then the next EtherType. */
+export function decodeVnTag(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
+  if (offset + 6 > packet.end) return;
+  decodeEtherType(packet, readU16(packet.data, offset + 4), offset + 6, limit, depth);
+}

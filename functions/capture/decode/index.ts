@@ -10,8 +10,10 @@ import {
   decodeArp,
   decodeBridgedEthernet,
   decodeMpls,
+  decodePbbItag,
   decodePppoeSession,
   decodeVlanTag,
+  decodeVnTag,
 } from './ether-payload.js';
 import {
   decodeCiscoHdlc,
@@ -28,7 +30,7 @@ import {
   decodeSll,
   decodeSll2,
 } from './link-layers.js';
-import { decodeAuthenticationHeader, decodeIpv4, decodeIpv6 } from './network.js';
+import { decodeAuthenticationHeader, decodeIpv4OrMislabelledIpv6, decodeIpv6 } from './network.js';
 import {
   etherTypeDecoders,
   ipProtocolDecoders,
@@ -60,13 +62,15 @@ register(linkTypeDecoders, [239], decodeNflog);
 register(linkTypeDecoders, [276], decodeSll2);
 
 // EtherTypes: IEEE registry / IANA "ieee-802-numbers".
-register(etherTypeDecoders, [0x0800], decodeIpv4);
+register(etherTypeDecoders, [0x0800], decodeIpv4OrMislabelledIpv6);
 register(etherTypeDecoders, [0x86dd], decodeIpv6);
 register(etherTypeDecoders, [0x0806], decodeArp);
 register(etherTypeDecoders, [0x8100, 0x88a8, 0x9100], decodeVlanTag);
 register(etherTypeDecoders, [0x8847, 0x8848], decodeMpls);
 register(etherTypeDecoders, [0x8864], decodePppoeSession);
 register(etherTypeDecoders, [0x6558], decodeBridgedEthernet);
+register(etherTypeDecoders, [0x88e7], decodePbbItag);
+register(etherTypeDecoders, [0x8926], decodeVnTag);
 
 // IP protocol numbers: IANA "Assigned Internet Protocol Numbers".
 register(ipProtocolDecoders, [1, 58], decodeIcmp);

@@ -3,7 +3,7 @@
  * protocol the frame carries and hands the rest on through the EtherType table (or straight to IP).
  */
 import type { DecodedPacket } from '../decoded-packet.js';
-import { decodeIpv4, decodeIpv6 } from './network.js';
+import { decodeIpv4, decodeIpv4OrMislabelledIpv6, decodeIpv6 } from './network.js';
 import { decodeEtherType, MAX_DEPTH, readU16, readU16le, readU32 } from './tables.js';
 
 /**
@@ -19,7 +19,7 @@ export function decodeRawIp(packet: DecodedPacket, offset: number, limit: number
 
 /** LINKTYPE_IPV4 (228), AF_INET on loopback, PPP 0x0021: the bytes are an IPv4 packet. */
 export function decodeLinkIpv4(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
-  if (depth < MAX_DEPTH) decodeIpv4(packet, offset, limit, depth + 1);
+  if (depth < MAX_DEPTH) decodeIpv4OrMislabelledIpv6(packet, offset, limit, depth + 1);
 }
 
 /** LINKTYPE_IPV6 (229), AF_INET6 on loopback, PPP 0x0057: the bytes are an IPv6 packet. */

@@ -24,6 +24,20 @@ function clearTransport(packet: DecodedPacket): void {
 }
 
 /**
+ * The IPv4 EtherType / link type: an IPv4 packet, or an IPv6 packet mislabelled as IPv4, which Wireshark
+ * (and so we) decode as IPv6. Inside IP-in-IP the version must match the protocol number (see tunnels.ts).
+ */
+export function decodeIpv4OrMislabelledIpv6(
+  packet: DecodedPacket,
+  offset: number,
+  limit: number,
+  depth: number,
+): void {
+  if (offset < packet.end && packet.data[offset]! >> 4 === 6) decodeIpv6(packet, offset, limit, depth);
+  else decodeIpv4(packet, offset, limit, depth);
+}
+
+/**
  * IPv4 (RFC 791 §3.1). The datagram ends at `offset + Total Length` (bytes after it are link padding), or at
  * the end of the enclosing data when that comes first. A Total Length of 0 is taken as "the rest of the frame":
  * captures taken on the sending host before TCP segmentation offload carry 0 there (Wireshark does the same).
@@ -33,11 +47,7 @@ export function decodeIpv4(packet: DecodedPacket, offset: number, limit: number,
   if (offset + 20 > packet.end) return;
   const data = packet.data;
   const versionAndLength = data[offset]!;
-  if (versionAndLength >> 4 !== 4) {
-    // An IPv6 packet behind an IPv4 EtherType/link type: decode it as IPv6, like Wireshark does.
-    if (versionAndLength >> 4 === 6) decodeIpv6(packet, offset, limit, depth);
-    return;
-  }
+  if (versionAndLength >> 4 !== 4) return;
   const headerLength = (versionAndLength & 0x0f) * 4;
   if (headerLength < 20) return;
   let totalLength = readU16(data, offset + 2);

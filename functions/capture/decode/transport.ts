@@ -9,7 +9,8 @@ import { MAX_DEPTH, readU16, readU32, udpPortDecoders } from './tables.js';
 /**
  * TCP (RFC 9293 §3.1): ports, sequence, acknowledgment number,
  * data offset (header length incl. options, 32-bit words), flags (NS from the reserved bits, RFC 3540),
- * window. A data offset below 5 words is bogus: the flags and payload are left unknown.
+ * window. A data offset below 5 words is bogus: it is reported, but ack, flags, window and payload are left
+ * unknown (as tshark does).
  */
 export function decodeTcp(packet: DecodedPacket, offset: number, limit: number, _depth: number): void {
   const data = packet.data;
@@ -23,13 +24,13 @@ export function decodeTcp(packet: DecodedPacket, offset: number, limit: number, 
   packet.tcpSeq = readU32(data, offset + 4);
   const headerLength = (data[offset + 12]! >> 4) * 4;
   const flags = ((data[offset + 12]! & 1) << 8) | data[offset + 13]!;
+  packet.l4HeaderLength = headerLength;
+  if (headerLength < 20) return;
   // The raw field, whatever the ACK flag says (as tshark's tcp.ack_raw): a non-zero value without ACK is
   // itself a signal (RFC 9293 §3.1 says it is ignored, scanners use it).
   packet.tcpAck = readU32(data, offset + 8);
-  if (headerLength < 20) return;
   packet.tcpFlags = flags;
   packet.tcpWindow = readU16(data, offset + 14);
-  packet.l4HeaderLength = headerLength;
   packet.payloadOffset = offset + headerLength;
   const payloadLength = limit - offset - headerLength;
   packet.payloadLength = payloadLength >= 0 ? payloadLength : -1;
@@ -75,7 +76,8 @@ export function decodeSctp(packet: DecodedPacket, offset: number, limit: number,
   packet.l4HeaderLength = 12;
   packet.payloadOffset = offset + 12;
   packet.payloadLength = Math.max(0, limit - offset - 12);
-  if (offset + 4 > packet.end) return;
+  // A datagram shorter than the 12-byte common header is malformed; Wireshark shows no ports for it.
+  if (offset + 12 > packet.end || limit - offset < 12) return;
   packet.srcPort = readU16(packet.data, offset);
   packet.dstPort = readU16(packet.data, offset + 2);
 }

@@ -302,7 +302,7 @@ describe('transport headers', () => {
     expect(ack).toMatchObject({ tcpAck: 0x80000001, tcpFlags: 0x110, payloadLength: 3 });
   });
 
-  it('leaves flags and payload unknown for a TCP data offset below 5 words', () => {
+  it('reports a TCP data offset below 5 words but leaves ack, flags and payload unknown', () => {
     const view = decodeBytes(
       eth4(ipv4({ ...v4, protocol: IP_PROTO.TCP }, tcp({ srcPort: 1, dstPort: 2, headerLength: 16 }))),
     );
@@ -310,7 +310,8 @@ describe('transport headers', () => {
       srcPort: 1,
       dstPort: 2,
       tcpFlags: -1,
-      l4HeaderLength: -1,
+      l4HeaderLength: 16,
+      tcpAck: -1,
       payloadLength: -1,
     });
   });
