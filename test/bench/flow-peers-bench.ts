@@ -149,7 +149,7 @@ export async function runFlowPeersBench(context: BenchContext): Promise<SectionR
   let cicRow: BenchRow | undefined;
   const cic = ensurePeer(context.outputDir, CICFLOWMETER, context.log);
   if (cic.ok) {
-    const slicePackets = context.quick ? 5_000 : 30_000;
+    const slicePackets = context.quick ? 5_000 : 20_000;
     const slicePath = join(context.outputDir, `slice-${slicePackets}.pcap`);
     const slice = await slicePcap(capture.path, slicePath, slicePackets);
     const cicOut = join(context.outputDir, 'cicflowmeter.csv');
