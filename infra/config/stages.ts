@@ -66,6 +66,9 @@ export interface StageConfig {
     /** `null` lets the cluster choose (required for MSK Serverless, which always keeps 3 replicas). */
     readonly topicReplicationFactor: number | null;
     readonly topicRetentionHours: number;
+    /** The poison-record topic index-flows writes to (network_predictions.dlq). */
+    readonly deadLetterPartitions: number;
+    readonly deadLetterRetentionHours: number;
   };
   readonly indexer: {
     readonly batchSize: number;
@@ -124,6 +127,8 @@ const dev: StageConfig = {
     topicPartitions: 3,
     topicReplicationFactor: 2,
     topicRetentionHours: 72,
+    deadLetterPartitions: 1,
+    deadLetterRetentionHours: 336,
   },
   indexer: { batchSize: 100, maxBatchingWindowSeconds: 1, retryAttempts: 3, maxPollers: 2 },
   functions: {
@@ -157,6 +162,8 @@ const staging: StageConfig = {
     topicPartitions: 6,
     topicReplicationFactor: null,
     topicRetentionHours: 72,
+    deadLetterPartitions: 1,
+    deadLetterRetentionHours: 336,
   },
   indexer: { batchSize: 200, maxBatchingWindowSeconds: 1, retryAttempts: 5, maxPollers: 4 },
   functions: {
@@ -194,6 +201,8 @@ const prod: StageConfig = {
     topicPartitions: 12,
     topicReplicationFactor: 3,
     topicRetentionHours: 168,
+    deadLetterPartitions: 3,
+    deadLetterRetentionHours: 720,
   },
   indexer: { batchSize: 500, maxBatchingWindowSeconds: 1, retryAttempts: 10, maxPollers: 12 },
   functions: {

@@ -185,7 +185,7 @@ export function applyNagSuppressions(
     },
   ]);
   NagSuppressions.addResourceSuppressions(
-    stateless.topic,
+    stateless.topics,
     [
       {
         id: 'AwsSolutions-IAM5',

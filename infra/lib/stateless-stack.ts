@@ -22,8 +22,8 @@ import type { Construct } from 'constructs';
 import type { StageConfig } from '../config/stages.js';
 import { CAPTURE_PREFIXES } from './constructs/capture-bucket.js';
 import { HandlerFunction, type HandlerFunctionProps } from './constructs/handler-function.js';
-import { INDEXER_CONSUMER_GROUP, PREDICTIONS_TOPIC } from './constructs/kafka-cluster.js';
-import { KafkaTopic } from './constructs/kafka-topic.js';
+import { DEAD_LETTER_TOPIC, INDEXER_CONSUMER_GROUP, PREDICTIONS_TOPIC } from './constructs/kafka-cluster.js';
+import { KafkaTopics } from './constructs/kafka-topic.js';
 import { OnnxRuntimeLayer } from './constructs/onnxruntime-layer.js';
 import { RestApi } from './constructs/rest-api.js';
 import { REPO_ROOT } from './paths.js';
@@ -64,7 +64,7 @@ export class StatelessStack extends Stack {
   readonly failureQueues: Record<'parseCapture' | 'scoreFlows' | 'indexFlows', sqs.Queue>;
   readonly api: RestApi;
   readonly layer: OnnxRuntimeLayer;
-  readonly topic: KafkaTopic;
+  readonly topics: KafkaTopics;
   readonly alarmTopic: sns.Topic;
   /** The stateful stack's indexer and search roles, imported so grants land in this stack. */
   readonly importedRoles: { readonly indexer: iam.IRole; readonly search: iam.IRole };
@@ -78,7 +78,7 @@ export class StatelessStack extends Stack {
     const domain = stateful.search.domain;
 
     this.layer = new OnnxRuntimeLayer(this, 'OnnxRuntime');
-    this.topic = new KafkaTopic(this, 'PredictionsTopic', config, network, kafka);
+    this.topics = new KafkaTopics(this, 'PredictionsTopic', config, network, kafka);
 
     // Names as parsed by functions/platform/config.ts (the one place that reads the environment).
     const common = {
@@ -99,6 +99,8 @@ export class StatelessStack extends Stack {
       subnets: network.subnets,
       securityGroups: [network.searchClientSg],
     };
+    // index-flows also produces: poison records go to the dead-letter topic.
+    const indexerVpc = { ...searchVpc, securityGroups: [network.searchClientSg, network.kafkaClientSg] };
     // The OpenSearch resource policy names these roles, so they live with the domain; importing them
     // mutable lets grants made here land in policies owned by this stack (no dependency cycle).
     const indexerRole = iam.Role.fromRoleArn(this, 'IndexerRole', stateful.search.indexerRole.roleArn, {
@@ -163,8 +165,8 @@ export class StatelessStack extends Stack {
       indexFlows: make('indexFlows', {
         description: `MSK ${PREDICTIONS_TOPIC}: bulk-indexes predictions into OpenSearch`,
         sizing: config.functions.index,
-        environment: openSearchEnv,
-        vpc: searchVpc,
+        environment: { ...openSearchEnv, ...kafkaEnv },
+        vpc: indexerVpc,
         role: indexerRole,
       }),
       searchFlows: make('searchFlows', {
@@ -208,7 +210,7 @@ export class StatelessStack extends Stack {
           resources: [kafka.dataArn('topic', PREDICTIONS_TOPIC)],
         }),
       );
-      publisher.node.addDependency(this.topic.resource);
+      publisher.node.addDependency(this.topics.predictions);
     }
 
     // Failure destinations: S3 invokes asynchronously; after the retries the event lands here.
@@ -253,11 +255,23 @@ export class StatelessStack extends Stack {
     const indexFlows = fns.indexFlows.fn;
     indexFlows.addToRolePolicy(
       new iam.PolicyStatement({
-        sid: 'ConsumeConnect',
-        actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'],
+        sid: 'ConnectConsumeAndDeadLetter',
+        actions: [
+          'kafka-cluster:Connect',
+          'kafka-cluster:DescribeClusterDynamicConfiguration',
+          'kafka-cluster:WriteDataIdempotently',
+        ],
         resources: [kafka.clusterArn],
       }),
     );
+    indexFlows.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteDeadLetters',
+        actions: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
+        resources: [kafka.dataArn('topic', DEAD_LETTER_TOPIC)],
+      }),
+    );
+    indexFlows.node.addDependency(this.topics.deadLetter);
     indexFlows.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ConsumePredictions',

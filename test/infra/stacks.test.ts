@@ -5,7 +5,7 @@ import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_KEYS } from '../../functions/platform/dynamodb-repositories.js';
 import { STAGE_NAMES, type StageName } from '../../infra/config/stages.js';
-import { PREDICTIONS_TOPIC } from '../../infra/lib/constructs/kafka-cluster.js';
+import { DEAD_LETTER_TOPIC, PREDICTIONS_TOPIC } from '../../infra/lib/constructs/kafka-cluster.js';
 import { STATEFUL_LOGICAL_IDS } from '../../infra/lib/stateful-stack.js';
 import { HANDLER_ENTRIES, type HandlerName, SCORING_HANDLERS } from '../../infra/lib/stateless-stack.js';
 import { buildOnnxRuntimeLayer, directorySizeBytes } from '../../layers/onnxruntime/build.js';
@@ -287,6 +287,12 @@ suite('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
     });
 
     it('VPC placement: Kafka publishers, the indexer and search in the VPC; the rest outside', () => {
+      const indexFlows = props(
+        resourcesOf(stage().stateless, 'AWS::Lambda::Function')[
+          functionLogicalId(stage().stateless, 'indexFlows')
+        ]!,
+      );
+      expect((indexFlows.VpcConfig as { SecurityGroupIds: unknown[] }).SecurityGroupIds).toHaveLength(2);
       const template = stage().stateless;
       const inVpc: HandlerName[] = ['scoreFlows', 'predict', 'indexFlows', 'searchFlows'];
       for (const name of Object.keys(HANDLER_ENTRIES) as HandlerName[]) {
@@ -341,13 +347,19 @@ suite('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
       });
     });
 
-    it('creates the predictions topic with the stage partitions on deploy', () => {
+    it('creates the predictions and dead-letter topics with the stage partitions on deploy', () => {
       const kafka = stage().config.kafka;
+      stage().stateless.resourceCountIs('Custom::KafkaTopic', 2);
       stage().stateless.hasResourceProperties('Custom::KafkaTopic', {
         Topic: PREDICTIONS_TOPIC,
         Partitions: kafka.topicPartitions,
         ReplicationFactor: kafka.topicReplicationFactor ?? -1,
         RetentionMs: kafka.topicRetentionHours * 3_600_000,
+      });
+      stage().stateless.hasResourceProperties('Custom::KafkaTopic', {
+        Topic: DEAD_LETTER_TOPIC,
+        Partitions: kafka.deadLetterPartitions,
+        RetentionMs: kafka.deadLetterRetentionHours * 3_600_000,
       });
     });
 
@@ -453,8 +465,39 @@ suite('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
           statement.actions.includes('kafka-cluster:WriteData'),
         );
         expect(kafka, name).toHaveLength(1);
-        expect(kafka[0]?.resources, name).toContain(`/${PREDICTIONS_TOPIC}`);
+        expect(kafka[0]?.resources, name).toContain(`/${PREDICTIONS_TOPIC}"`);
       }
+      for (const name of ['uploadPcap', 'parseCapture', 'history', 'captureStatus', 'searchFlows'] as const) {
+        const actions = statementsFor(name).flatMap((statement) => statement.actions);
+        expect(
+          actions.some((action) => action.startsWith('kafka-cluster:')),
+          name,
+        ).toBe(false);
+      }
+    });
+
+    it('IAM: index-flows reads the predictions topic and writes only the dead-letter topic', () => {
+      const template = stage().stateless;
+      const indexer = JSON.stringify(
+        Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+          .map(props)
+          .filter((policy) => JSON.stringify(policy.Roles).includes('CcfIndexerRole')),
+      );
+      const statements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+        .map(props)
+        .filter((policy) => JSON.stringify(policy.Roles).includes('CcfIndexerRole'))
+        .flatMap((policy) => (policy.PolicyDocument as { Statement: Statement[] }).Statement);
+      expect(indexer.length).toBeGreaterThan(0);
+      const write = statements.filter((statement) =>
+        asList(statement.Action).includes('kafka-cluster:WriteData'),
+      );
+      expect(write).toHaveLength(1);
+      expect(JSON.stringify(write[0]?.Resource)).toContain(`/${DEAD_LETTER_TOPIC}"`);
+      const read = statements.filter((statement) =>
+        asList(statement.Action).includes('kafka-cluster:ReadData'),
+      );
+      expect(read).toHaveLength(1);
+      expect(JSON.stringify(read[0]?.Resource)).toContain(`/${PREDICTIONS_TOPIC}"`);
     });
   });
 

@@ -9,11 +9,13 @@ import {
   Stack,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { DEAD_LETTER_TOPIC } from '../../../functions/platform/kafka-dead-letter.js';
+import { PREDICTIONS_TOPIC } from '../../../functions/records/prediction-message.js';
 import type { StageConfig } from '../../config/stages.js';
 import type { Network } from './network.js';
 
-/** The topic every prediction is published to (see functions/records/prediction.ts). */
-export const PREDICTIONS_TOPIC = 'network_predictions';
+/** The topic every prediction is published to, and where index-flows copies poison records. */
+export { DEAD_LETTER_TOPIC, PREDICTIONS_TOPIC };
 /** Consumer group of the index-flows event source mapping. */
 export const INDEXER_CONSUMER_GROUP = 'ccf-index-flows';
 

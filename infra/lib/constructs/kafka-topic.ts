@@ -8,19 +8,24 @@ import {
 import { Construct } from 'constructs';
 import type { StageConfig } from '../../config/stages.js';
 import { HandlerFunction } from './handler-function.js';
-import { type KafkaCluster, PREDICTIONS_TOPIC } from './kafka-cluster.js';
+import { DEAD_LETTER_TOPIC, type KafkaCluster, PREDICTIONS_TOPIC } from './kafka-cluster.js';
 import type { Network } from './network.js';
 
-/** Creates (or grows) the predictions topic on every deploy, from inside the VPC. */
-export class KafkaTopic extends Construct {
-  readonly resource: CustomResource;
+/**
+ * Creates (or grows) the Kafka topics on every deploy, from inside the VPC: `network_predictions`
+ * (published by score-flows and predict, consumed by index-flows) and its dead-letter topic (poison
+ * records copied there by index-flows). Nothing relies on broker-side auto-creation.
+ */
+export class KafkaTopics extends Construct {
+  readonly predictions: CustomResource;
+  readonly deadLetter: CustomResource;
   readonly provisioner: HandlerFunction;
 
   constructor(scope: Construct, id: string, config: StageConfig, network: Network, cluster: KafkaCluster) {
     super(scope, id);
     this.provisioner = new HandlerFunction(this, 'Provisioner', {
       entry: 'infra/functions/kafka-topic-handler.ts',
-      description: `Creates the ${PREDICTIONS_TOPIC} Kafka topic`,
+      description: `Creates the ${PREDICTIONS_TOPIC} and ${DEAD_LETTER_TOPIC} Kafka topics`,
       config,
       sizing: { memoryMb: 256, timeoutSeconds: 120 },
       vpc: { vpc: network.vpc, subnets: network.subnets, securityGroups: [network.kafkaClientSg] },
@@ -35,7 +40,7 @@ export class KafkaTopic extends Construct {
     );
     fn.addToRolePolicy(
       new iam.PolicyStatement({
-        sid: 'ManagePredictionsTopic',
+        sid: 'ManageTopics',
         actions: [
           'kafka-cluster:CreateTopic',
           'kafka-cluster:DescribeTopic',
@@ -43,7 +48,7 @@ export class KafkaTopic extends Construct {
           'kafka-cluster:DescribeTopicDynamicConfiguration',
           'kafka-cluster:AlterTopicDynamicConfiguration',
         ],
-        resources: [cluster.dataArn('topic', PREDICTIONS_TOPIC)],
+        resources: [cluster.dataArn('topic', PREDICTIONS_TOPIC), cluster.dataArn('topic', DEAD_LETTER_TOPIC)],
       }),
     );
 
@@ -54,16 +59,29 @@ export class KafkaTopic extends Construct {
         removalPolicy: RemovalPolicy.DESTROY,
       }),
     });
-    this.resource = new CustomResource(this, 'Topic', {
-      serviceToken: provider.serviceToken,
-      resourceType: 'Custom::KafkaTopic',
-      properties: {
-        BootstrapBrokers: cluster.bootstrapBrokersSaslIam,
-        Topic: PREDICTIONS_TOPIC,
-        Partitions: config.kafka.topicPartitions,
-        ReplicationFactor: config.kafka.topicReplicationFactor ?? -1,
-        RetentionMs: config.kafka.topicRetentionHours * 3_600_000,
-      },
-    });
+    const topic = (resourceId: string, name: string, partitions: number, retentionHours: number) =>
+      new CustomResource(this, resourceId, {
+        serviceToken: provider.serviceToken,
+        resourceType: 'Custom::KafkaTopic',
+        properties: {
+          BootstrapBrokers: cluster.bootstrapBrokersSaslIam,
+          Topic: name,
+          Partitions: partitions,
+          ReplicationFactor: config.kafka.topicReplicationFactor ?? -1,
+          RetentionMs: retentionHours * 3_600_000,
+        },
+      });
+    this.predictions = topic(
+      'Topic',
+      PREDICTIONS_TOPIC,
+      config.kafka.topicPartitions,
+      config.kafka.topicRetentionHours,
+    );
+    this.deadLetter = topic(
+      'DeadLetterTopic',
+      DEAD_LETTER_TOPIC,
+      config.kafka.deadLetterPartitions,
+      config.kafka.deadLetterRetentionHours,
+    );
   }
 }
