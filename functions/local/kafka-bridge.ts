@@ -33,6 +33,7 @@ export interface KafkaBridgeOptions {
 }
 
 export interface KafkaBridge {
+  groupId: string;
   /** Batches handed to the handler, and records committed after it succeeded. */
   stats(): { batches: number; committed: number; failedBatches: number };
   stop(): Promise<void>;
@@ -43,8 +44,9 @@ export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<Kaf
   const maxBatch = options.maxBatchRecords ?? 500;
   const backoff = options.retryBackoffMs ?? { initial: 500, max: 10_000 };
   const log = options.log ?? (() => undefined);
+  const groupId = options.groupId ?? 'ccf-index-flows';
   const consumer: Consumer = options.kafka.consumer({
-    groupId: options.groupId ?? 'ccf-index-flows',
+    groupId,
     sessionTimeout: 30_000,
     heartbeatInterval: 3000,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
@@ -56,7 +58,7 @@ export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<Kaf
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+    eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
       const key = partitionKey(batch.topic, batch.partition);
       for (let start = 0; start < batch.messages.length; start += maxBatch) {
         if (!isRunning() || isStale()) return;
@@ -83,6 +85,8 @@ export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<Kaf
           await consumer.commitOffsets([
             { topic: batch.topic, partition: batch.partition, offset: String(last + 1) },
           ]);
+          // Resolved offsets are where kafkajs fetches next; unresolved ones would be fetched again.
+          resolveOffset(String(last));
           stats.committed += slice.length;
           failuresInARow.delete(key);
           await heartbeat();
@@ -95,6 +99,7 @@ export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<Kaf
           await consumer.commitOffsets([
             { topic: batch.topic, partition: batch.partition, offset: String(firstFailed) },
           ]);
+          resolveOffset(String(firstFailed - 1));
           stats.committed += done;
         }
         const attempts = (failuresInARow.get(key) ?? 0) + 1;
@@ -114,6 +119,7 @@ export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<Kaf
     },
   });
   return {
+    groupId,
     stats: () => ({ ...stats }),
     stop: () => consumer.disconnect(),
   };

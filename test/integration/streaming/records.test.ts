@@ -1,0 +1,175 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { indexMskBatch } from '../../../functions/handlers/index-flows.js';
+import type { PoisonRecord } from '../../../functions/platform/kafka-dead-letter.js';
+import { toMskEvent } from '../../../functions/platform/kafka-msk-event.js';
+import { createOpenSearchClient, OpenSearchIndexer } from '../../../functions/platform/opensearch-indexer.js';
+import {
+  ecsDocumentSchema,
+  featureFieldName,
+  parseCicTimestamp,
+  toEcsDocument,
+} from '../../../functions/records/ecs-document.js';
+import {
+  buildPredictionMessage,
+  decodePredictionMessage,
+  encodePredictionMessage,
+  PoisonMessageError,
+} from '../../../functions/records/prediction-message.js';
+import { flowPrediction } from './support.js';
+
+describe('prediction message', () => {
+  it('round-trips through JSON and refuses bad JSON, unknown versions and invalid predictions', () => {
+    const prediction = flowPrediction('cap-1', 7);
+    const message = buildPredictionMessage(prediction, new Date('2026-11-28T00:00:00Z'), {
+      s3_key: 'uploads/cap-1/a.pcap',
+      sha256: 'a'.repeat(64),
+    });
+    const text = encodePredictionMessage(message);
+    expect(decodePredictionMessage(Buffer.from(text))).toEqual(message);
+    expect(() => decodePredictionMessage('{nope')).toThrow(PoisonMessageError);
+    expect(() => decodePredictionMessage(JSON.stringify({ ...message, message_version: 2 }))).toThrow(
+      /message_version/,
+    );
+    const broken = { ...message, prediction: { ...prediction, probability: 3 } };
+    expect(() => encodePredictionMessage(broken)).toThrow(/Refusing to publish/);
+    expect(() => decodePredictionMessage(JSON.stringify(broken))).toThrow(/prediction\.probability/);
+  });
+});
+
+describe('ECS document', () => {
+  it('names features in snake_case with units', () => {
+    expect(featureFieldName('Flow Duration')).toBe('flow_duration_us');
+    expect(featureFieldName('Flow Bytes/s')).toBe('flow_bytes_per_s');
+    expect(featureFieldName('Fwd IAT Mean')).toBe('fwd_iat_mean_us');
+    expect(featureFieldName('Down/Up Ratio')).toBe('down_up_ratio');
+    expect(featureFieldName('Idle Max')).toBe('idle_max_us');
+    expect(featureFieldName('Fwd Act Data Pkts')).toBe('fwd_act_data_pkts');
+    expect(featureFieldName('Total TCP Flow Time')).toBe('total_tcp_flow_time_us');
+  });
+
+  it('parses CIC timestamps (UTC, microseconds)', () => {
+    expect(parseCicTimestamp('2017-07-07 18:08:57.763666')).toEqual({
+      iso: '2017-07-07T18:08:57.763Z',
+      epochUs: Date.parse('2017-07-07T18:08:57Z') * 1000 + 763_666,
+    });
+    expect(parseCicTimestamp('07/07/2017 18:08')).toBeUndefined();
+  });
+
+  it('maps an IPv6 UDP flow and a packet prediction to valid documents', () => {
+    const v6 = flowPrediction('cap-6', 2);
+    v6.input['Src IP'] = '2001:db8::1';
+    v6.input['Dst IP'] = '2001:db8::2';
+    v6.input.Protocol = 17;
+    v6.input.ip_version = 6;
+    const doc = toEcsDocument(buildPredictionMessage(v6, new Date()));
+    expect(ecsDocumentSchema.parse(doc)).toEqual(doc);
+    expect(doc.network).toMatchObject({ transport: 'udp', iana_number: '17', type: 'ipv6' });
+    expect(doc.related.ip).toEqual(['2001:db8::1', '2001:db8::2']);
+    expect(doc.event.kind).toBe('event');
+
+    const packet = toEcsDocument(
+      buildPredictionMessage(
+        {
+          ...flowPrediction('api', 1),
+          kind: 'packet',
+          capture_id: 'api',
+          prediction_id: 'p-1',
+          input: { len: 60, source_port: 80, dest_port: 443 },
+        },
+        new Date(),
+      ),
+    );
+    expect(ecsDocumentSchema.parse(packet)).toEqual(packet);
+    expect(packet).toMatchObject({
+      '@timestamp': '2026-11-28T12:00:00.000Z',
+      source: { port: 80, bytes: 60, packets: 1 },
+      destination: { port: 443 },
+      event: { type: ['info'] },
+      ccf: { kind: 'packet', capture: { id: 'api' }, features: { len: 60 } },
+    });
+  });
+});
+
+describe('OpenSearch indexer backpressure (a real HTTP server answering like a busy cluster)', () => {
+  it('retries items rejected with 429 and reports refused documents as poison', async () => {
+    let bulkCalls = 0;
+    const bodies: string[] = [];
+    const server = createServer(async (request: IncomingMessage, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const body = Buffer.concat(chunks).toString('utf8');
+      response.setHeader('content-type', 'application/json');
+      if (request.method === 'HEAD') {
+        response.statusCode = 200;
+        response.end();
+        return;
+      }
+      if (request.url?.startsWith('/_bulk')) {
+        bulkCalls++;
+        bodies.push(body);
+        const actions = body
+          .trim()
+          .split('\n')
+          .filter((_, i) => i % 2 === 0)
+          .map((line) => (JSON.parse(line) as { index: { _id: string } }).index._id);
+        const items = actions.map((id) => {
+          if (id.endsWith(':3')) {
+            return {
+              index: { _id: id, status: 400, error: { type: 'mapper_parsing_exception', reason: 'bad' } },
+            };
+          }
+          if (bulkCalls === 1 && id.endsWith(':2')) {
+            return { index: { _id: id, status: 429, error: { type: 'es_rejected_execution_exception' } } };
+          }
+          return { index: { _id: id, status: 201 } };
+        });
+        response.end(JSON.stringify({ took: 1, errors: true, items }));
+        return;
+      }
+      response.statusCode = 404;
+      response.end('{}');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const indexer = new OpenSearchIndexer({ client: createOpenSearchClient({ url }), baseDelayMs: 5 });
+      const predictions = [1, 2, 3].map((i) => flowPrediction('cap-b', i));
+      const sent: PoisonRecord[] = [];
+      const event = toMskEvent(
+        predictions.map((p, i) => ({
+          topic: 'network_predictions',
+          partition: 0,
+          offset: i,
+          timestamp: 0,
+          key: Buffer.from(p.capture_id),
+          value: Buffer.from(encodePredictionMessage(buildPredictionMessage(p, new Date()))),
+        })),
+        [],
+      );
+      const outcome = await indexMskBatch(event, {
+        indexer,
+        poison: {
+          send: async (poison) => {
+            sent.push(...poison);
+          },
+        },
+      });
+      expect(bulkCalls).toBe(2);
+      expect(bodies[1]).toContain('"_id":"cap-b:2"');
+      expect(bodies[1]).not.toContain('"_id":"cap-b:1"');
+      expect(outcome).toMatchObject({
+        indexed: 2,
+        poison: 1,
+        failed: 0,
+        response: { batchItemFailures: [] },
+      });
+      expect(sent.map((p) => [p.record.offset, p.code])).toEqual([[2, 'DOCUMENT_REFUSED']]);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,334 @@
+import type { Client } from '@opensearch-project/opensearch';
+import type { Admin, Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIndexFlowsHandler, indexMskBatch } from '../../../functions/handlers/index-flows.js';
+import { type KafkaBridge, startKafkaBridge } from '../../../functions/local/kafka-bridge.js';
+import { KafkaDeadLetterSink } from '../../../functions/platform/kafka-dead-letter.js';
+import { type MskEvent, toMskEvent } from '../../../functions/platform/kafka-msk-event.js';
+import { KafkaPredictionPublisher } from '../../../functions/platform/kafka-publisher.js';
+import { createOpenSearchClient, OpenSearchIndexer } from '../../../functions/platform/opensearch-indexer.js';
+import { OpenSearchFlowSearch, resolveFlowSearch } from '../../../functions/platform/opensearch-search.js';
+import { decodePredictionMessage } from '../../../functions/records/prediction-message.js';
+import { ensureServices, stopService } from '../../../scripts/services/services.js';
+import {
+  countDocuments,
+  createTopic,
+  flowPrediction,
+  readAll,
+  servicesForTests,
+  testKafka,
+  uniqueName,
+  waitForCount,
+} from './support.js';
+
+let brokers: string[];
+let opensearchUrl: string;
+let kafka: Kafka;
+let admin: Admin;
+let client: Client;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  ({ brokers, opensearchUrl } = await servicesForTests());
+  kafka = testKafka(brokers);
+  admin = kafka.admin();
+  await admin.connect();
+  client = createOpenSearchClient({ url: opensearchUrl });
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await admin?.disconnect();
+});
+
+function pipelineParts(index: string, deadLetterTopic: string) {
+  const indexer = new OpenSearchIndexer({
+    client,
+    index,
+    templateName: `${index}-template`,
+    baseDelayMs: 50,
+  });
+  const poison = new KafkaDeadLetterSink(kafka, deadLetterTopic);
+  cleanups.push(() => poison.disconnect());
+  cleanups.push(() => client.indices.delete({ index, ignore_unavailable: true }));
+  cleanups.push(() => client.indices.deleteIndexTemplate({ name: `${index}-template` }));
+  return { indexer, poison };
+}
+
+async function bridge(topic: string, index: string, deadLetterTopic: string): Promise<KafkaBridge> {
+  const { indexer, poison } = pipelineParts(index, deadLetterTopic);
+  const started = await startKafkaBridge({
+    kafka,
+    brokers,
+    topic,
+    groupId: uniqueName('index-flows'),
+    handler: createIndexFlowsHandler({ indexer, poison }),
+    retryBackoffMs: { initial: 200, max: 1000 },
+  });
+  cleanups.push(() => started.stop());
+  return started;
+}
+
+function publisher(topic: string, options: { chunkSize?: number; retries?: number } = {}) {
+  const p = new KafkaPredictionPublisher({ kafka: testKafka(brokers), topic, ...options });
+  cleanups.push(() => p.disconnect());
+  return p;
+}
+
+describe.sequential('streaming against real Kafka and OpenSearch', () => {
+  it('publishes predictions, consumes them MSK-shaped and indexes ECS documents; search finds them', async () => {
+    const topic = uniqueName('predictions');
+    const index = uniqueName('flows');
+    await createTopic(admin, topic);
+    const captureId = uniqueName('cap');
+    const predictions = Array.from({ length: 60 }, (_, i) => flowPrediction(captureId, i + 1));
+    const api = flowPrediction('api', 1, { prediction_id: uniqueName('api'), capture_id: 'api' });
+
+    const started = Date.now();
+    const result = await publisher(topic).publish([...predictions, api]);
+    expect(result).toMatchObject({ status: 'published', published: 61, failed: 0, unacknowledged_ids: [] });
+
+    const messages = await readAll(kafka, topic);
+    expect(messages).toHaveLength(61);
+    expect(new Set(messages.map((m) => m.key))).toEqual(new Set([captureId, 'api']));
+    // One capture → one key → one partition, in order.
+    const captureMessages = messages.filter((m) => m.key === captureId);
+    expect(new Set(captureMessages.map((m) => m.partition)).size).toBe(1);
+    const decoded = captureMessages.map((m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)));
+    expect(decoded.map((d) => d.prediction.prediction_id)).toEqual(predictions.map((p) => p.prediction_id));
+    expect(decoded[0]).toMatchObject({ type: 'ccf.prediction', message_version: 1 });
+
+    await bridge(topic, index, uniqueName('dlq'));
+    expect(await waitForCount(client, index, 61)).toBe(61);
+    process.stderr.write(`publish → indexed 61 documents in ${Date.now() - started} ms\n`);
+
+    const doc = await client.get({ index, id: `${captureId}:3` });
+    const source = doc.body._source as Record<string, unknown>;
+    expect(source).toMatchObject({
+      '@timestamp': '2017-07-07T18:08:13.763Z',
+      event: {
+        kind: 'alert',
+        category: ['network'],
+        type: ['connection'],
+        start: '2017-07-07T18:08:13.763Z',
+        end: '2017-07-07T18:08:14.998Z',
+        duration: 1_234_567_000,
+      },
+      source: { ip: '10.0.0.3', port: 40003, bytes: 100, packets: 3 },
+      destination: { ip: '192.168.1.10', port: 80, bytes: 200, packets: 2 },
+      network: {
+        transport: 'tcp',
+        iana_number: '6',
+        type: 'ipv4',
+        bytes: 300,
+        packets: 5,
+        community_id: `1:${Buffer.from('flow-3').toString('base64')}`,
+      },
+      related: { ip: ['10.0.0.3', '192.168.1.10'] },
+      ccf: {
+        prediction_id: `${captureId}:3`,
+        flow_id: '10.0.0.3-192.168.1.10-40003-443-6',
+        prediction: { label: 'DoS Hulk', verdict: 'malicious', model: 'flow-classifier', probability: 0.93 },
+        capture: { id: captureId },
+        features: {
+          flow_duration_us: 1_234_567,
+          flow_bytes_per_s: 243,
+          fwd_iat_mean_us: 1500.5,
+          expiry_reason: 'fin',
+        },
+      },
+    });
+
+    const mapping = await client.indices.getMapping({ index });
+    const properties = JSON.stringify(mapping.body);
+    for (const fragment of [
+      '"@timestamp":{"type":"date"}',
+      '"ip":{"type":"ip"}',
+      '"community_id":{"type":"keyword"}',
+      '"port":{"type":"integer"}',
+      '"flow_duration_us":{"type":"double"}',
+      '"expiry_reason":{"type":"keyword","ignore_above":256}',
+    ]) {
+      expect(properties).toContain(fragment);
+    }
+
+    const search = new OpenSearchFlowSearch(client, index);
+    const malicious = await search.search(resolveFlowSearch({ q: `verdict:malicious capture:${captureId}` }));
+    expect(malicious.total).toBe(20);
+    expect(malicious.items.every((d) => d.ccf.prediction.verdict === 'malicious')).toBe(true);
+    const byIp = await search.search(resolveFlowSearch({ q: 'ip:10.0.0.0/24 port:80', capture: captureId }));
+    expect(byIp.total).toBe(30);
+    const byLabel = await search.search(resolveFlowSearch({ q: 'label:"DoS Hulk" to:2017-07-07T18:08:20Z' }));
+    expect(byLabel.items.every((d) => d['@timestamp'] <= '2017-07-07T18:08:20.000Z')).toBe(true);
+    expect(byLabel.total).toBeGreaterThan(0);
+    // Pagination walks every document once.
+    const seen = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const page = await search.search(
+        resolveFlowSearch({ capture: captureId, limit: '25', ...(cursor ? { cursor } : {}) }),
+      );
+      for (const d of page.items) seen.add(d.ccf.prediction_id);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen.size).toBe(60);
+    expect(() => resolveFlowSearch({ q: 'verdict:malicious OR 1=1' })).toThrow(/key:value/);
+    expect(() => resolveFlowSearch({ q: 'script:boom' })).toThrow(/unknown key 'script'/);
+  });
+
+  it('MSK redelivery of a batch does not duplicate documents', async () => {
+    const index = uniqueName('flows');
+    const { indexer, poison } = pipelineParts(index, uniqueName('dlq'));
+    const captureId = uniqueName('cap');
+    const event = mskEventOf(
+      topicName(),
+      Array.from({ length: 40 }, (_, i) => flowPrediction(captureId, i + 1)),
+    );
+    const first = await indexMskBatch(event, { indexer, poison });
+    expect(first).toMatchObject({ indexed: 40, failed: 0, poison: 0, response: { batchItemFailures: [] } });
+    const again = await indexMskBatch(event, { indexer, poison });
+    expect(again.indexed).toBe(40);
+    expect(await countDocuments(client, index)).toBe(40);
+  });
+
+  it('OpenSearch down: the batch is reported failed; after restart the redelivery indexes everything', async () => {
+    const index = uniqueName('flows');
+    const { indexer, poison } = pipelineParts(index, uniqueName('dlq'));
+    const captureId = uniqueName('cap');
+    const topic = topicName();
+    const event = mskEventOf(
+      topic,
+      Array.from({ length: 30 }, (_, i) => flowPrediction(captureId, i + 1)),
+    );
+    // Template installed while up, so the failure below is the bulk request itself.
+    await indexer.ensureTemplate();
+    await stopService('opensearch');
+    try {
+      const failed = await indexMskBatch(event, { indexer, poison });
+      expect(failed.indexed).toBe(0);
+      expect(failed.failed).toBe(30);
+      const identifiers = failed.response.batchItemFailures.map((f) => f.itemIdentifier);
+      expect(identifiers).toHaveLength(30);
+      expect(identifiers[0]).toEqual({ partition: `${topic}-0`, offset: 0 });
+      expect(new Set(identifiers.map((i) => i.partition))).toEqual(new Set([`${topic}-0`, `${topic}-1`]));
+    } finally {
+      await ensureServices({ kafka: false, opensearch: true });
+    }
+    const redelivered = await indexMskBatch(event, { indexer, poison });
+    expect(redelivered).toMatchObject({ indexed: 30, failed: 0, response: { batchItemFailures: [] } });
+    expect(await countDocuments(client, index)).toBe(30);
+  }, 240_000);
+
+  it('Kafka down while publishing: failures recorded, the retry path publishes the rest, each document once', async () => {
+    const topic = uniqueName('predictions');
+    const index = uniqueName('flows');
+    await createTopic(admin, topic);
+    const captureId = uniqueName('cap');
+    const all = Array.from({ length: 50 }, (_, i) => flowPrediction(captureId, i + 1));
+    const p = publisher(topic, { chunkSize: 10, retries: 1 });
+    expect(await p.publish(all.slice(0, 20))).toMatchObject({ status: 'published', published: 20 });
+
+    await stopService('kafka');
+    let failedIds: string[];
+    try {
+      const failed = await p.publish(all.slice(20));
+      expect(failed.status).toBe('failed');
+      expect(failed.published).toBe(0);
+      expect(failed.failed).toBe(30);
+      expect(failed.message).toMatch(/did not acknowledge 30 of 30/);
+      failedIds = failed.unacknowledged_ids;
+      expect(failedIds).toEqual(all.slice(20).map((x) => x.prediction_id));
+      expect(p.unacknowledged().map((x) => x.prediction_id)).toEqual(failedIds);
+    } finally {
+      await ensureServices({ kafka: true, opensearch: false });
+    }
+    const retried = await p.retryUnacknowledged();
+    expect(retried).toMatchObject({ status: 'published', published: 30, failed: 0 });
+    expect(p.unacknowledged()).toEqual([]);
+    expect(await p.retryUnacknowledged()).toMatchObject({ published: 0, failed: 0 });
+
+    const onTopic = await readAll(kafka, topic);
+    const ids = onTopic.map(
+      (m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)).prediction.prediction_id,
+    );
+    expect(new Set(ids).size).toBe(50);
+    expect(ids).toHaveLength(50);
+
+    await bridge(topic, index, uniqueName('dlq'));
+    expect(await waitForCount(client, index, 50)).toBe(50);
+  }, 240_000);
+
+  it('a poison message is reported, sent to the failure destination and does not block its partition', async () => {
+    const topic = uniqueName('predictions');
+    const deadLetters = uniqueName('dlq');
+    const index = uniqueName('flows');
+    await createTopic(admin, topic, 1);
+    await createTopic(admin, deadLetters, 1);
+    const captureId = uniqueName('cap');
+    const good = [1, 2, 3, 4].map((i) => flowPrediction(captureId, i));
+    const p = publisher(topic);
+    await p.publish(good.slice(0, 2));
+    const raw = kafka.producer();
+    await raw.connect();
+    await raw.send({
+      topic,
+      acks: -1,
+      messages: [
+        { key: captureId, value: '{not json' },
+        {
+          key: captureId,
+          value: JSON.stringify({ type: 'ccf.prediction', message_version: 99, prediction: {} }),
+        },
+      ],
+    });
+    await raw.disconnect();
+    await p.publish(good.slice(2));
+
+    const started = await bridge(topic, index, deadLetters);
+    expect(await waitForCount(client, index, 4)).toBe(4);
+    const dead = await readAll(kafka, deadLetters);
+    expect(dead.map((d) => d.value?.toString())).toEqual([
+      '{not json',
+      JSON.stringify({ type: 'ccf.prediction', message_version: 99, prediction: {} }),
+    ]);
+    // Committed past the poison: the group's offset is the end of the partition.
+    const deadline = Date.now() + 10_000;
+    let committed = '';
+    while (Date.now() < deadline) {
+      const offsets = await admin.fetchOffsets({ groupId: started.groupId, topics: [topic] });
+      committed = offsets[0]?.partitions[0]?.offset ?? '';
+      if (committed === '6') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(committed).toBe('6');
+    expect(started.stats().failedBatches).toBe(0);
+  });
+});
+
+let topicCounter = 0;
+function topicName(): string {
+  topicCounter++;
+  return `network_predictions_t${topicCounter}`;
+}
+
+/** An MSK event as Lambda builds it: records split over two partitions, base64 values. */
+function mskEventOf(topic: string, predictions: ReturnType<typeof flowPrediction>[]): MskEvent {
+  return toMskEvent(
+    predictions.map((prediction, i) => ({
+      topic,
+      partition: i % 2,
+      offset: Math.floor(i / 2),
+      timestamp: Date.now(),
+      key: Buffer.from(prediction.capture_id),
+      value: Buffer.from(
+        JSON.stringify({
+          type: 'ccf.prediction',
+          message_version: 1,
+          published_at: new Date().toISOString(),
+          prediction,
+        }),
+      ),
+    })),
+    brokers,
+  );
+}
