@@ -5,7 +5,9 @@
  * the flow engine's, not the reader's or the decoder's (flow-peers-bench.ts measures capture → CSV end to end).
  * Rates are computed over the child's CPU time (user + system), which a busy machine disturbs less than wall time.
  *
- * Alone: `node --import tsx test/bench/flows-bench.ts --child conversations|scan|scan-csv [--quick] [--packets N] [--flows N]`
+ * Whole section without the harness (writes bench/results/flows.json and .md):
+ *   `node --import tsx test/bench/flows-bench.ts --write [--quick]`
+ * One scenario: `node --import tsx test/bench/flows-bench.ts --child conversations|scan|scan-csv [--quick] [--packets N] [--flows N]`
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -14,7 +16,14 @@ import type { RawFrame } from '../../functions/capture/frame.js';
 import { FlowMeter } from '../../functions/flows/flow-meter.js';
 import { flowCsvRow } from '../../functions/records/flow-csv.js';
 import type { BenchContext } from './support/context.js';
-import { type BenchRow, machineInfo, type Ratio, type SectionResult } from './support/results.js';
+import {
+  type BenchRow,
+  machineInfo,
+  markdownFor,
+  type Ratio,
+  type SectionResult,
+  writeResults,
+} from './support/results.js';
 
 interface ScenarioResult {
   scenario: string;
@@ -286,4 +295,27 @@ if (childAt >= 0 && entry !== undefined && import.meta.url === pathToFileURL(ent
       `peak RSS ${(r.peakRssBytes / 1048576).toFixed(0)} MB, evicted ${r.evicted}\n`,
   );
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(r)}\n`);
+}
+
+if (
+  process.argv.includes('--write') &&
+  entry !== undefined &&
+  import.meta.url === pathToFileURL(entry).href
+) {
+  const repoDir = fileURLToPath(new URL('../..', import.meta.url));
+  const quick = process.argv.includes('--quick');
+  const result = await runFlowsBench({
+    repoDir,
+    outputDir: `${repoDir}bench-output`,
+    resultsDir: `${repoDir}bench/results`,
+    sharedDir: process.env.CCF_SHARED_DIR ?? `${repoDir}../shared`,
+    quick,
+    log: (line) => process.stderr.write(`[bench] ${line}\n`),
+  });
+  const written = writeResults(
+    quick ? `${repoDir}bench-output/results-quick` : `${repoDir}bench/results`,
+    result,
+  );
+  process.stdout.write(markdownFor(result));
+  process.stderr.write(`[bench] flows → ${written.json}, ${written.markdown}\n`);
 }
