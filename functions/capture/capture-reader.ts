@@ -13,7 +13,7 @@
  *   with the byte offset (in the decompressed stream) and block type.
  * - Limits (`maxBlockBytes`, `maxSnapLength`, ...) bound every allocation a hostile file can cause.
  */
-import { createReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -305,7 +305,9 @@ async function readHead(
     const next = await iterator.next();
     if (next.done) break;
     if (next.value.length === 0) continue;
-    chunks.push(next.value);
+    // A source may reuse its buffer once asked for the next chunk: keep a copy of any chunk that will
+    // have to wait for a later one (only while fewer than `minBytes` bytes are held, so a few bytes).
+    chunks.push(total + next.value.length < minBytes ? next.value.slice() : next.value);
     total += next.value.length;
   }
   const head = new Uint8Array(Math.min(total, minBytes));
@@ -373,6 +375,8 @@ async function* gunzipChunks(
 /**
  * Reads a capture from a whole buffer or an async iterable of chunks (a Node stream, an S3 body, stdin),
  * calling `onFrame` synchronously for every frame (the same object each time, valid until the next call).
+ * An uncompressed source may reuse a chunk's memory once the next chunk is requested (the incomplete tail
+ * is copied out first); gzip input must keep its chunks intact (the decompressor reads ahead).
  */
 export async function readCapture(
   source: Uint8Array | AsyncIterable<Uint8Array>,
@@ -472,36 +476,64 @@ export async function readCapture(
 }
 
 /**
- * Reads a capture file as a stream (1 MiB chunks). A missing or unreadable file is `NotFoundError`,
- * a directory `NotACaptureError`.
+ * Reads a capture file in 1 MiB pieces. An uncompressed file is read into one reused buffer (no
+ * allocation per read: frames are only valid until the next frame anyway, and the reader copies an
+ * incomplete tail out before asking for more); a gzip file is streamed through the decompressor.
+ * A missing or unreadable file is `NotFoundError`, a directory `NotACaptureError`.
  */
 export async function readCaptureFile(
   path: string,
   onFrame: (frame: RawFrame) => void,
   options: CaptureReaderOptions = {},
 ): Promise<CaptureSummary> {
-  const stream = createReadStream(path, { highWaterMark: FILE_CHUNK_BYTES });
+  let handle: FileHandle;
   try {
-    return await readCapture(stream as AsyncIterable<Uint8Array>, onFrame, {
-      ...options,
-      sourceName: options.sourceName ?? path,
-    });
+    handle = await open(path, 'r');
   } catch (error) {
-    const code = (error as { code?: unknown } | undefined)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') {
-      throw new NotFoundError(
-        `cannot open capture file ${path}: ${(error as Error).message}`,
-        { path },
-        {
-          cause: error,
-        },
-      );
-    }
-    if (code === 'EISDIR') throw new NotACaptureError(`${path} is a directory, not a capture file`, { path });
-    throw error;
-  } finally {
-    stream.destroy();
+    throw fileError(path, error);
   }
+  try {
+    const head = new Uint8Array(2);
+    const { bytesRead } = await handle.read(head, 0, 2, 0);
+    const gzipped = bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    // The decompressor reads ahead, so gzip input gets fresh buffers from a stream.
+    const source: AsyncIterable<Uint8Array> = gzipped
+      ? (handle.createReadStream({
+          start: 0,
+          highWaterMark: FILE_CHUNK_BYTES,
+          autoClose: false,
+        }) as AsyncIterable<Uint8Array>)
+      : reusedBufferChunks(handle, FILE_CHUNK_BYTES);
+    return await readCapture(source, onFrame, { ...options, sourceName: options.sourceName ?? path });
+  } catch (error) {
+    throw fileError(path, error);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Sequential reads into one buffer; each yielded view is valid until the next one is requested. */
+async function* reusedBufferChunks(handle: FileHandle, size: number): AsyncGenerator<Uint8Array> {
+  const buffer = new Uint8Array(size);
+  while (true) {
+    const { bytesRead } = await handle.read(buffer, 0, size, null);
+    if (bytesRead === 0) return;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+/** File-system failures as the project's errors; anything else (reader errors included) unchanged. */
+function fileError(path: string, error: unknown): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') {
+    return new NotFoundError(
+      `cannot open capture file ${path}: ${(error as Error).message}`,
+      { path },
+      { cause: error },
+    );
+  }
+  if (code === 'EISDIR') return new NotACaptureError(`${path} is a directory, not a capture file`, { path });
+  return error;
 }
 
 function notACapture(sourceName: string, head: Uint8Array, suffix = ''): NotACaptureError {

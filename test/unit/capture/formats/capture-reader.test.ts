@@ -13,7 +13,7 @@ import {
   type PcapngBlockSpec,
   splitAt,
 } from '../../../support/capture-files.js';
-import { type CollectedFrame, collect, pattern } from './read-helpers.js';
+import { type CollectedFrame, collect, copyFrame, pattern } from './read-helpers.js';
 
 const TS = 1_700_000_000_000_000;
 
@@ -162,6 +162,29 @@ describe('readCapture: memory', () => {
   });
 });
 
+describe('readCapture: sources that reuse their buffer', () => {
+  it('copes with a source that overwrites each chunk once the next is requested, tiny chunks first', async () => {
+    const file = buildPcapng({ blocks: smallPcapngBlocks });
+    async function* reusing(): AsyncGenerator<Uint8Array> {
+      const buffer = new Uint8Array(64);
+      let at = 0;
+      let size = 1;
+      while (at < file.length) {
+        const piece = file.subarray(at, at + size);
+        buffer.fill(0xee);
+        buffer.set(piece);
+        yield buffer.subarray(0, piece.length);
+        buffer.fill(0xee); // the previous chunk's memory is scribbled over before the next one
+        at += piece.length;
+        size = size < 3 ? size + 1 : 61;
+      }
+    }
+    const { frames, summary } = await collect(reusing());
+    expect(summary.damage).toBeUndefined();
+    expect(frames).toEqual((await collect(file)).frames);
+  });
+});
+
 describe('readCapture: gzip', () => {
   it('reads gzip-compressed pcap and pcapng transparently', async () => {
     for (const file of [smallPcap, smallPcapng]) {
@@ -279,6 +302,21 @@ describe('readCaptureFile', () => {
       damage: undefined,
     });
     expect(frames[0]!.fileOffset).toBe(24 + 2998 * 716);
+  });
+
+  it('delivers the same frames from a file (reused read buffer) as from the whole buffer', async () => {
+    const packets = Array.from({ length: 5000 }, (_, i) => ({
+      tsUs: TS + i,
+      data: pattern(300 + (i % 700), i),
+    }));
+    const file = buildPcap({ packets });
+    const path = join(dir, 'reused.pcap');
+    writeFileSync(path, file);
+    const fromFile: CollectedFrame[] = [];
+    const summary = await readCaptureFile(path, (frame) => fromFile.push(copyFrame(frame)));
+    expect(file.length).toBeGreaterThan(3 * 1024 * 1024);
+    expect(summary.damage).toBeUndefined();
+    expect(fromFile).toEqual((await collect(file)).frames);
   });
 
   it('reads a .pcapng.gz file', async () => {
