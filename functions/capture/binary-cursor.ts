@@ -167,8 +167,3 @@ export function readU32(bytes: Uint8Array, at: number, littleEndian: boolean): n
 export function readU32LE(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
 }
-
-/** Unsigned 32-bit big-endian read; callers have checked bounds. */
-export function readU32BE(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-}
