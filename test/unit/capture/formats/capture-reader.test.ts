@@ -326,6 +326,18 @@ describe('readCaptureFile', () => {
     expect(summary).toMatchObject({ format: 'pcapng', gzip: true, packets: 3 });
   });
 
+  it('reports a cut-short .pcap.gz file as damaged and closes it', async () => {
+    const packets = Array.from({ length: 4000 }, (_, i) => ({ tsUs: TS + i, data: pattern(400, i) }));
+    const compressed = gzipCapture(buildPcap({ packets }));
+    const path = join(dir, 'cut.pcap.gz');
+    writeFileSync(path, compressed.subarray(0, Math.floor(compressed.length / 2)));
+    const summary = await readCaptureFile(path, () => {});
+    expect(summary.gzip).toBe(true);
+    expect(summary.packets).toBeGreaterThan(0);
+    expect(summary.packets).toBeLessThan(4000);
+    expect(summary.damage).toBeInstanceOf(PcapFormatError);
+  });
+
   it('throws NotFoundError for a missing file and NotACaptureError for a directory or an empty file', async () => {
     await expect(readCaptureFile(join(dir, 'missing.pcap'), () => {})).rejects.toBeInstanceOf(NotFoundError);
     await expect(readCaptureFile(dir, () => {})).rejects.toBeInstanceOf(NotACaptureError);
