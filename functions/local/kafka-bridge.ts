@@ -26,6 +26,8 @@ export interface KafkaBridgeOptions {
   topic?: string;
   groupId?: string;
   fromBeginning?: boolean;
+  /** Partitions handled at the same time (Lambda runs one poller per partition). */
+  partitionsConcurrently?: number;
   /** Most records handed to the handler at once (Lambda's batch size). */
   maxBatchRecords?: number;
   retryBackoffMs?: { initial: number; max: number };
@@ -58,6 +60,7 @@ export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<Kaf
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.partitionsConcurrently ?? 3,
     eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
       const key = partitionKey(batch.topic, batch.partition);
       for (let start = 0; start < batch.messages.length; start += maxBatch) {
