@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { extractFlows, type FlowExtractionSummary } from '../../../functions/flows/extract-flows.js';
 import { FLOW_CSV_COLUMNS, type FlowRecord } from '../../../functions/flows/flow-columns.js';
 import { NotACaptureError, PcapFormatError } from '../../../functions/platform/errors.js';
-import { FLOW_CSV_HEADER, flowCsvRow, writeFlowsCsv } from '../../../functions/records/flow-csv.js';
+import {
+  FLOW_CSV_HEADER,
+  flowCsvRow,
+  flowCsvRowGeneric,
+  writeFlowsCsv,
+} from '../../../functions/records/flow-csv.js';
 import { buildPcap, chunksOf } from '../../support/capture-files.js';
 import { packet } from '../../support/frame-builder.js';
 import { only, runMeter, T0, type TimedPacket, tcpPacket, udpPacket } from './flow-test-kit.js';
@@ -143,6 +148,31 @@ describe('flow CSV', () => {
       'Flow Duration': '10',
       expiry_reason: 'rst',
     });
+  });
+
+  it('the unrolled row writer equals the generic loop over FLOW_CSV_COLUMNS for every column', () => {
+    const records = runMeter(
+      [
+        tcpPacket(0, true, 'S'),
+        tcpPacket(10, false, 'SA'),
+        tcpPacket(30, true, 'PA', 99),
+        udpPacket(40, true),
+      ],
+      {
+        featureSet: 'corrected',
+      },
+    ).records;
+    for (const record of records) {
+      expect(Object.keys(record)).toEqual([...FLOW_CSV_COLUMNS]);
+      expect(flowCsvRow(record)).toBe(flowCsvRowGeneric(record));
+    }
+    const odd = {
+      ...records[0]!,
+      'Flow ID': 'a,"b"',
+      'Src Port': 0.1 + 0.2,
+      expiry_reason: 'evicted' as const,
+    };
+    expect(flowCsvRow(odd)).toBe(flowCsvRowGeneric(odd));
   });
 
   it('quotes a string cell only when it needs it', () => {
