@@ -87,3 +87,9 @@ export function decodeVnTag(packet: DecodedPacket, offset: number, limit: number
   if (offset + 6 > packet.end) return;
   decodeEtherType(packet, readU16(packet.data, offset + 4), offset + 6, limit, depth);
 }
+
+/** IEEE 802.1BR E-Tag (EtherType 0x893f): 6 tag bytes, then the next EtherType. */
+export function decodeETag(packet: DecodedPacket, offset: number, limit: number, depth: number): void {
+  if (offset + 8 > packet.end) return;
+  decodeEtherType(packet, readU16(packet.data, offset + 6), offset + 8, limit, depth);
+}

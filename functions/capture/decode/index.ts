@@ -9,6 +9,7 @@ import type { RawFrame } from '../frame.js';
 import {
   decodeArp,
   decodeBridgedEthernet,
+  decodeETag,
   decodeMpls,
   decodePbbItag,
   decodePppoeSession,
@@ -71,6 +72,7 @@ register(etherTypeDecoders, [0x8864], decodePppoeSession);
 register(etherTypeDecoders, [0x6558], decodeBridgedEthernet);
 register(etherTypeDecoders, [0x88e7], decodePbbItag);
 register(etherTypeDecoders, [0x8926], decodeVnTag);
+register(etherTypeDecoders, [0x893f], decodeETag);
 
 // IP protocol numbers: IANA "Assigned Internet Protocol Numbers".
 register(ipProtocolDecoders, [1, 58], decodeIcmp);

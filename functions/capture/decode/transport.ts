@@ -25,7 +25,11 @@ export function decodeTcp(packet: DecodedPacket, offset: number, limit: number, 
   const headerLength = (data[offset + 12]! >> 4) * 4;
   const flags = ((data[offset + 12]! & 1) << 8) | data[offset + 13]!;
   packet.l4HeaderLength = headerLength;
-  if (headerLength < 20) return;
+  if (headerLength < 20) {
+    // Bogus data offset: tshark still reports tcp.len from it; ack, flags and window stay unknown.
+    if (limit - offset >= headerLength) packet.payloadLength = limit - offset - headerLength;
+    return;
+  }
   // The raw field, whatever the ACK flag says (as tshark's tcp.ack_raw): a non-zero value without ACK is
   // itself a signal (RFC 9293 §3.1 says it is ignored, scanners use it).
   packet.tcpAck = readU32(data, offset + 8);

@@ -132,16 +132,17 @@ describe('IPv4', () => {
     expect(view).toMatchObject({ ipTotalLength: 3040, payloadLength: 3000 });
   });
 
-  it('ignores headers with a bogus header length or total length', () => {
+  it('ignores headers with a bogus header length, and transports behind a bogus total length', () => {
     const packet = ipv4({ ...v4, protocol: IP_PROTO.TCP }, tcp({ srcPort: 1, dstPort: 2 }));
     const shortIhl = packet.slice();
     shortIhl[0] = 0x44;
     expect(decodeBytes(eth4(shortIhl)).ipVersion).toBe(0);
+    // A Total Length below the header length: the header is reported, nothing after it is trusted.
     expect(
       decodeBytes(
         eth4(ipv4({ ...v4, protocol: IP_PROTO.TCP, totalLength: 19 }, tcp({ srcPort: 1, dstPort: 2 }))),
-      ).ipVersion,
-    ).toBe(0);
+      ),
+    ).toMatchObject({ ipVersion: 4, srcIp: '192.0.2.1', ipTotalLength: 19, srcPort: -1, payloadLength: -1 });
   });
 
   it('bounds the datagram by the wire length when Total Length claims more', () => {
@@ -302,7 +303,7 @@ describe('transport headers', () => {
     expect(ack).toMatchObject({ tcpAck: 0x80000001, tcpFlags: 0x110, payloadLength: 3 });
   });
 
-  it('reports a TCP data offset below 5 words but leaves ack, flags and payload unknown', () => {
+  it('reports a TCP data offset below 5 words (and the payload it implies) but leaves ack and flags unknown', () => {
     const view = decodeBytes(
       eth4(ipv4({ ...v4, protocol: IP_PROTO.TCP }, tcp({ srcPort: 1, dstPort: 2, headerLength: 16 }))),
     );
@@ -312,7 +313,7 @@ describe('transport headers', () => {
       tcpFlags: -1,
       l4HeaderLength: 16,
       tcpAck: -1,
-      payloadLength: -1,
+      payloadLength: 4,
     });
   });
 
