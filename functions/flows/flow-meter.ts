@@ -175,6 +175,7 @@ function zeroCounts<T extends string>(keys: readonly T[]): Record<T, number> {
 export class FlowMeter {
   readonly options: ResolvedFlowMeterOptions;
   private readonly fork: boolean;
+  private readonly vlanAware: boolean;
   private readonly sink: FlowSink;
   private readonly table: FlowTable;
   private state: Float64Array;
@@ -210,6 +211,7 @@ export class FlowMeter {
   constructor(options: FlowMeterOptions, sink: FlowSink) {
     this.options = resolveFlowMeterOptions(options);
     this.fork = this.options.featureSet === 'cic-fork';
+    this.vlanAware = this.options.vlanAware;
     this.sink = sink;
     this.flowTimeoutUs = Math.round(this.options.flowTimeoutS * 1e6);
     this.activityTimeoutUs = Math.round(this.options.activityTimeoutS * 1e6);
@@ -300,7 +302,7 @@ export class FlowMeter {
     // --- Canonical key: endpoint A is the smaller (address, port) ---
     const key = this.key;
     key[0] = keyProto | (ipVersion << 8);
-    if (this.options.vlanAware && p.vlanCount > 0) {
+    if (this.vlanAware && p.vlanCount > 0) {
       key[1] = ((p.vlanIds[0]! + 1) << 13) | (p.vlanCount > 1 ? p.vlanIds[1]! + 1 : 0);
     } else {
       key[1] = 0;
