@@ -5,6 +5,7 @@ import { resolveStage, STAGE_NAMES, STAGES, UnknownStageError } from '../../infr
 import {
   planTopic,
   TopicShrinkError,
+  handler as topicHandler,
   topicPropertiesSchema,
 } from '../../infra/functions/kafka-topic-handler.js';
 import { bundleImportsOnnxRuntimeStatically } from '../../infra/lib/constructs/handler-function.js';
@@ -65,6 +66,15 @@ describe('Kafka topic provisioner', () => {
     expect(planTopic(3, 6)).toEqual({ action: 'add-partitions', from: 3, to: 6 });
     expect(planTopic(6, 6)).toEqual({ action: 'keep' });
     expect(() => planTopic(12, 6)).toThrow(TopicShrinkError);
+  });
+
+  it('leaves the topic in place on Delete (no broker contacted) and refuses malformed events', async () => {
+    await expect(
+      topicHandler({ RequestType: 'Delete', PhysicalResourceId: 'kafka-topic:network_predictions' }),
+    ).resolves.toEqual({ PhysicalResourceId: 'kafka-topic:network_predictions' });
+    await expect(
+      topicHandler({ RequestType: 'Create', ResourceProperties: { Topic: 'network_predictions' } }),
+    ).rejects.toThrow();
   });
 
   it('parses CloudFormation properties (strings) and refuses bad topic names', () => {
