@@ -4,7 +4,7 @@
  * to the JavaScript that runs (no TypeScript sources, maps, install scripts or other platforms).
  * The layer never ships `@aws-sdk/*`; the functions bundle the SDK version they were tested with.
  *
- * Usage: `npx tsx layers/onnxruntime/build.ts [--arch arm64|x64] [--out <dir>]`
+ * Usage: `npm run build:layer`, or `npx tsx layers/onnxruntime/build.ts [--arch arm64|x64] [--out <dir>]`
  */
 import {
   cpSync,
