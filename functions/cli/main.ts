@@ -8,6 +8,7 @@ import { registerAnalyzeCommand } from './commands/analyze-command.js';
 import { registerFlowsCommand } from './commands/flows-command.js';
 import { registerPacketsCommand } from './commands/packets-command.js';
 import { registerPredictCommand } from './commands/predict-command.js';
+import { registerUploadCommand } from './commands/upload-command.js';
 import { runProgram } from './run-command.js';
 
 const program = new Command('ccf')
@@ -19,5 +20,6 @@ registerPacketsCommand(program);
 registerFlowsCommand(program);
 registerPredictCommand(program);
 registerAnalyzeCommand(program);
+registerUploadCommand(program);
 
 process.exitCode = await runProgram(program, process.argv, { debug: process.env.CCF_DEBUG === '1' });
