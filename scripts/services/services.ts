@@ -88,6 +88,10 @@ function findJavaHome(): string {
   for (const home of candidates) {
     if (home && existsSync(join(home, 'bin', 'java'))) return home;
   }
+  // Any other Java on PATH (Kafka 3.9 and OpenSearch 2.19 also run on 11 and 21).
+  const onPath = spawnSync('sh', ['-c', 'readlink -f "$(command -v java)"'], { encoding: 'utf8' });
+  const binary = onPath.status === 0 ? onPath.stdout.trim() : '';
+  if (binary.endsWith('/bin/java')) return binary.slice(0, -'/bin/java'.length);
   throw new ServicesSetupError(
     'Java 17 was not found. Install it (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless) ' +
       'or set CCF_JAVA_HOME to a Java 17 installation.',
@@ -568,11 +572,51 @@ export interface RunningEndpoints {
   opensearchUrl: string;
 }
 
+/**
+ * One start-up at a time across processes (two test files, or `services:up` beside a test run): a lock directory
+ * holding the owner's pid; a lock whose owner died is taken over.
+ */
+async function withLock<T>(paths: ServicePaths, work: () => Promise<T>): Promise<T> {
+  const lock = join(paths.root, '.lock');
+  const deadline = Date.now() + 15 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+      } catch {
+        // the owner is between mkdir and writing its pid
+      }
+      const ageMs = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if ((Number.isInteger(owner) && !isProcessAlive(owner)) || (Number.isNaN(owner) && ageMs > 10_000)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new ServicesSetupError(`${lock} is held by pid ${owner}`);
+      await sleep(250);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /** Starts what is not running (fetching it once), reuses what is, and waits until both are healthy. */
 export async function ensureServices(options: EnsureOptions = {}): Promise<ServicesState> {
   const paths = options.paths ?? servicePaths();
-  const settings = defaultSettings(options.settings);
   mkdirSync(paths.root, { recursive: true });
+  return withLock(paths, () => ensureServicesLocked(options, paths));
+}
+
+async function ensureServicesLocked(options: EnsureOptions, paths: ServicePaths): Promise<ServicesState> {
+  const settings = defaultSettings(options.settings);
   const wantKafka = options.kafka ?? true;
   const wantOpenSearch = options.opensearch ?? true;
   // Fetch both first (sequentially: mvn shares its local repository), then start both at once.

@@ -1,8 +1,12 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIndexFlowsHandler, indexMskBatch } from '../../../functions/handlers/index-flows.js';
 import { type KafkaBridge, startKafkaBridge } from '../../../functions/local/kafka-bridge.js';
+import type { LocalRuntime } from '../../../functions/local/runtime.js';
 import { KafkaDeadLetterSink } from '../../../functions/platform/kafka-dead-letter.js';
 import { type MskEvent, toMskEvent } from '../../../functions/platform/kafka-msk-event.js';
 import { KafkaPredictionPublisher } from '../../../functions/platform/kafka-publisher.js';
@@ -10,6 +14,14 @@ import { createOpenSearchClient, OpenSearchIndexer } from '../../../functions/pl
 import { OpenSearchFlowSearch, resolveFlowSearch } from '../../../functions/platform/opensearch-search.js';
 import { decodePredictionMessage } from '../../../functions/records/prediction-message.js';
 import { ensureServices, stopService } from '../../../scripts/services/services.js';
+import {
+  allHistory,
+  csvDataRows,
+  realCapture,
+  repoDir,
+  uploadWithPresignedPost,
+  waitForCapture,
+} from '../pipeline/pipeline-harness.js';
 import {
   countDocuments,
   createTopic,
@@ -29,6 +41,9 @@ let client: Client;
 const cleanups: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {
+  // Quiet Powertools (the local runtime's handlers log and emit metrics), as the Lambda service sets its env.
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   ({ brokers, opensearchUrl } = await servicesForTests());
   kafka = testKafka(brokers);
   admin = kafka.admin();
@@ -74,6 +89,80 @@ function publisher(topic: string, options: { chunkSize?: number; retries?: numbe
   cleanups.push(() => p.disconnect());
   return p;
 }
+
+describe.sequential('capture → Kafka → OpenSearch on the local runtime', () => {
+  let runtime: LocalRuntime;
+  let dataDir: string;
+  let topic: string;
+  let index: string;
+
+  beforeAll(async () => {
+    topic = uniqueName('predictions');
+    index = uniqueName('flows');
+    await createTopic(admin, topic);
+    const e2ePublisher = publisher(topic);
+    await bridge(topic, index, `${topic}.dlq`);
+    const { startLocalRuntime } = await import('../../../functions/local/runtime.js');
+    dataDir = await mkdtemp(join(tmpdir(), 'ccf-streaming-e2e-'));
+    runtime = await startLocalRuntime({
+      port: 0,
+      s3Port: 0,
+      dynamoPort: 0,
+      dataDir,
+      settings: {
+        MODELS_DIR: join(repoDir, 'models'),
+        SCORE_BATCH_SIZE: '64',
+        KAFKA_BROKERS: brokers.join(','),
+      },
+      overrides: { publisher: e2ePublisher },
+    });
+  });
+
+  afterAll(async () => {
+    await runtime?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('one Kafka message per prediction and one document per flow; counts agree everywhere', async () => {
+    const capture = realCapture();
+    const { ticket, uploadStatus, uploadText } = await uploadWithPresignedPost(
+      runtime.apiUrl,
+      capture.name,
+      capture.bytes,
+    );
+    expect(uploadStatus, uploadText).toBe(204);
+    const view = await waitForCapture(runtime.apiUrl, ticket.capture_id, ['SCORED', 'FAILED'], 120_000);
+    expect(view.status, JSON.stringify(view.errors)).toBe('SCORED');
+    const flows = view.counts.flows ?? -1;
+    expect(flows).toBeGreaterThan(0);
+    expect(view.counts.predictions).toBe(flows);
+    expect(view.publish).toMatchObject({ status: 'published', published: flows, failed: 0 });
+
+    const csv = await fetch(view.links.flows ?? '');
+    expect(csvDataRows(await csv.text()).length).toBe(flows);
+    const { items } = await allHistory(runtime.apiUrl, { capture_id: ticket.capture_id, limit: '200' });
+    expect(items.length).toBe(flows);
+
+    const messages = (await readAll(kafka, topic)).filter((m) => m.key === ticket.capture_id);
+    expect(messages.length).toBe(flows);
+    const ids = messages.map(
+      (m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)).prediction.prediction_id,
+    );
+    expect(new Set(ids)).toEqual(new Set(items.map((item) => item.id)));
+
+    expect(await waitForCount(client, index, flows, 120_000)).toBe(flows);
+    const malicious = await client.count({
+      index,
+      body: { query: { term: { 'ccf.prediction.verdict': 'malicious' } } },
+    });
+    expect(malicious.body.count).toBe(view.summary?.by_verdict.malicious ?? 0);
+    const withCommunityId = await client.count({
+      index,
+      body: { query: { exists: { field: 'network.community_id' } } },
+    });
+    expect(withCommunityId.body.count).toBe(flows);
+  }, 300_000);
+});
 
 describe.sequential('streaming against real Kafka and OpenSearch', () => {
   it('publishes predictions, consumes them MSK-shaped and indexes ECS documents; search finds them', async () => {
