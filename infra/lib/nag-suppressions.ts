@@ -191,7 +191,7 @@ export function applyNagSuppressions(
         id: 'AwsSolutions-IAM5',
         reason:
           "The Provider framework invokes the provisioner function's versions and aliases (ARN:*) only.",
-        appliesTo: [{ regex: '/^Resource::<PredictionsTopicProvisionerFunction[0-9A-F]+\\.Arn>:\\*$/' }],
+        appliesTo: [{ regex: '/^Resource::<KafkaTopicsProvisionerFunction[0-9A-F]+\\.Arn>:\\*$/' }],
       },
     ],
     true,

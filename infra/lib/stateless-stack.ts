@@ -78,7 +78,7 @@ export class StatelessStack extends Stack {
     const domain = stateful.search.domain;
 
     this.layer = new OnnxRuntimeLayer(this, 'OnnxRuntime');
-    this.topics = new KafkaTopics(this, 'PredictionsTopic', config, network, kafka);
+    this.topics = new KafkaTopics(this, 'KafkaTopics', config, network, kafka);
 
     // Names as parsed by functions/platform/config.ts (the one place that reads the environment).
     const common = {
