@@ -67,7 +67,8 @@ export class KafkaCluster extends Construct {
           unauthenticated: { enabled: false },
         },
         encryptionInfo: { encryptionInTransit: { clientBroker: 'TLS', inCluster: true } },
-        enhancedMonitoring: 'PER_TOPIC_PER_PARTITION',
+        // Per-broker disk and CPU; consumer lag comes from the event source mapping (Lambda OffsetLag).
+        enhancedMonitoring: 'PER_BROKER',
         loggingInfo: { brokerLogs: { cloudWatchLogs: { enabled: true, logGroup: brokerLogs.logGroupName } } },
       });
       cluster.applyRemovalPolicy(removalPolicy);
