@@ -1,4 +1,4 @@
-// Minimal typings for the two embedded servers of the local runtime (neither ships its own).
+// Minimal typings for s3rver, the embedded S3 server of the local runtime (it ships none).
 
 declare module 's3rver' {
   import type { EventEmitter } from 'node:events';
@@ -20,18 +20,4 @@ declare module 's3rver' {
     close(): Promise<void>;
   }
   export default S3rver;
-}
-
-declare module 'dynalite' {
-  import type { Server } from 'node:http';
-
-  interface DynaliteOptions {
-    path?: string;
-    createTableMs?: number;
-    deleteTableMs?: number;
-    updateTableMs?: number;
-    maxItemSizeKb?: number;
-  }
-  function dynalite(options?: DynaliteOptions): Server;
-  export default dynalite;
 }

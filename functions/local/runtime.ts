@@ -1,7 +1,10 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { createServer as createNetServer } from 'node:net';
 import { resolve } from 'node:path';
-import dynalite from 'dynalite';
 import S3rver from 's3rver';
 import { createCaptureStatusHandler } from '../handlers/capture-status.js';
 import { createHistoryHandler } from '../handlers/history.js';
@@ -38,6 +41,7 @@ export const LOCAL_TABLE = 'ccf-catcher';
 const POST_GATEWAY_PATH = '/s3-post';
 /** Lambda retries a failed asynchronous invocation twice. */
 const ASYNC_RETRY_DELAYS_MS = [1000, 2000];
+const CLOSE_GRACE_MS = 15_000;
 
 export interface LocalRuntimeOptions {
   host?: string;
@@ -78,6 +82,66 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+async function freePort(host: string): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((done, fail) => {
+    probe.once('error', fail);
+    probe.listen(0, host, () => done());
+  });
+  const address = probe.address();
+  await new Promise<void>((done) => probe.close(() => done()));
+  if (typeof address !== 'object' || !address) throw new Error('no free port');
+  return address.port;
+}
+
+/**
+ * dynalite in its own process: it is CPU-heavy (LevelDB, validation, index upkeep), and sharing the
+ * handlers' event loop would slow scoring down.
+ */
+async function startDynalite(host: string, requestedPort: number, path: string) {
+  const port = requestedPort === 0 ? await freePort(host) : requestedPort;
+  const cli = createRequire(import.meta.url).resolve('dynalite/cli.js');
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      cli,
+      '--host',
+      host,
+      '--port',
+      String(port),
+      '--path',
+      path,
+      '--createTableMs',
+      '0',
+      '--deleteTableMs',
+      '0',
+      '--updateTableMs',
+      '0',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((ready, fail) => {
+    const onExit = (code: number | null) =>
+      fail(new Error(`dynalite exited with ${code} before listening on ${port}`));
+    child.once('exit', onExit);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString('utf8').includes('listening')) {
+        child.off('exit', onExit);
+        ready();
+      }
+    });
+  });
+  return {
+    port,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 function closeServer(server: Server): Promise<void> {
   return new Promise((done) => {
     server.close(() => done());
@@ -100,13 +164,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     configureBuckets: [{ name: options.settings?.CAPTURE_BUCKET ?? LOCAL_BUCKET }],
   });
   const s3Address = await s3rver.run();
-  const dynamo = dynalite({
-    path: resolve(dataDir, 'dynamodb'),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-  });
-  const dynamoPort = await listen(dynamo, options.dynamoPort ?? 0, host);
+  const dynamo = await startDynalite(host, options.dynamoPort ?? 0, resolve(dataDir, 'dynamodb'));
+  const dynamoPort = dynamo.port;
 
   let routes: Route[] = [];
   let postUpload:
@@ -247,9 +306,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       if (closed) return;
       closed = true;
       await closeServer(api);
-      await Promise.allSettled([...inFlight]);
+      // Let in-flight S3-triggered work finish (bounded: a stuck invocation must not block Ctrl-C forever).
+      await Promise.race([
+        Promise.allSettled([...inFlight]),
+        new Promise((done) => setTimeout(done, CLOSE_GRACE_MS).unref()),
+      ]);
       await s3rver.close();
-      await closeServer(dynamo);
+      await dynamo.stop();
       dynamoClient.destroy();
     },
   };

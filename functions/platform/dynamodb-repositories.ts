@@ -378,8 +378,12 @@ export class DynamoPredictionRepository implements PredictionRepository {
   #item(prediction: Prediction): Record<string, unknown> {
     const isApi = prediction.capture_id === 'api';
     const scoredAt = new Date(prediction.scored_at).toISOString();
+    // The scored record is kept as one JSON string: ~90 flow columns as separate map attributes cost
+    // marshalling, validation and index work per attribute, and nothing queries inside them.
+    const { input, ...fields } = prediction;
     return {
-      ...prediction,
+      ...fields,
+      input_json: JSON.stringify(input),
       pk: isApi ? `APIPRED#${prediction.prediction_id}` : capturePk(prediction.capture_id),
       sk: isApi ? 'PRED' : `${PREDICTION_PREFIX}${prediction.prediction_id}`,
       entity: 'prediction',
@@ -619,5 +623,6 @@ const PREDICTION_FIELDS = Object.keys(predictionSchema.shape) as (keyof Predicti
 function pickPrediction(item: Record<string, unknown>): Record<string, unknown> {
   const picked: Record<string, unknown> = {};
   for (const field of PREDICTION_FIELDS) picked[field] = item[field];
+  picked.input = typeof item.input_json === 'string' ? JSON.parse(item.input_json) : item.input;
   return picked;
 }
