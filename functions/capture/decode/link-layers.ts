@@ -65,7 +65,17 @@ export function decodeNull(packet: DecodedPacket, offset: number, limit: number,
   let family = readU32(packet.data, offset);
   // A family is small: if the big-endian value has its low half empty, the host was little-endian.
   if ((family & 0xffff) === 0) family >>>= 24;
-  decodeLoopbackFamily(packet, family, offset + 4, limit, depth);
+  if (isLoopbackFamily(family)) {
+    decodeLoopbackFamily(packet, family, offset + 4, limit, depth);
+    return;
+  }
+  // Some captures put an EtherType in the second 16 bits instead of an address family (Wireshark accepts it).
+  const etherType = readU16(packet.data, offset + 2);
+  if (etherType >= 0x0600) decodeEtherType(packet, etherType, offset + 4, limit, depth);
+}
+
+function isLoopbackFamily(family: number): boolean {
+  return family === 2 || family === 24 || family === 28 || family === 30 || family === 10;
 }
 
 export function decodeLoop(packet: DecodedPacket, offset: number, limit: number, depth: number): void {

@@ -52,9 +52,9 @@ export function decodeIpv4(packet: DecodedPacket, offset: number, limit: number,
   if (headerLength < 20) return;
   let totalLength = readU16(data, offset + 2);
   if (totalLength === 0) totalLength = Math.max(0, limit - offset);
-  // A Total Length shorter than the header is bogus: the header fields are still reported (as tshark does)
-  // but nothing after the header is trusted.
-  const bogusLength = totalLength < headerLength;
+  // A Total Length shorter than the header is bogus: the header is not trusted at all (tshark shows no
+  // addresses for it either).
+  else if (totalLength < headerLength) return;
 
   clearTransport(packet);
   packet.ipVersion = 4;
@@ -73,7 +73,6 @@ export function decodeIpv4(packet: DecodedPacket, offset: number, limit: number,
   packet.srcIpv6Offset = -1;
   packet.dstIpv6Offset = -1;
 
-  if (bogusLength) return;
   const end = Math.min(offset + totalLength, limit);
   const payloadOffset = offset + headerLength;
   // Without a decodable transport header the payload is the IP payload; transport decoders refine it.
