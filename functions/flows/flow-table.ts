@@ -19,10 +19,15 @@ import { LimitExceededError } from '../platform/errors.js';
 
 export const KEY_WORDS = 11;
 
-/** Hash of the key words (murmur3-style mixing; only the low bits pick the bucket, so mix well). */
+/**
+ * Hash of the key words (murmur3-style mixing; only the low bits pick the bucket, so mix well). IPv4 keys hash
+ * only their meaningful words (0–3 and 7; the rest are zero), which is most of the per-packet key cost.
+ */
 export function hashKey(key: Int32Array): number {
   let h = 0x2545f491;
+  const ipv4 = key[0]! >>> 8 === 4;
   for (let i = 0; i < KEY_WORDS; i++) {
+    if (ipv4 && i > 3 && i !== 7) continue;
     let k = Math.imul(key[i]!, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, 0x1b873593);
@@ -83,14 +88,23 @@ export class FlowTable {
       const slot = entry - 1;
       if (this.hashes[slot] === hash) {
         const base = slot * KEY_WORDS;
-        let same = true;
-        for (let w = 0; w < KEY_WORDS; w++) {
-          if (keys[base + w] !== key[w]) {
-            same = false;
-            break;
-          }
+        // Word 0 holds the IP version; equal IPv4 keys can differ only in words 1–3 and 7 (the rest are zero).
+        if (
+          keys[base] === key[0] &&
+          keys[base + 1] === key[1] &&
+          keys[base + 2] === key[2] &&
+          keys[base + 3] === key[3] &&
+          keys[base + 7] === key[7] &&
+          (key[0]! >>> 8 === 4 ||
+            (keys[base + 4] === key[4] &&
+              keys[base + 5] === key[5] &&
+              keys[base + 6] === key[6] &&
+              keys[base + 8] === key[8] &&
+              keys[base + 9] === key[9] &&
+              keys[base + 10] === key[10]))
+        ) {
+          return slot;
         }
-        if (same) return slot;
       }
       i = (i + 1) & mask;
     }
