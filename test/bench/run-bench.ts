@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { runFlowPeersBench } from './flow-peers-bench.js';
 import { runInferenceBench } from './inference-bench.js';
 import { runPacketsBench } from './packets-bench.js';
+import { runPipelineBench } from './pipeline-bench.js';
 import { runStreamingBench } from './streaming-bench.js';
 import type { BenchContext } from './support/context.js';
 import { markdownFor, type SectionResult, writeResults } from './support/results.js';
@@ -20,6 +21,7 @@ const SECTIONS: Record<string, (context: BenchContext) => Promise<SectionResult>
   'flow-peers': runFlowPeersBench,
   inference: runInferenceBench,
   streaming: runStreamingBench,
+  pipeline: runPipelineBench,
 };
 
 const repoDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
