@@ -34,7 +34,7 @@ TARGET_BENIGN_FPR = 0.001
 CLASSIFIER_FPR_SHARE = 0.5
 # Lab rows come from our own flow engine (the product's real input): counted twice as much as CICIDS rows.
 LAB_WEIGHT = 2.0
-N_ROUNDS = 30
+N_ROUNDS = 20
 ISO_TREES = 32
 PACKET_TARGET_FPR = 0.01
 THRESHOLD_GRID = np.round(np.arange(0.5, 0.99951, 0.0005), 4)
