@@ -1,5 +1,4 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import { S3Schema } from '@aws-lambda-powertools/parser/schemas/s3';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
@@ -7,7 +6,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { DependencyError } from '../platform/errors.js';
-import { logger, metrics, tracer } from '../platform/observability.js';
+import { logger, metricsMiddleware, tracer } from '../platform/observability.js';
 
 export type S3Event = z.infer<typeof S3Schema>;
 
@@ -35,7 +34,7 @@ export function s3RecordsHandler(
   return middy<S3Event, RecordOutcome[]>()
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(metricsMiddleware())
     .use(parser({ schema: S3Schema }))
     .handler(async (event: S3Event, _context: Context) => {
       const results = await Promise.allSettled(

@@ -135,7 +135,8 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
     await deps.captures.markParsed(captureId, result);
     return { outcome: 'parsed', captureId, result };
   } catch (error) {
-    for (const stream of [packetsOut, flowsOut]) abort(stream, undefined, 'parse failed');
+    abort(packetsOut, packetsGzip, 'parse failed');
+    abort(flowsOut, undefined, 'parse failed');
     abort(featuresOut, featuresGzip, 'parse failed');
     await Promise.allSettled([...uploads, featuresUpload]);
     const info = errorInfo('parse', error);
@@ -146,8 +147,13 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
   }
 }
 
-function abort(source: PassThrough, derived: Readable | undefined, reason: string): void {
+/** Ends an output with an error so its upload rejects (multipart parts are aborted) instead of completing. */
+function abort(source: PassThrough, uploaded: Readable | undefined, reason: string): void {
   const error = new Error(reason);
-  source.destroy(error);
-  derived?.destroy(error);
+  const body = uploaded ?? source;
+  // The upload reports the error; nothing else listens to these streams.
+  source.on('error', () => undefined);
+  body.on('error', () => undefined);
+  if (uploaded) source.destroy();
+  body.destroy(error);
 }

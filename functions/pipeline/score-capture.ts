@@ -143,11 +143,17 @@ async function claimWhenParsed(
 ): Promise<true | string> {
   const deadline = deps.clock.now().getTime() + deps.parsedWaitS * 1000;
   let delayMs = 50;
+  let sawParsed = false;
   for (;;) {
     const nowMs = deps.clock.now().getTime();
     if (await deps.captures.claim(captureId, 'score', nowMs, deps.claimLeaseS)) return true;
     const capture = await deps.captures.get(captureId);
     if (!capture) return 'unknown capture';
+    if (capture.status === 'PARSED' && !sawParsed) {
+      // PARSED landed between the claim and the read: claim again (a second refusal means another owner).
+      sawParsed = true;
+      continue;
+    }
     if (capture.status !== 'PENDING')
       return `capture is ${capture.status} (already scored, failed or being scored)`;
     if (nowMs >= deadline) {

@@ -1,5 +1,4 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { APIGatewayProxyEventSchema } from '@aws-lambda-powertools/parser/schemas/api-gateway';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
@@ -8,7 +7,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type { z } from 'zod';
 import { isCcfError, ValidationError } from './errors.js';
 import { httpErrorResponse, UNREADABLE_BODY } from './http-errors.js';
-import { logger, metrics, tracer } from './observability.js';
+import { logger, metricsMiddleware, tracer } from './observability.js';
 
 /**
  * The middy stack every HTTP handler shares: Powertools context/metrics/tracing, CORS on every response
@@ -58,7 +57,7 @@ export function httpHandler(core: ApiHandler, options: HttpOptions) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(metricsMiddleware())
     .use(
       httpCors({
         origins,
@@ -69,7 +68,11 @@ export function httpHandler(core: ApiHandler, options: HttpOptions) {
     )
     .use(errorMapping())
     .use(envelope())
-    .handler((event, context) => core(APIGatewayProxyEventSchema.parse(event), context));
+    .handler(async (event, context) => {
+      // CORS preflight: an empty answer; http-cors adds the Access-Control-* headers on the way out.
+      if (event.httpMethod === 'OPTIONS') return { statusCode: 204, headers: {}, body: '' };
+      return core(APIGatewayProxyEventSchema.parse(event), context);
+    });
 }
 
 /** Reads a JSON body: unreadable → 400, schema violations → 422 naming the first offending field. */

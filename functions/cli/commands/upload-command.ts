@@ -1,0 +1,285 @@
+/**
+ * `ccf upload <capture> [--api <url>] [--api-key <key>]`: sends a capture to a running pipeline (local
+ * `npm start` or a deployed stage) the way a browser would: asks POST /api/upload_pcap for a presigned POST,
+ * streams the file into it with a progress bar, waits for SCORED (or FAILED) and prints the summary.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { getClientConfig } from '../../platform/config.js';
+import { DependencyError, NotFoundError, PcapFormatError, ValidationError } from '../../platform/errors.js';
+import { createProgress } from '../progress.js';
+
+const ticketSchema = z.object({
+  capture_id: z.string(),
+  upload: z.object({ url: z.string(), fields: z.record(z.string(), z.string()) }),
+  expires_at: z.string(),
+});
+
+const captureSchema = z.object({
+  capture_id: z.string(),
+  status: z.enum(['PENDING', 'PARSED', 'SCORED', 'FAILED']),
+  filename: z.string(),
+  counts: z.object({
+    packets: z.number().nullable(),
+    flows: z.number().nullable(),
+    predictions: z.number().nullable(),
+  }),
+  summary: z
+    .object({ by_verdict: z.record(z.string(), z.number()), by_label: z.record(z.string(), z.number()) })
+    .nullable(),
+  timings_ms: z.object({ parse: z.number().nullable(), score: z.number().nullable() }),
+  publish: z.object({ status: z.string(), message: z.string().optional() }).nullable(),
+  errors: z.array(
+    z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) }),
+  ),
+  links: z.object({ flows: z.string().nullable(), packets: z.string().nullable() }),
+});
+export type UploadedCapture = z.infer<typeof captureSchema>;
+
+const apiErrorSchema = z.object({ error: z.string(), message: z.string() });
+
+export interface UploadOptions {
+  api: string;
+  apiKey?: string;
+  wait: boolean;
+  timeoutS: number;
+  /** Where progress lines go (stderr). */
+  log: (line: string) => void;
+}
+
+async function api(options: UploadOptions, path: string, init: RequestInit = {}): Promise<unknown> {
+  const url = new URL(path, options.api.endsWith('/') ? options.api : `${options.api}/`);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      ...init,
+      headers: {
+        'content-type': 'application/json',
+        ...(options.apiKey ? { 'x-api-key': options.apiKey } : {}),
+      },
+    });
+  } catch (error) {
+    throw new DependencyError(
+      `cannot reach the API at ${url.origin} (is \`npm start\` running?)`,
+      {
+        dependency: 'api',
+      },
+      { cause: error },
+    );
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  if (response.status === 404) {
+    throw new NotFoundError(
+      `${url.pathname}: ${apiErrorSchema.safeParse(body).data?.message ?? 'not found'}`,
+    );
+  }
+  if (!response.ok) {
+    const message = apiErrorSchema.safeParse(body).data?.message ?? text.slice(0, 200);
+    throw new DependencyError(`${url.pathname} answered ${response.status}: ${message}`, {
+      dependency: 'api',
+    });
+  }
+  return body;
+}
+
+/** Streams a multipart/form-data body (policy fields, then the file) with an exact Content-Length. */
+async function postFile(
+  url: string,
+  fields: Record<string, string>,
+  path: string,
+  sizeBytes: number,
+  onBytes: (bytes: number) => void,
+): Promise<void> {
+  const boundary = `----ccf${Date.now().toString(16)}${Math.random().toString(16).slice(2)}`;
+  let head = '';
+  for (const [name, value] of Object.entries(fields)) {
+    head += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  }
+  head += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${basename(path).replaceAll('"', '')}"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+  const tail = `\r\n--${boundary}--\r\n`;
+  const length = Buffer.byteLength(head) + sizeBytes + Buffer.byteLength(tail);
+  async function* body(): AsyncGenerator<Buffer> {
+    yield Buffer.from(head);
+    for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      onBytes(buffer.length);
+      yield buffer;
+    }
+    yield Buffer.from(tail);
+  }
+  const target = new URL(url);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  await new Promise<void>((resolve, reject) => {
+    const req = send(
+      target,
+      {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': length },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) resolve();
+          else {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP ${status}`;
+            reject(new ValidationError(`the storage refused the upload: ${code}`, { field: 'file', status }));
+          }
+        });
+      },
+    );
+    req.on('error', (error) =>
+      reject(
+        new DependencyError(
+          `upload to ${target.origin} failed: ${error.message}`,
+          { dependency: 's3' },
+          { cause: error },
+        ),
+      ),
+    );
+    Readable.from(body()).pipe(req);
+  });
+}
+
+function captureFailure(capture: UploadedCapture): Error {
+  const first = capture.errors[0];
+  if (first?.code === 'PCAP_FORMAT') {
+    const offset = typeof first.details.byteOffset === 'number' ? first.details.byteOffset : 0;
+    const block = typeof first.details.blockType === 'string' ? first.details.blockType : undefined;
+    // The stored message already names the offset; rebuild the typed error for the exit status.
+    return new PcapFormatError(first.message.replace(/ \(at byte offset .*\)$/, ''), offset, block);
+  }
+  return new ValidationError(
+    `capture ${capture.capture_id} FAILED: ${first ? `${first.code}: ${first.message}` : 'no error recorded'}`,
+    {
+      field: 'capture',
+    },
+  );
+}
+
+export async function uploadCapture(
+  path: string,
+  options: UploadOptions,
+): Promise<UploadedCapture | { capture_id: string }> {
+  let sizeBytes: number;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new Error('not a regular file');
+    sizeBytes = info.size;
+  } catch (error) {
+    throw new NotFoundError(
+      `cannot read the capture '${path}': ${error instanceof Error ? error.message : String(error)}`,
+      { path },
+    );
+  }
+  const ticket = ticketSchema.parse(
+    await api(options, 'api/upload_pcap', {
+      method: 'POST',
+      body: JSON.stringify({ filename: basename(path), size_bytes: sizeBytes }),
+    }),
+  );
+  options.log(`capture ${ticket.capture_id}: uploading ${(sizeBytes / 1_048_576).toFixed(1)} MB`);
+  const progress = createProgress({ totalBytes: sizeBytes });
+  try {
+    await postFile(ticket.upload.url, ticket.upload.fields, path, sizeBytes, (bytes) =>
+      progress.advance(bytes),
+    );
+  } finally {
+    progress.stop();
+  }
+  if (!options.wait) return { capture_id: ticket.capture_id };
+  const deadline = Date.now() + options.timeoutS * 1000;
+  let last = '';
+  for (;;) {
+    const capture = captureSchema.parse(await api(options, `api/captures/${ticket.capture_id}`));
+    if (capture.status !== last) {
+      options.log(`capture ${ticket.capture_id}: ${capture.status}`);
+      last = capture.status;
+    }
+    if (capture.status === 'SCORED') return capture;
+    if (capture.status === 'FAILED') throw captureFailure(capture);
+    if (Date.now() > deadline) {
+      throw new DependencyError(
+        `capture ${ticket.capture_id} is still ${capture.status} after ${options.timeoutS} s`,
+        {
+          dependency: 'api',
+        },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+export function formatSummary(capture: UploadedCapture): string {
+  const lines = [
+    `capture     ${capture.capture_id} (${capture.filename})`,
+    `status      ${capture.status}`,
+    `packets     ${capture.counts.packets ?? '-'}`,
+    `flows       ${capture.counts.flows ?? '-'}`,
+    `predictions ${capture.counts.predictions ?? '-'}`,
+  ];
+  const verdicts = Object.entries(capture.summary?.by_verdict ?? {}).map(([verdict, n]) => `${verdict} ${n}`);
+  if (verdicts.length > 0) lines.push(`verdicts    ${verdicts.join(', ')}`);
+  const labels = Object.entries(capture.summary?.by_label ?? {})
+    .sort((a, b) => b[1] - a[1])
+    .map(([label, n]) => `${label} ${n}`);
+  if (labels.length > 0) lines.push(`labels      ${labels.join(', ')}`);
+  lines.push(
+    `timings     parse ${capture.timings_ms.parse ?? '-'} ms, score ${capture.timings_ms.score ?? '-'} ms`,
+  );
+  if (capture.publish)
+    lines.push(
+      `publishing  ${capture.publish.status}${capture.publish.message ? ` (${capture.publish.message})` : ''}`,
+    );
+  if (capture.links.flows) lines.push(`flows.csv   ${capture.links.flows}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerUploadCommand(program: Command): void {
+  program
+    .command('upload')
+    .description(
+      'upload a capture to the pipeline (presigned POST), wait until it is scored, print the summary',
+    )
+    .argument('<capture>', 'pcap or pcapng file (optionally gzip-compressed)')
+    .option('--api <url>', 'API base URL (default: CCF_API_URL or http://localhost:3000)')
+    .option('--api-key <key>', 'API key for a deployed stage (default: CCF_API_KEY)')
+    .option('--no-wait', 'return after the upload without waiting for SCORED')
+    .option('--timeout <seconds>', 'how long to wait for SCORED', '1800')
+    .action(
+      async (capture: string, flags: { api?: string; apiKey?: string; wait: boolean; timeout: string }) => {
+        const client = getClientConfig();
+        const timeoutS = Number(flags.timeout);
+        if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
+          throw new ValidationError(`--timeout must be a positive number of seconds (got ${flags.timeout})`, {
+            field: 'timeout',
+          });
+        }
+        const apiKey = flags.apiKey ?? client.CCF_API_KEY;
+        const result = await uploadCapture(capture, {
+          api: flags.api ?? client.CCF_API_URL,
+          ...(apiKey ? { apiKey } : {}),
+          wait: flags.wait,
+          timeoutS,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stdout.write(
+          'status' in result ? formatSummary(result) : `capture ${result.capture_id} uploaded\n`,
+        );
+      },
+    );
+}
