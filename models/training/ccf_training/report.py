@@ -66,7 +66,7 @@ def write_evaluation(path: str, manifest: dict[str, Any]) -> None:
         "",
         "## Leave one family out",
         "",
-        "The classifier is retrained without the family; the anomaly detector never saw any attack. Detection on every row of the family, at the thresholds of the policy (classifier threshold re-derived on validation).",
+        "The classifier is retrained without the family (its lab scenarios and CICIDS rows); the anomaly detector never saw any attack. Detection on every LAB flow of the family (n = lab flows; CICIDS rows in EVALUATION-LAB.md), at the thresholds of the policy (classifier threshold re-derived on validation).",
         "",
         _table(
             ["family left out", "classifier", "anomaly detector", "combined", "n"],
