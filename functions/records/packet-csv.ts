@@ -194,7 +194,10 @@ export interface PacketCsvWriterOptions {
 export class PacketCsvWriter {
   private readonly cells: NameCells;
   private readonly chunkChars: number;
-  private pending = '';
+  // Rows are gathered in an array and joined once per chunk: appending to one growing string makes V8
+  // flatten the whole rope again and again once it is deep (quadratic), joining is linear.
+  private readonly pending: string[] = [];
+  private pendingChars = 0;
   /** Rows written so far (not counting the header). */
   rows = 0;
 
@@ -205,20 +208,33 @@ export class PacketCsvWriter {
   ) {
     this.cells = new NameCells(names);
     this.chunkChars = options.chunkChars ?? 1 << 20;
-    if (options.header ?? true) this.pending = PACKET_CSV_HEADER;
+    if (options.header ?? true) {
+      this.pending.push(PACKET_CSV_HEADER);
+      this.pendingChars = PACKET_CSV_HEADER.length;
+    }
   }
 
   writePacket(frame: RawFrame, packet: DecodedPacket): void {
-    this.pending += `${formatPacketRow(frame, packet, this.cells)}\n`;
+    const row = formatPacketRow(frame, packet, this.cells);
+    // Reading a character makes V8 flatten the row's rope of ~80 pieces now, while those pieces are still
+    // young garbage; keeping thousands of unflattened ropes per chunk would move them all to the old
+    // generation and make every garbage collection slow.
+    row.charCodeAt(0);
+    this.pending.push(row);
+    this.pendingChars += row.length + 1;
     this.rows++;
-    if (this.pending.length >= this.chunkChars) this.flush();
+    if (this.pendingChars >= this.chunkChars) this.flush();
   }
 
   /** Hands the gathered rows to the sink now (e.g. before awaiting backpressure). */
   flush(): void {
     if (this.pending.length === 0) return;
-    const chunk = this.pending;
-    this.pending = '';
+    const startsWithHeader = this.pending[0] === PACKET_CSV_HEADER;
+    const chunk = startsWithHeader
+      ? `${PACKET_CSV_HEADER}${this.pending.slice(1).join('\n')}${this.pending.length > 1 ? '\n' : ''}`
+      : `${this.pending.join('\n')}\n`;
+    this.pending.length = 0;
+    this.pendingChars = 0;
     this.sink(chunk);
   }
 
