@@ -5,7 +5,11 @@ import type { Client } from '@opensearch-project/opensearch';
 import type { Admin, Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIndexFlowsHandler, indexMskBatch } from '../../../functions/handlers/index-flows.js';
-import { type KafkaBridge, startKafkaBridge } from '../../../functions/local/kafka-bridge.js';
+import {
+  type KafkaBridge,
+  startKafkaBridge,
+  startLocalStreaming,
+} from '../../../functions/local/kafka-bridge.js';
 import type { LocalRuntime } from '../../../functions/local/runtime.js';
 import { KafkaDeadLetterSink } from '../../../functions/platform/kafka-dead-letter.js';
 import { type MskEvent, toMskEvent } from '../../../functions/platform/kafka-msk-event.js';
@@ -392,6 +396,36 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
     expect(committed).toBe('6');
     expect(started.stats().failedBatches).toBe(0);
   });
+
+  it('the local runtime hook finds the running services, publishes and indexes', async () => {
+    const streaming = await startLocalStreaming({}, () => undefined);
+    cleanups.push(() => streaming.stop());
+    expect(streaming.description).toMatch(/^streaming on: publishing to Kafka .* indexing into OpenSearch/);
+    expect(streaming.kafkaBrokers).toEqual(brokers);
+    expect(streaming.opensearchUrl).toBe(opensearchUrl);
+    const captureId = uniqueName('hook');
+    const published = await streaming.publisher.publish([
+      flowPrediction(captureId, 1),
+      flowPrediction(captureId, 2),
+    ]);
+    expect(published).toMatchObject({ status: 'published', published: 2, failed: 0 });
+    const deadline = Date.now() + 60_000;
+    let found = 0;
+    while (found < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 300));
+      await client.indices.refresh({ index: 'ccf-flows', ignore_unavailable: true }).catch(() => undefined);
+      const response = await client
+        .count({ index: 'ccf-flows', body: { query: { term: { 'ccf.capture.id': captureId } } } })
+        .catch(() => undefined);
+      found = response?.body.count ?? 0;
+    }
+    expect(found).toBe(2);
+    for (const id of [`${captureId}:1`, `${captureId}:2`]) await client.delete({ index: 'ccf-flows', id });
+
+    const off = await startLocalStreaming({ KAFKA_BROKERS: '' }, () => undefined);
+    expect(off.bridge).toBeUndefined();
+    expect(off.description).toMatch(/^streaming off/);
+  }, 120_000);
 });
 
 let topicCounter = 0;
