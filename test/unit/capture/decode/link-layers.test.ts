@@ -129,6 +129,11 @@ describe('BSD loopback (NULL = 0, LOOP = 108)', () => {
     expect(view).toMatchObject({ ipVersion: 6, srcPort: 5353, ethType: -1 });
   });
 
+  it('accepts an EtherType in the second 16 bits of a NULL header', () => {
+    const header = bytesOf(0x0f, 0x00, 0x08, 0x00);
+    expectTcpDecoded(decodeBytes(concat(header, ipPacket(tcpSpec)), { linkType: LINKTYPE.NULL }));
+  });
+
   it('reads LOOP families big-endian', () => {
     expectTcpDecoded(decodeBytes(nullLoopback(2, ipPacket(tcpSpec), true), { linkType: LINKTYPE.LOOP }));
     expect(
