@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
@@ -15,7 +15,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import {
@@ -109,7 +110,7 @@ export function defaultSettings(overrides: Partial<ServiceSettings> = {}): Servi
     opensearchTransportPort: opensearchPort + 100,
     kafkaHeapMb: 512,
     opensearchHeapMb: 512,
-    startTimeoutMs: 120_000,
+    startTimeoutMs: 240_000,
     log: (line) => process.stderr.write(`services: ${line}\n`),
     ...overrides,
   };
@@ -212,7 +213,7 @@ function fetchOpenSearch(paths: ServicePaths, settings: ServiceSettings): void {
   );
   const zip = join(paths.downloads, zipName);
   if (!existsSync(zip)) throw new ServicesSetupError(`mvn did not produce ${zip}`);
-  const staging = join(paths.root, `.unpack-${process.pid}`);
+  const staging = join(dirname(paths.opensearchHome), `.unpack-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   const unzip = spawnSync('unzip', ['-q', zip, '-d', staging], { encoding: 'utf8' });
@@ -558,6 +559,43 @@ async function startOpenSearch(paths: ServicePaths, settings: ServiceSettings): 
   return state;
 }
 
+/**
+ * As root, OpenSearch runs as `nobody`, who must be able to reach its files. When the checkout sits under a
+ * directory `nobody` cannot enter (a 0700 temporary clone, /root), its home, data and logs go to a per-checkout
+ * folder under the system temporary directory instead; the download and state.json stay in the cache.
+ */
+function opensearchLocation(paths: ServicePaths): ServicePaths {
+  if (process.getuid?.() !== 0) return paths;
+  mkdirSync(paths.root, { recursive: true });
+  const probe = spawnSync(
+    'setpriv',
+    [
+      `--reuid=${UNPRIVILEGED_UID}`,
+      `--regid=${UNPRIVILEGED_GID}`,
+      '--clear-groups',
+      '--',
+      'test',
+      '-x',
+      paths.root,
+    ],
+    { stdio: 'ignore' },
+  );
+  if (probe.status === 0) return paths;
+  const alternative = join(
+    tmpdir(),
+    `ccf-services-${createHash('sha256').update(paths.root).digest('hex').slice(0, 12)}`,
+  );
+  mkdirSync(alternative, { recursive: true });
+  chmodSync(alternative, 0o755);
+  return {
+    ...paths,
+    opensearchHome: join(alternative, basename(paths.opensearchHome)),
+    opensearchData: join(alternative, 'data', 'opensearch'),
+    logs: join(alternative, 'logs'),
+    run: join(alternative, 'run'),
+  };
+}
+
 // ------------------------------------------------------------------ public API
 
 export interface EnsureOptions {
@@ -621,10 +659,11 @@ async function ensureServicesLocked(options: EnsureOptions, paths: ServicePaths)
   const wantOpenSearch = options.opensearch ?? true;
   // Fetch both first (sequentially: mvn shares its local repository), then start both at once.
   if (wantKafka) fetchKafka(paths, settings);
-  if (wantOpenSearch) fetchOpenSearch(paths, settings);
+  const opensearchPaths = wantOpenSearch ? opensearchLocation(paths) : paths;
+  if (wantOpenSearch) fetchOpenSearch(opensearchPaths, settings);
   const [kafka, opensearch] = await Promise.all([
     wantKafka ? startKafka(paths, settings) : Promise.resolve(undefined),
-    wantOpenSearch ? startOpenSearch(paths, settings) : Promise.resolve(undefined),
+    wantOpenSearch ? startOpenSearch(opensearchPaths, settings) : Promise.resolve(undefined),
   ]);
   const state = readServicesState(paths);
   if (kafka) state.kafka = kafka;
