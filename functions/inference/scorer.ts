@@ -1,4 +1,4 @@
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import { ModelError } from '../platform/errors.js';
 import type { Verdict } from '../records/prediction.js';
 import { type CombinationPolicy, combineVerdict, type FlowVerdict } from './combine-verdict.js';
@@ -72,6 +72,8 @@ export interface Scorer {
 interface LoadedModel {
   entry: ModelEntry;
   session: InferenceSession;
+  /** onnxruntime's Tensor class, kept with the session because the runtime is loaded lazily. */
+  Tensor: OnnxRuntime['Tensor'];
   layout: FeatureLayout;
   /** Input rows by feature name, compiled once for this model's layout. */
   write: RowWriter;
@@ -97,9 +99,10 @@ async function openModel(
     throw new ModelError(`Model ${entry.name} has no output ${output}`, { model: entry.name });
   }
   const bytes = await readModelFile(modelsDir, entry);
+  const ort = await loadOnnxRuntime();
   let session: InferenceSession;
   try {
-    session = await InferenceSession.create(bytes, {
+    session = await ort.InferenceSession.create(bytes, {
       executionProviders: ['cpu'],
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
@@ -119,12 +122,31 @@ async function openModel(
     });
   }
   const layout = layoutOf(entry);
-  return { entry, session, layout, write: compileRowWriter(layout), output };
+  return { entry, session, layout, write: compileRowWriter(layout), output, Tensor: ort.Tensor };
+}
+
+type OnnxRuntime = typeof import('onnxruntime-node');
+let onnxRuntime: Promise<OnnxRuntime> | undefined;
+
+/**
+ * onnxruntime-node is loaded on first use, not at import: every `ccf` command and every Lambda that merely
+ * imports this module (without the layer that ships onnxruntime) must not pay for, or fail on, the native addon.
+ */
+function loadOnnxRuntime(): Promise<OnnxRuntime> {
+  onnxRuntime ??= import('onnxruntime-node').catch((error: unknown) => {
+    onnxRuntime = undefined;
+    throw new ModelError(
+      'onnxruntime-node could not be loaded (is the onnxruntime layer attached?)',
+      {},
+      { cause: error },
+    );
+  });
+  return onnxRuntime;
 }
 
 async function runModel(model: LoadedModel, input: Float32Array, rows: number): Promise<Float32Array> {
   const width = model.layout.features.length;
-  const tensor = new Tensor('float32', input.subarray(0, rows * width), [rows, width]);
+  const tensor = new model.Tensor('float32', input.subarray(0, rows * width), [rows, width]);
   const result = await model.session.run({ [model.entry.input.name]: tensor }, [model.output]);
   const out = result[model.output];
   if (!out || !(out.data instanceof Float32Array)) {
