@@ -32,7 +32,16 @@ export class TextSink {
 
   async drained(): Promise<void> {
     if (this.#stream.writableNeedDrain && !this.#stream.destroyed) {
-      await Promise.race([once(this.#stream, 'drain'), once(this.#stream, 'close')]);
+      // Abort the losing wait so no listener is left behind on the stream.
+      const done = new AbortController();
+      try {
+        await Promise.race([
+          once(this.#stream, 'drain', { signal: done.signal }),
+          once(this.#stream, 'close', { signal: done.signal }),
+        ]);
+      } finally {
+        done.abort();
+      }
     }
   }
 

@@ -62,7 +62,9 @@ export async function runPipelineBench(context: BenchContext): Promise<SectionRe
   // Baseline: ccf analyze on the same file (compiled CLI, as `npx ccf` runs it).
   notes.push(...ensureCliBuilt(context));
   const analyzeStarted = performance.now();
-  const analyze = spawnSync(process.execPath, [ccfBin(context), 'analyze', capturePath], {
+  const analyzeOut = join(context.outputDir, 'pipeline-analyze');
+  rmSync(analyzeOut, { recursive: true, force: true });
+  const analyze = spawnSync(process.execPath, [ccfBin(context), 'analyze', capturePath, '-o', analyzeOut], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -132,7 +134,14 @@ export async function runPipelineBench(context: BenchContext): Promise<SectionRe
         description: `${large.sourceFiles} corpus files repeated (harness mix)${context.quick ? `, first ${packets} packets` : ''}`,
       },
       rows: [
-        row('ccf analyze', `ccf analyze ${capturePath}`, packets, bytes, analyzeFlows, analyzeSeconds),
+        row(
+          'ccf analyze',
+          `ccf analyze ${capturePath} -o <dir>`,
+          packets,
+          bytes,
+          analyzeFlows,
+          analyzeSeconds,
+        ),
         row('pipeline upload → SCORED', 'ccf upload (local runtime)', packets, bytes, flows, totalSeconds),
         row('stage: upload', 'presigned POST', packets, bytes, flows, uploadSeconds),
         row('stage: parse', 'parse-capture', packets, bytes, flows, parseSeconds),

@@ -66,7 +66,9 @@ async function api(options: UploadOptions, path: string, init: RequestInit = {})
     });
   } catch (error) {
     throw new DependencyError(
-      `cannot reach the API at ${url.origin} (is \`npm start\` running?)`,
+      `cannot reach the API at ${url.origin} (is \`npm start\` running?): ${
+        error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error)
+      }`,
       {
         dependency: 'api',
       },
@@ -204,8 +206,19 @@ export async function uploadCapture(
   if (!options.wait) return { capture_id: ticket.capture_id };
   const deadline = Date.now() + options.timeoutS * 1000;
   let last = '';
+  let unreachable = 0;
   for (;;) {
-    const capture = captureSchema.parse(await api(options, `api/captures/${ticket.capture_id}`));
+    let body: unknown;
+    try {
+      body = await api(options, `api/captures/${ticket.capture_id}`);
+      unreachable = 0;
+    } catch (error) {
+      // A busy server (a large capture being parsed next to it) may miss a poll: retry for a while.
+      if (!(error instanceof DependencyError) || ++unreachable > 30 || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
+    const capture = captureSchema.parse(body);
     if (capture.status !== last) {
       options.log(`capture ${ticket.capture_id}: ${capture.status}`);
       last = capture.status;
