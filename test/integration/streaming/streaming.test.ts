@@ -310,7 +310,7 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
     const redelivered = await indexMskBatch(event, { indexer, poison });
     expect(redelivered).toMatchObject({ indexed: 30, failed: 0, response: { batchItemFailures: [] } });
     expect(await countDocuments(client, index)).toBe(30);
-  }, 240_000);
+  }, 300_000);
 
   it('Kafka down while publishing: failures recorded, the retry path publishes the rest, each document once', async () => {
     const topic = uniqueName('predictions');
@@ -349,7 +349,7 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
 
     await bridge(topic, index, uniqueName('dlq'));
     expect(await waitForCount(client, index, 50)).toBe(50);
-  }, 240_000);
+  }, 300_000);
 
   it('a poison message is reported, sent to the failure destination and does not block its partition', async () => {
     const topic = uniqueName('predictions');
