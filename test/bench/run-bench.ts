@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runFlowPeersBench } from './flow-peers-bench.js';
+import { runFlowsBench } from './flows-bench.js';
 import { runInferenceBench } from './inference-bench.js';
 import { runPacketsBench } from './packets-bench.js';
 import { runPipelineBench } from './pipeline-bench.js';
@@ -18,6 +19,7 @@ import { markdownFor, type SectionResult, writeResults } from './support/results
 
 const SECTIONS: Record<string, (context: BenchContext) => Promise<SectionResult>> = {
   packets: runPacketsBench,
+  flows: runFlowsBench,
   'flow-peers': runFlowPeersBench,
   inference: runInferenceBench,
   streaming: runStreamingBench,
