@@ -5,8 +5,9 @@
  * (issue #2), the rest are extras. Absent values are empty cells. Numbers are decimal. Text cells that could
  * hold a comma, quote or line break (names from the user-editable protocol maps) are quoted per RFC 4180 §2.
  *
- * Speed: a row is one template literal appended to a chunk string handed to the sink every `chunkChars`;
- * every per-value string that repeats (names, flags, quoted names) comes from tables built once.
+ * Speed: `PacketCsvWriter` writes each row as bytes straight into one reused buffer (digit loops for numbers,
+ * byte tables for IPv4/MAC/hex, names encoded once per value) and hands the sink one flat string per chunk;
+ * `formatPacketRow` is the string form of the same row, for single rows.
  */
 import { formatIpv4, formatIpv6, formatMac } from '../capture/address-format.js';
 import type { DecodedPacket } from '../capture/decoded-packet.js';
@@ -122,7 +123,7 @@ class NameCells {
     return cell;
   }
 
-  private port(protocol: number, port: number): string {
+  port(protocol: number, port: number): string {
     const table = protocol === 6 ? this.tcp : protocol === 17 ? this.udp : this.other;
     let cell = table[port];
     if (cell === undefined) {
@@ -181,23 +182,300 @@ export function formatPacketRow(frame: RawFrame, packet: DecodedPacket, cells: N
 }
 
 export interface PacketCsvWriterOptions {
-  /** Characters gathered before a chunk is handed to the sink (default 1 MiB). */
+  /** Bytes gathered before a chunk is handed to the sink (default 1 MiB). */
   chunkChars?: number;
   /** Write the header line first (default true). */
   header?: boolean;
 }
+
+// ---- Byte-level row writing (the writer's hot path) ----
+// Rows are written as ASCII/UTF-8 bytes straight into one reused buffer: no per-row strings, no ropes to
+// flatten, no garbage per packet. The text is the same as `formatPacketRow` gives (tests compare them).
+
+const COMMA = 0x2c;
+const NEWLINE = 0x0a;
+const DOT = 0x2e;
+const COLON = 0x3a;
+const SEMICOLON = 0x3b;
+const ZERO = 0x30;
+
+/** Per octet value: its decimal digits, 4 bytes per entry (count, then up to 3 digits). */
+const DECIMAL_OCTET_BYTES = new Uint8Array(256 * 4);
+/** Per octet value: its two lowercase hex digits. */
+const HEX_OCTET_BYTES = new Uint8Array(256 * 2);
+const HEX_DIGIT = new Uint8Array(16);
+for (let n = 0; n < 16; n++) HEX_DIGIT[n] = '0123456789abcdef'.charCodeAt(n);
+for (let n = 0; n < 256; n++) {
+  const text = String(n);
+  DECIMAL_OCTET_BYTES[n * 4] = text.length;
+  for (let i = 0; i < text.length; i++) DECIMAL_OCTET_BYTES[n * 4 + 1 + i] = text.charCodeAt(i);
+  HEX_OCTET_BYTES[n * 2] = HEX_DIGIT[n >> 4]!;
+  HEX_OCTET_BYTES[n * 2 + 1] = HEX_DIGIT[n & 15]!;
+}
+/** Per value 0..99: two decimal digits. */
+const TWO_DIGITS = new Uint8Array(200);
+for (let n = 0; n < 100; n++) {
+  TWO_DIGITS[n * 2] = ZERO + Math.floor(n / 10);
+  TWO_DIGITS[n * 2 + 1] = ZERO + (n % 10);
+}
+
+const encoder = new TextEncoder();
+const TCP_FLAGS_BYTES: readonly Uint8Array[] = TCP_FLAGS_TEXT.map((text) => encoder.encode(text));
+
+/** Decimal digits of a non-negative integer below 2^31. */
+function digitCount(n: number): number {
+  if (n < 10) return 1;
+  if (n < 100) return 2;
+  if (n < 1000) return 3;
+  if (n < 10000) return 4;
+  if (n < 100000) return 5;
+  if (n < 1000000) return 6;
+  if (n < 10000000) return 7;
+  if (n < 100000000) return 8;
+  if (n < 1000000000) return 9;
+  return 10;
+}
+
+/** Writes a non-negative integer below 2^31 in decimal; returns the position after it. */
+function writeSmallUint(buf: Uint8Array, pos: number, value: number): number {
+  let n = value;
+  const end = pos + digitCount(n);
+  let p = end;
+  while (n >= 100) {
+    const q = (n / 100) | 0;
+    const r = (n - q * 100) << 1;
+    buf[--p] = TWO_DIGITS[r + 1]!;
+    buf[--p] = TWO_DIGITS[r]!;
+    n = q;
+  }
+  if (n >= 10) {
+    buf[--p] = TWO_DIGITS[(n << 1) + 1]!;
+    buf[--p] = TWO_DIGITS[n << 1]!;
+  } else {
+    buf[--p] = ZERO + n;
+  }
+  return end;
+}
+
+/** Writes `value` (0 ≤ value < 10^width, integer below 2^31) as exactly `width` digits, zero-padded. */
+function writePadded(buf: Uint8Array, pos: number, value: number, width: number): number {
+  let n = value;
+  const end = pos + width;
+  for (let p = end - 1; p >= pos; p--) {
+    const q = (n / 10) | 0;
+    buf[p] = ZERO + n - q * 10;
+    n = q;
+  }
+  return end;
+}
+
+/** Writes a non-negative integer (exact up to 2^53) in decimal, as `String(value)` would. */
+function writeUint(buf: Uint8Array, pos: number, value: number): number {
+  if (value < 2147483648) return writeSmallUint(buf, pos, value);
+  const high = Math.floor(value / 1e9);
+  return writePadded(buf, writeUint(buf, pos, high), value - high * 1e9, 9);
+}
+
+function writeBytes(buf: Uint8Array, pos: number, bytes: Uint8Array): number {
+  const length = bytes.length;
+  for (let i = 0; i < length; i++) buf[pos + i] = bytes[i]!;
+  return pos + length;
+}
+
+function writeIpv4(buf: Uint8Array, pos: number, address: number): number {
+  let p = writeOctet(buf, pos, (address >>> 24) & 0xff);
+  buf[p++] = DOT;
+  p = writeOctet(buf, p, (address >>> 16) & 0xff);
+  buf[p++] = DOT;
+  p = writeOctet(buf, p, (address >>> 8) & 0xff);
+  buf[p++] = DOT;
+  return writeOctet(buf, p, address & 0xff);
+}
+
+function writeOctet(buf: Uint8Array, pos: number, octet: number): number {
+  const at = octet << 2;
+  const length = DECIMAL_OCTET_BYTES[at]!;
+  buf[pos] = DECIMAL_OCTET_BYTES[at + 1]!;
+  if (length > 1) buf[pos + 1] = DECIMAL_OCTET_BYTES[at + 2]!;
+  if (length > 2) buf[pos + 2] = DECIMAL_OCTET_BYTES[at + 3]!;
+  return pos + length;
+}
+
+function writeMac(buf: Uint8Array, pos: number, bytes: Uint8Array, offset: number): number {
+  let p = pos;
+  for (let i = 0; i < 6; i++) {
+    if (i > 0) buf[p++] = COLON;
+    const at = bytes[offset + i]! << 1;
+    buf[p++] = HEX_OCTET_BYTES[at]!;
+    buf[p++] = HEX_OCTET_BYTES[at + 1]!;
+  }
+  return p;
+}
+
+/** A 16-bit group in lowercase hex without leading zeros. */
+function writeHexGroup(buf: Uint8Array, pos: number, group: number): number {
+  let p = pos;
+  if (group >= 0x1000) buf[p++] = HEX_DIGIT[group >> 12]!;
+  if (group >= 0x100) buf[p++] = HEX_DIGIT[(group >> 8) & 15]!;
+  if (group >= 0x10) buf[p++] = HEX_DIGIT[(group >> 4) & 15]!;
+  buf[p++] = HEX_DIGIT[group & 15]!;
+  return p;
+}
+
+const ipv6Groups = new Uint16Array(8);
+
+/** The bytes of `formatIpv6(bytes, offset)` (RFC 5952 text, same rules, embedded IPv4 included). */
+function writeIpv6(buf: Uint8Array, pos: number, bytes: Uint8Array, offset: number): number {
+  const groups = ipv6Groups;
+  let bestStart = -1;
+  let bestLength = 0;
+  let runStart = -1;
+  for (let i = 0; i < 8; i++) {
+    const group = (bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!;
+    groups[i] = group;
+    if (group === 0) {
+      if (runStart < 0) runStart = i;
+      const runLength = i - runStart + 1;
+      if (runLength > bestLength) {
+        bestStart = runStart;
+        bestLength = runLength;
+      }
+    } else {
+      runStart = -1;
+    }
+  }
+  if (bestLength < 2) bestStart = -1;
+  const embeddedIpv4 = bestStart === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff));
+  let p = pos;
+  const lastGroup = embeddedIpv4 ? 6 : 8;
+  for (let i = 0; i < lastGroup; i++) {
+    if (i === bestStart) {
+      buf[p++] = COLON;
+      buf[p++] = COLON;
+      i += bestLength - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLength) buf[p++] = COLON;
+    p = writeHexGroup(buf, p, groups[i]!);
+  }
+  if (embeddedIpv4) {
+    if (lastGroup !== bestStart + bestLength) buf[p++] = COLON;
+    p = writeOctet(buf, p, bytes[offset + 12]!);
+    buf[p++] = DOT;
+    p = writeOctet(buf, p, bytes[offset + 13]!);
+    buf[p++] = DOT;
+    p = writeOctet(buf, p, bytes[offset + 14]!);
+    buf[p++] = DOT;
+    p = writeOctet(buf, p, bytes[offset + 15]!);
+  }
+  return p;
+}
+
+/** `num(value)` as bytes: nothing for absent (-1) values, then the comma that ends the cell. */
+function writeCell(buf: Uint8Array, pos: number, value: number): number {
+  const p = value < 0 ? pos : writeUint(buf, pos, value);
+  buf[p] = COMMA;
+  return p + 1;
+}
+
+function writeIds(buf: Uint8Array, pos: number, ids: readonly number[], count: number): number {
+  let p = pos;
+  for (let i = 0; i < count; i++) {
+    if (i > 0) buf[p++] = SEMICOLON;
+    p = writeUint(buf, p, ids[i]!);
+  }
+  return p;
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+function hasNonAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return true;
+  return false;
+}
+
+/** Per-number caches of the CSV-escaped names as UTF-8 bytes, filled on first use. */
+class NameBytes {
+  private readonly ether = new Array<Uint8Array | undefined>(0x10000).fill(undefined);
+  private readonly ip = new Array<Uint8Array | undefined>(0x100).fill(undefined);
+  private readonly tcp = new Array<Uint8Array | undefined>(0x10000).fill(undefined);
+  private readonly udp = new Array<Uint8Array | undefined>(0x10000).fill(undefined);
+  private readonly other = new Array<Uint8Array | undefined>(0x10000).fill(undefined);
+  private readonly tunnels = new Map<string, Uint8Array>();
+  /** Whether any name handed out holds non-ASCII bytes (then chunks are decoded as UTF-8). */
+  nonAscii = false;
+
+  constructor(private readonly cells: NameCells) {}
+
+  private encode(text: string): Uint8Array {
+    if (text === '') return EMPTY_BYTES;
+    const bytes = encoder.encode(text);
+    if (hasNonAscii(bytes)) this.nonAscii = true;
+    return bytes;
+  }
+
+  etherType(etherType: number): Uint8Array {
+    if (etherType < 0) return EMPTY_BYTES;
+    let bytes = this.ether[etherType];
+    if (bytes === undefined) {
+      bytes = this.encode(this.cells.etherType(etherType));
+      this.ether[etherType] = bytes;
+    }
+    return bytes;
+  }
+
+  ipProtocol(protocol: number): Uint8Array {
+    if (protocol < 0) return EMPTY_BYTES;
+    let bytes = this.ip[protocol];
+    if (bytes === undefined) {
+      bytes = this.encode(this.cells.ipProtocol(protocol));
+      this.ip[protocol] = bytes;
+    }
+    return bytes;
+  }
+
+  private port(protocol: number, port: number): Uint8Array {
+    const table = protocol === 6 ? this.tcp : protocol === 17 ? this.udp : this.other;
+    let bytes = table[port];
+    if (bytes === undefined) {
+      bytes = this.encode(this.cells.port(protocol, port));
+      table[port] = bytes;
+    }
+    return bytes;
+  }
+
+  /** Same rule as `NameCells.service`. */
+  service(protocol: number, srcPort: number, dstPort: number): Uint8Array {
+    if (srcPort < 0 || dstPort < 0) return EMPTY_BYTES;
+    const low = Math.min(srcPort, dstPort);
+    const high = Math.max(srcPort, dstPort);
+    const lowName = this.port(protocol, low);
+    return lowName.length !== 0 ? lowName : this.port(protocol, high);
+  }
+
+  tunnel(text: string): Uint8Array {
+    if (text === '') return EMPTY_BYTES;
+    let bytes = this.tunnels.get(text);
+    if (bytes === undefined) {
+      bytes = this.encode(text);
+      this.tunnels.set(text, bytes);
+    }
+    return bytes;
+  }
+}
+
+/** Room kept free for one row besides its names: 38 cells of at most 20 digits, 2 IPv6, 2 MACs, 16 ids. */
+const ROW_FIXED_BYTES = 2048;
 
 /**
  * Streams CSV rows to `sink` in large chunks. Call `writePacket` per frame (after `decodeFrame`), then
  * `end()` to hand over the last partial chunk.
  */
 export class PacketCsvWriter {
-  private readonly cells: NameCells;
-  private readonly chunkChars: number;
-  // Rows are gathered in an array and joined once per chunk: appending to one growing string makes V8
-  // flatten the whole rope again and again once it is deep (quadratic), joining is linear.
-  private readonly pending: string[] = [];
-  private pendingChars = 0;
+  private readonly names: NameBytes;
+  private readonly chunkBytes: number;
+  private buffer: Buffer;
+  private position = 0;
   /** Rows written so far (not counting the header). */
   rows = 0;
 
@@ -206,35 +484,119 @@ export class PacketCsvWriter {
     private readonly sink: (chunk: string) => void,
     options: PacketCsvWriterOptions = {},
   ) {
-    this.cells = new NameCells(names);
-    this.chunkChars = options.chunkChars ?? 1 << 20;
+    this.names = new NameBytes(new NameCells(names));
+    this.chunkBytes = Math.max(1, options.chunkChars ?? 1 << 20);
+    this.buffer = Buffer.allocUnsafe(this.chunkBytes + ROW_FIXED_BYTES + PACKET_CSV_HEADER.length);
     if (options.header ?? true) {
-      this.pending.push(PACKET_CSV_HEADER);
-      this.pendingChars = PACKET_CSV_HEADER.length;
+      this.position = this.buffer.write(PACKET_CSV_HEADER, 0, 'latin1');
     }
   }
 
   writePacket(frame: RawFrame, packet: DecodedPacket): void {
-    const row = formatPacketRow(frame, packet, this.cells);
-    // Reading a character makes V8 flatten the row's rope of ~80 pieces now, while those pieces are still
-    // young garbage; keeping thousands of unflattened ropes per chunk would move them all to the old
-    // generation and make every garbage collection slow.
-    row.charCodeAt(0);
-    this.pending.push(row);
-    this.pendingChars += row.length + 1;
+    const names = this.names;
+    const ipProto = packet.ipProto;
+    const etherName = names.etherType(packet.ethType);
+    const protoName = names.ipProtocol(ipProto);
+    const service = names.service(ipProto, packet.srcPort, packet.dstPort);
+    const tunnel = names.tunnel(packet.tunnel);
+    const room = ROW_FIXED_BYTES + etherName.length + protoName.length + service.length + tunnel.length;
+    if (this.position + room > this.buffer.length) {
+      this.flush();
+      if (room > this.buffer.length) this.buffer = Buffer.allocUnsafe(room + this.chunkBytes);
+    }
+    const buf = this.buffer;
+    const data = packet.data;
+    let p = this.position;
+
+    p = writeCell(buf, p, frame.index);
+    const tsSec = frame.tsSec;
+    const tsNanos = frame.tsNanos;
+    // ts_us = tsSec * 10^6 + floor(tsNanos / 1000): the seconds' digits then six microsecond digits.
+    if (tsSec === 0) p = writeSmallUint(buf, p, (tsNanos / 1000) | 0);
+    else p = writePadded(buf, writeUint(buf, p, tsSec), (tsNanos / 1000) | 0, 6);
+    buf[p++] = COMMA;
+    p = writeCell(buf, p, frame.originalLength);
+    p = writeCell(buf, p, frame.capturedLength);
+    p = writeCell(buf, p, frame.linkType);
+    if (packet.ethSrcOffset >= 0) p = writeMac(buf, p, data, packet.ethSrcOffset);
+    buf[p++] = COMMA;
+    if (packet.ethDstOffset >= 0) p = writeMac(buf, p, data, packet.ethDstOffset);
+    buf[p++] = COMMA;
+    p = writeCell(buf, p, packet.ethType);
+    p = writeBytes(buf, p, etherName);
+    buf[p++] = COMMA;
+    p = writeIds(buf, p, packet.vlanIds, packet.vlanCount);
+    buf[p++] = COMMA;
+    const ipVersion = packet.ipVersion;
+    if (ipVersion === 4) {
+      buf[p++] = 0x34;
+      buf[p++] = COMMA;
+      p = writeIpv4(buf, p, packet.srcIpv4);
+      buf[p++] = COMMA;
+      p = writeIpv4(buf, p, packet.dstIpv4);
+    } else if (ipVersion === 6) {
+      buf[p++] = 0x36;
+      buf[p++] = COMMA;
+      p = writeIpv6(buf, p, data, packet.srcIpv6Offset);
+      buf[p++] = COMMA;
+      p = writeIpv6(buf, p, data, packet.dstIpv6Offset);
+    } else {
+      if (ipVersion !== 0) p = writeUint(buf, p, ipVersion);
+      buf[p++] = COMMA;
+      buf[p++] = COMMA;
+    }
+    buf[p++] = COMMA;
+    p = writeCell(buf, p, ipProto);
+    p = writeBytes(buf, p, protoName);
+    buf[p++] = COMMA;
+    p = writeCell(buf, p, packet.ttl);
+    p = writeCell(buf, p, packet.ipTotalLength);
+    const fragmentOffset = packet.fragmentOffset;
+    p = writeCell(buf, p, fragmentOffset);
+    if (fragmentOffset >= 0) buf[p++] = packet.moreFragments ? 0x31 : ZERO;
+    buf[p++] = COMMA;
+    p = writeCell(buf, p, packet.srcPort);
+    p = writeCell(buf, p, packet.dstPort);
+    p = writeBytes(buf, p, service);
+    buf[p++] = COMMA;
+    const tcpFlags = packet.tcpFlags;
+    p = writeCell(buf, p, tcpFlags);
+    if (tcpFlags >= 0) p = writeBytes(buf, p, TCP_FLAGS_BYTES[tcpFlags & 0x1ff]!);
+    buf[p++] = COMMA;
+    p = writeCell(buf, p, packet.tcpSeq);
+    p = writeCell(buf, p, packet.tcpAck);
+    p = writeCell(buf, p, packet.tcpWindow);
+    p = writeCell(buf, p, packet.l4HeaderLength);
+    p = writeCell(buf, p, packet.payloadLength);
+    p = writeCell(buf, p, packet.icmpType);
+    p = writeCell(buf, p, packet.icmpCode);
+    p = writeBytes(buf, p, tunnel);
+    buf[p++] = COMMA;
+    // ts_ns: the seconds' digits then nine nanosecond digits (just the nanoseconds when tsSec is 0).
+    if (tsSec === 0) p = writeUint(buf, p, tsNanos);
+    else p = writePadded(buf, writeUint(buf, p, tsSec), tsNanos, 9);
+    buf[p++] = COMMA;
+    p = writeCell(buf, p, frame.interfaceId);
+    p = writeCell(buf, p, packet.ipHeaderLength);
+    p = writeCell(buf, p, packet.ipId);
+    p = writeIds(buf, p, packet.mplsLabels, packet.mplsCount);
+    buf[p++] = COMMA;
+    const arpOpcode = packet.arpOpcode;
+    if (arpOpcode >= 0) p = writeUint(buf, p, arpOpcode);
+    buf[p++] = NEWLINE;
+
+    this.position = p;
     this.rows++;
-    if (this.pendingChars >= this.chunkChars) this.flush();
+    if (p >= this.chunkBytes) this.flush();
   }
 
   /** Hands the gathered rows to the sink now (e.g. before awaiting backpressure). */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const startsWithHeader = this.pending[0] === PACKET_CSV_HEADER;
-    const chunk = startsWithHeader
-      ? `${PACKET_CSV_HEADER}${this.pending.slice(1).join('\n')}${this.pending.length > 1 ? '\n' : ''}`
-      : `${this.pending.join('\n')}\n`;
-    this.pending.length = 0;
-    this.pendingChars = 0;
+    if (this.position === 0) return;
+    const chunk = this.names.nonAscii
+      ? this.buffer.toString('utf8', 0, this.position)
+      : this.buffer.toString('latin1', 0, this.position);
+    this.position = 0;
     this.sink(chunk);
   }
 
