@@ -12,6 +12,7 @@ import { createParseCaptureHandler } from '../handlers/parse-capture.js';
 import { createPredictHandler } from '../handlers/predict.js';
 import type { S3Event } from '../handlers/s3-records.js';
 import { createScoreFlowsHandler } from '../handlers/score-flows.js';
+import { createSearchFlowsHandler, searchFor } from '../handlers/search-flows.js';
 import { createUploadPcapHandler } from '../handlers/upload-pcap.js';
 import { FEATURES_PREFIX, UPLOAD_PREFIX } from '../pipeline/capture-keys.js';
 import { type Container, type ContainerOverrides, createContainer } from '../pipeline/container.js';
@@ -253,6 +254,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     { method: 'POST', resource: '/api/predict', handler: createPredictHandler(container) },
     { method: 'GET', resource: '/api/history', handler: createHistoryHandler(container) },
     { method: 'GET', resource: '/api/captures/{id}', handler: createCaptureStatusHandler(container) },
+    // Issue 6: search answered from OpenSearch (503-style "not configured" answer without OPENSEARCH_URL).
+    {
+      method: 'GET',
+      resource: '/api/flows',
+      handler: createSearchFlowsHandler(searchFor(container), config.CORS_ORIGINS),
+    },
   ];
 
   const parse = createParseCaptureHandler(container);

@@ -7,9 +7,20 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
 const { getLocalConfig } = await import('../platform/config.js');
 const { startLocalRuntime } = await import('./runtime.js');
+const { startLocalStreaming } = await import('./kafka-bridge.js');
 
 const local = getLocalConfig();
+// Kafka + OpenSearch when configured or started with `npm run services:up` (issue 6); else "not configured".
+const streaming = await startLocalStreaming(
+  { KAFKA_BROKERS: local.KAFKA_BROKERS, OPENSEARCH_URL: local.OPENSEARCH_URL },
+  (line) => process.stdout.write(`${line}\n`),
+);
 const runtime = await startLocalRuntime({
+  settings: {
+    ...(streaming.kafkaBrokers ? { KAFKA_BROKERS: streaming.kafkaBrokers.join(',') } : {}),
+    ...(streaming.opensearchUrl ? { OPENSEARCH_URL: streaming.opensearchUrl } : {}),
+  },
+  overrides: { publisher: streaming.publisher },
   host: local.HOST,
   port: local.PORT,
   s3Port: local.LOCAL_S3_PORT,
@@ -27,7 +38,7 @@ process.stdout.write(
     `  S3         ${runtime.s3Endpoint}  (s3rver, bucket ${runtime.config.CAPTURE_BUCKET})`,
     `  DynamoDB   ${runtime.dynamoEndpoint}  (dynalite, table ${runtime.config.TABLE_NAME})`,
     `  data       ${local.LOCAL_DATA_DIR}/`,
-    `  publishing ${runtime.config.KAFKA_BROKERS ? `Kafka ${runtime.config.KAFKA_BROKERS}` : 'not configured (KAFKA_BROKERS unset): predictions are stored only'}`,
+    `  streaming  ${streaming.description}`,
     `Upload a capture: npx ccf upload <capture.pcap> --api ${runtime.apiUrl}`,
     'Ctrl-C to stop.',
     '',
@@ -42,7 +53,7 @@ const stop = (signal: string) => {
   }
   stopping = true;
   process.stdout.write(`\n${signal}: finishing in-flight work and stopping...\n`);
-  runtime.close().then(
+  Promise.all([runtime.close(), streaming.stop()]).then(
     () => process.exit(0),
     (error: unknown) => {
       process.stderr.write(`shutdown failed: ${String(error)}\n`);

@@ -104,6 +104,8 @@ export const localConfigSchema = z.object({
   LOCAL_DYNAMODB_PORT: z.coerce.number().int().min(0).max(65535).default(4567),
   LOCAL_DATA_DIR: z.string().min(1).default('.local'),
   HOST: z.string().min(1).default('127.0.0.1'),
+  KAFKA_BROKERS: z.string().trim().min(1).optional(),
+  OPENSEARCH_URL: optionalUrl,
 });
 export type LocalConfig = z.infer<typeof localConfigSchema>;
 
