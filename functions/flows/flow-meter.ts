@@ -161,6 +161,8 @@ export interface FlowRunSummary {
 }
 
 export type FlowSink = (record: FlowRecord) => void;
+/** Receives each emitted flow as one flow-CSV line (columns FLOW_CSV_COLUMNS, with its trailing newline). */
+export type FlowCsvSink = (row: string) => void;
 
 function zeroCounts<T extends string>(keys: readonly T[]): Record<T, number> {
   const counts = {} as Record<T, number>;
@@ -177,6 +179,7 @@ export class FlowMeter {
   private readonly fork: boolean;
   private readonly vlanAware: boolean;
   private readonly sink: FlowSink;
+  private readonly csvSink: FlowCsvSink | undefined;
   private readonly table: FlowTable;
   private state: Float64Array;
   private readonly key = new Int32Array(KEY_WORDS);
@@ -207,12 +210,27 @@ export class FlowMeter {
   private readonly addressB = new Uint8Array(16);
   private timestampSecond = Number.NaN;
   private timestampPrefix = '';
+  // Values of the flow being emitted, shared by buildRecord and buildCsvRow (set by prepareEmit).
+  private eFlowId = '';
+  private eSrcIp = '';
+  private eDstIp = '';
+  private eSrcPort = 0;
+  private eDstPort = 0;
+  private eKeyProto = 0;
+  private eIpVersion = 0;
+  private eRealProto = 0;
+  private eCommunityId = '';
 
-  constructor(options: FlowMeterOptions, sink: FlowSink) {
+  /**
+   * With `csvSink`, each flow is handed over as its CSV line only (no FlowRecord is built and `sink` is not
+   * called): the fast path for writing the flow CSV.
+   */
+  constructor(options: FlowMeterOptions, sink: FlowSink, csvSink?: FlowCsvSink) {
     this.options = resolveFlowMeterOptions(options);
     this.fork = this.options.featureSet === 'cic-fork';
     this.vlanAware = this.options.vlanAware;
     this.sink = sink;
+    this.csvSink = csvSink;
     this.flowTimeoutUs = Math.round(this.options.flowTimeoutS * 1e6);
     this.activityTimeoutUs = Math.round(this.options.activityTimeoutS * 1e6);
     this.idleTimeoutUs = Math.round(this.options.idleTimeoutS * 1e6);
@@ -751,7 +769,8 @@ export class FlowMeter {
   private emit(slot: number, reason: ExpiryReason): void {
     this.flows++;
     this.byReason[reason]++;
-    this.sink(this.buildRecord(slot, reason));
+    if (this.csvSink === undefined) this.sink(this.buildRecord(slot, reason));
+    else this.csvSink(this.buildCsvRow(slot, reason));
   }
 
   private formatTimestamp(us: number): string {
@@ -785,7 +804,11 @@ export class FlowMeter {
     return formatIpv6(out, 0);
   }
 
-  private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
+  /**
+   * The per-flow values shared by both emission forms (record and CSV row), left in the `e*` fields; also
+   * applies the corrected set's final active period. Called exactly once per emitted flow.
+   */
+  private prepareEmit(slot: number): void {
     const s = this.state;
     const fork = this.fork;
     const b = slot * STRIDE;
@@ -831,7 +854,31 @@ export class FlowMeter {
       const active = s[b + END_ACTIVE]! - s[b + START_ACTIVE]!;
       if (active > 0) addStat(s, b + ACTIVE, active);
     }
+    this.eFlowId = flowId;
+    this.eSrcIp = srcIp;
+    this.eDstIp = dstIp;
+    this.eSrcPort = srcPort;
+    this.eDstPort = dstPort;
+    this.eKeyProto = keyProto;
+    this.eIpVersion = ipVersion;
+    this.eRealProto = realProto;
+    this.eCommunityId = communityId;
+  }
 
+  private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
+    const s = this.state;
+    const fork = this.fork;
+    const b = slot * STRIDE;
+    this.prepareEmit(slot);
+    const flowId = this.eFlowId;
+    const srcIp = this.eSrcIp;
+    const dstIp = this.eDstIp;
+    const srcPort = this.eSrcPort;
+    const dstPort = this.eDstPort;
+    const keyProto = this.eKeyProto;
+    const ipVersion = this.eIpVersion;
+    const realProto = this.eRealProto;
+    const communityId = this.eCommunityId;
     const start = s[b + START]!;
     const duration = s[b + LAST]! - start;
     const durationS = duration / 1e6;
@@ -945,6 +992,44 @@ export class FlowMeter {
       last_packet_index: s[b + LAST_INDEX]!,
       out_of_order_packets: s[b + OUT_OF_ORDER]!,
     };
+  }
+
+  /**
+   * The flow's CSV line (with its newline), built straight from the state: the same values, in the same
+   * order and spelling as `flowCsvRow(buildRecord(...))` (numbers in JavaScript's shortest round-trip form),
+   * without the 95-key object. Our strings (addresses, timestamp, community id, reason) never need quoting.
+   */
+  private buildCsvRow(slot: number, reason: ExpiryReason): string {
+    const s = this.state;
+    const fork = this.fork;
+    const b = slot * STRIDE;
+    this.prepareEmit(slot);
+    const flowId = this.eFlowId;
+    const srcIp = this.eSrcIp;
+    const dstIp = this.eDstIp;
+    const srcPort = this.eSrcPort;
+    const dstPort = this.eDstPort;
+    const keyProto = this.eKeyProto;
+    const ipVersion = this.eIpVersion;
+    const realProto = this.eRealProto;
+    const communityId = this.eCommunityId;
+    const start = s[b + START]!;
+    const duration = s[b + LAST]! - start;
+    const durationS = duration / 1e6;
+    const fwdPackets = s[b + FWD_LEN + N]!;
+    const bwdPackets = s[b + BWD_LEN + N]!;
+    const packets = fwdPackets + bwdPackets;
+    const fwdBytes = s[b + FWD_LEN + SUM]!;
+    const bwdBytes = s[b + BWD_LEN + SUM]!;
+    const sfCount = s[b + SF_COUNT]!;
+    // Fork quirk: subflow and bulk averages are Java long divisions (truncated); corrected divides for real.
+    const ratio = fork ? longRatio : realRatio;
+    const fb = b + FWD_BULK;
+    const bb = b + BWD_BULK;
+    const minSegFwd = s[b + MIN_SEG_FWD]!;
+    const isIcmp = realProto === PROTO_ICMP || realProto === PROTO_ICMPV6;
+
+    return `${flowId},${srcIp},${srcPort},${dstIp},${dstPort},${keyProto},${this.formatTimestamp(start)},${duration},${fwdPackets},${bwdPackets},${fwdBytes},${bwdBytes},${statMax(s, b + FWD_LEN)},${statMin(s, b + FWD_LEN)},${statMean(s, b + FWD_LEN)},${statStd(s, b + FWD_LEN)},${statMax(s, b + BWD_LEN)},${statMin(s, b + BWD_LEN)},${statMean(s, b + BWD_LEN)},${statStd(s, b + BWD_LEN)},${duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0},${duration > 0 ? packets / durationS : 0},${statMean(s, b + FLOW_IAT)},${statStd(s, b + FLOW_IAT)},${statMax(s, b + FLOW_IAT)},${statMin(s, b + FLOW_IAT)},${s[b + FWD_IAT + SUM]!},${statMean(s, b + FWD_IAT)},${statStd(s, b + FWD_IAT)},${statMax(s, b + FWD_IAT)},${statMin(s, b + FWD_IAT)},${s[b + BWD_IAT + SUM]!},${statMean(s, b + BWD_IAT)},${statStd(s, b + BWD_IAT)},${statMax(s, b + BWD_IAT)},${statMin(s, b + BWD_IAT)},${s[b + F_PSH]!},${s[b + B_PSH]!},${s[b + F_URG]!},${s[b + B_URG]!},${s[b + F_RST]!},${s[b + B_RST]!},${s[b + FWD_HDR]!},${s[b + BWD_HDR]!},${duration > 0 ? fwdPackets / durationS : 0},${duration > 0 ? bwdPackets / durationS : 0},${statMin(s, b + ALL_LEN)},${statMax(s, b + ALL_LEN)},${statMean(s, b + ALL_LEN)},${statStd(s, b + ALL_LEN)},${statVariance(s, b + ALL_LEN)},${s[b + C_FIN]!},${s[b + C_SYN]!},${s[b + C_RST]!},${s[b + C_PSH]!},${s[b + C_ACK]!},${s[b + C_URG]!},${s[b + C_CWR]!},${s[b + C_ECE]!},${fwdPackets > 0 ? bwdPackets / fwdPackets : 0},${packets > 0 ? s[b + ALL_LEN + SUM]! / packets : 0},${fwdPackets > 0 ? fwdBytes / fwdPackets : 0},${bwdPackets > 0 ? bwdBytes / bwdPackets : 0},${ratio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!)},${ratio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!)},${ratio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6)},${ratio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!)},${ratio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!)},${ratio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6)},${ratio(fwdPackets, sfCount)},${ratio(fwdBytes, sfCount)},${ratio(bwdPackets, sfCount)},${ratio(bwdBytes, sfCount)},${s[b + INIT_WIN_FWD]!},${s[b + INIT_WIN_BWD]!},${s[b + ACT_DATA_FWD]!},${minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd},${statMean(s, b + ACTIVE)},${statStd(s, b + ACTIVE)},${statMax(s, b + ACTIVE)},${statMin(s, b + ACTIVE)},${statMean(s, b + IDLE)},${statStd(s, b + IDLE)},${statMax(s, b + IDLE)},${statMin(s, b + IDLE)},${isIcmp ? s[b + ICMP_CODE]! : -1},${isIcmp ? s[b + ICMP_TYPE]! : -1},${realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0},${communityId},${reason},${ipVersion},${s[b + VLAN_ID]!},${s[b + FIRST_INDEX]!},${s[b + LAST_INDEX]!},${s[b + OUT_OF_ORDER]!}\n`;
   }
 }
 

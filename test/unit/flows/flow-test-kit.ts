@@ -8,6 +8,7 @@ import { DecodedPacket } from '../../../functions/capture/decoded-packet.js';
 import type { FlowRecord } from '../../../functions/flows/flow-columns.js';
 import { FlowMeter, type FlowRunSummary } from '../../../functions/flows/flow-meter.js';
 import type { FlowMeterOptions } from '../../../functions/flows/flow-options.js';
+import { flowCsvRow } from '../../../functions/records/flow-csv.js';
 import { type PacketSpec, packet, toRawFrame } from '../../support/frame-builder.js';
 
 /** A realistic epoch start (2017-07-07 18:08:57.763666 UTC, a dataset timestamp), in µs. */
@@ -28,17 +29,38 @@ export interface MeterRun {
   emittedBeforeFinish: number;
 }
 
+/**
+ * Runs the packets through two meters: one emitting FlowRecords, one emitting CSV lines straight from its
+ * state (the `ccf flows` fast path). Every golden test thereby also pins the CSV path: each line must equal
+ * `flowCsvRow` of the matching record, or the run throws.
+ */
 export function runMeter(packets: readonly TimedPacket[], options: FlowMeterOptions = {}): MeterRun {
   const records: FlowRecord[] = [];
+  const rows: string[] = [];
   const meter = new FlowMeter(options, (record) => records.push(record));
+  const csvMeter = new FlowMeter(
+    options,
+    () => {
+      throw new Error('a meter with a CSV sink must not build records');
+    },
+    (row) => rows.push(row),
+  );
   const decoded = new DecodedPacket();
   packets.forEach((p, i) => {
     const frame = toRawFrame(p.bytes ?? packet(p.spec), { index: i + 1, tsUs: T0 + p.at });
     decodeFrame(frame, decoded);
     meter.add(frame, decoded);
+    csvMeter.add(frame, decoded);
   });
   const emittedBeforeFinish = records.length;
   const summary = meter.finish();
+  csvMeter.finish();
+  const expectedRows = records.map(flowCsvRow);
+  if (rows.length !== expectedRows.length || rows.some((row, i) => row !== expectedRows[i])) {
+    throw new Error(
+      `CSV fast path differs from flowCsvRow(record):\n${rows.join('')}\nexpected:\n${expectedRows.join('')}`,
+    );
+  }
   return { records, summary, emittedBeforeFinish };
 }
 
