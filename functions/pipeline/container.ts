@@ -4,6 +4,7 @@ import { loadScorer } from '../inference/scorer.js';
 import { createDocumentClient, createS3Client } from '../platform/aws-clients.js';
 import { getConfig, type PlatformConfig } from '../platform/config.js';
 import { DynamoCaptureRepository, DynamoPredictionRepository } from '../platform/dynamodb-repositories.js';
+import { predictionPublisherFor } from '../platform/kafka-publisher.js';
 import type {
   CaptureRepository,
   CaptureStore,
@@ -13,7 +14,6 @@ import type {
   PredictionRepository,
 } from '../platform/ports.js';
 import { S3CaptureStore } from '../platform/s3-capture-store.js';
-import { UnconfiguredPublisher } from '../platform/unconfigured-publisher.js';
 import type { CaptureAnalyzer } from './capture-analysis.js';
 import { createCaptureAnalyzer } from './capture-analyzer.js';
 import type { PredictionScorer } from './scoring.js';
@@ -36,7 +36,10 @@ export interface Container {
 }
 
 export interface ContainerOverrides {
-  /** Kafka publisher from the streaming code; without it predictions are stored and reported "not configured". */
+  /**
+   * Replaces the container's publisher (by default Kafka when KAFKA_BROKERS is set, otherwise one that
+   * stores nothing and reports "not configured").
+   */
   publisher?: PredictionPublisher;
   scorer?: () => Promise<PredictionScorer>;
 }
@@ -58,7 +61,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     store: new S3CaptureStore({ client: s3, postClient: postS3, bucket: config.CAPTURE_BUCKET }),
     captures: new DynamoCaptureRepository(repositoryOptions),
     predictions: new DynamoPredictionRepository(repositoryOptions),
-    publisher: overrides.publisher ?? new UnconfiguredPublisher(),
+    publisher: overrides.publisher ?? predictionPublisherFor(config),
     clock: { now: () => new Date() },
     ids: { newId: () => randomUUID() },
     scorer() {

@@ -1,6 +1,8 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import {
   type CcfError,
+  ConfigError,
+  DependencyError,
   FeatureSchemaError,
   isCcfError,
   LimitExceededError,
@@ -40,8 +42,28 @@ function statusOf(error: CcfError): number | undefined {
   return undefined;
 }
 
+/**
+ * A feature whose backing service is not configured here (e.g. search without OpenSearch) or is unreachable:
+ * 503, naming only the dependency, never the internal message (errors >= 500 keep their text in the logs).
+ */
+function unavailableOf(error: CcfError): HttpError | undefined {
+  if (!(error instanceof ConfigError || error instanceof DependencyError)) return undefined;
+  const dependency = error.details.dependency ?? error.details.setting;
+  return {
+    statusCode: 503,
+    body: {
+      error: 'SERVICE_UNAVAILABLE',
+      message:
+        'This feature is temporarily unavailable: a service it depends on is not configured or not reachable',
+      details: dependency === undefined ? {} : { dependency },
+    },
+  };
+}
+
 export function httpErrorOf(error: unknown): HttpError {
   if (isCcfError(error)) {
+    const unavailable = unavailableOf(error);
+    if (unavailable) return unavailable;
     const statusCode = statusOf(error);
     if (statusCode !== undefined) {
       return {
