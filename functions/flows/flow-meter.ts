@@ -15,6 +15,7 @@ import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
 import type { DecodedPacket } from '../capture/decoded-packet.js';
 import type { RawFrame } from '../capture/frame.js';
 import { communityIdV1 } from './community-id.js';
+import type { CsvRowBuffer } from './csv-row-buffer.js';
 import { EXPIRY_REASONS, type ExpiryReason, type FeatureSet, type FlowRecord } from './flow-columns.js';
 import {
   type FlowMeterOptions,
@@ -161,8 +162,6 @@ export interface FlowRunSummary {
 }
 
 export type FlowSink = (record: FlowRecord) => void;
-/** Receives each emitted flow as one flow-CSV line (columns FLOW_CSV_COLUMNS, with its trailing newline). */
-export type FlowCsvSink = (row: string) => void;
 
 function zeroCounts<T extends string>(keys: readonly T[]): Record<T, number> {
   const counts = {} as Record<T, number>;
@@ -179,7 +178,7 @@ export class FlowMeter {
   private readonly fork: boolean;
   private readonly vlanAware: boolean;
   private readonly sink: FlowSink;
-  private readonly csvSink: FlowCsvSink | undefined;
+  private readonly csvOut: CsvRowBuffer | undefined;
   private readonly table: FlowTable;
   private state: Float64Array;
   private readonly key = new Int32Array(KEY_WORDS);
@@ -210,8 +209,11 @@ export class FlowMeter {
   private readonly addressB = new Uint8Array(16);
   private timestampSecond = Number.NaN;
   private timestampPrefix = '';
-  // Values of the flow being emitted, shared by buildRecord and buildCsvRow (set by prepareEmit).
-  private eFlowId = '';
+  // Values of the flow being emitted, shared by buildRecord and writeCsvRow (set by prepareEmit).
+  private eIdFirst = '';
+  private eIdSecond = '';
+  private eIdFirstPort = 0;
+  private eIdSecondPort = 0;
   private eSrcIp = '';
   private eDstIp = '';
   private eSrcPort = 0;
@@ -222,15 +224,16 @@ export class FlowMeter {
   private eCommunityId = '';
 
   /**
-   * With `csvSink`, each flow is handed over as its CSV line only (no FlowRecord is built and `sink` is not
-   * called): the fast path for writing the flow CSV.
+   * With `csvOut`, each flow is written into it as one flow-CSV line (columns FLOW_CSV_COLUMNS) and no
+   * FlowRecord is built (`sink` is not called): the fast path for writing the flow CSV. The caller calls
+   * `csvOut.flush()` after `finish()`.
    */
-  constructor(options: FlowMeterOptions, sink: FlowSink, csvSink?: FlowCsvSink) {
+  constructor(options: FlowMeterOptions, sink: FlowSink, csvOut?: CsvRowBuffer) {
     this.options = resolveFlowMeterOptions(options);
     this.fork = this.options.featureSet === 'cic-fork';
     this.vlanAware = this.options.vlanAware;
     this.sink = sink;
-    this.csvSink = csvSink;
+    this.csvOut = csvOut;
     this.flowTimeoutUs = Math.round(this.options.flowTimeoutS * 1e6);
     this.activityTimeoutUs = Math.round(this.options.activityTimeoutS * 1e6);
     this.idleTimeoutUs = Math.round(this.options.idleTimeoutS * 1e6);
@@ -769,8 +772,19 @@ export class FlowMeter {
   private emit(slot: number, reason: ExpiryReason): void {
     this.flows++;
     this.byReason[reason]++;
-    if (this.csvSink === undefined) this.sink(this.buildRecord(slot, reason));
-    else this.csvSink(this.buildCsvRow(slot, reason));
+    if (this.csvOut === undefined) this.sink(this.buildRecord(slot, reason));
+    else this.writeCsvRow(slot, reason, this.csvOut);
+  }
+
+  /** `formatTimestamp(us)`, written into `out`. */
+  private writeTimestamp(us: number, out: CsvRowBuffer): void {
+    const second = Math.floor(us / 1e6);
+    if (second !== this.timestampSecond) {
+      this.timestampSecond = second;
+      this.timestampPrefix = `${utcDateTime(second)}.`;
+    }
+    out.text(this.timestampPrefix);
+    out.paddedInt(Math.floor(us - second * 1e6), 6);
   }
 
   private formatTimestamp(us: number): string {
@@ -830,9 +844,6 @@ export class FlowMeter {
     // Fork: Flow ID follows the orientation of the table entry (the first flow of this 5-tuple), which
     // differs from Src/Dst when a later flow of the same tuple started from the other side.
     const idFwdIsA = fork ? s[b + ID_FWD_IS_A] === 1 : fwdIsA;
-    const flowId = idFwdIsA
-      ? `${textA}-${textB}-${portA}-${portB}-${keyProto}`
-      : `${textB}-${textA}-${portB}-${portA}-${keyProto}`;
 
     const realProto = s[b + REAL_PROTO]!;
     const communityId = communityIdV1({
@@ -854,7 +865,10 @@ export class FlowMeter {
       const active = s[b + END_ACTIVE]! - s[b + START_ACTIVE]!;
       if (active > 0) addStat(s, b + ACTIVE, active);
     }
-    this.eFlowId = flowId;
+    this.eIdFirst = idFwdIsA ? textA : textB;
+    this.eIdSecond = idFwdIsA ? textB : textA;
+    this.eIdFirstPort = idFwdIsA ? portA : portB;
+    this.eIdSecondPort = idFwdIsA ? portB : portA;
     this.eSrcIp = srcIp;
     this.eDstIp = dstIp;
     this.eSrcPort = srcPort;
@@ -870,7 +884,6 @@ export class FlowMeter {
     const fork = this.fork;
     const b = slot * STRIDE;
     this.prepareEmit(slot);
-    const flowId = this.eFlowId;
     const srcIp = this.eSrcIp;
     const dstIp = this.eDstIp;
     const srcPort = this.eSrcPort;
@@ -879,6 +892,7 @@ export class FlowMeter {
     const ipVersion = this.eIpVersion;
     const realProto = this.eRealProto;
     const communityId = this.eCommunityId;
+    const flowId = `${this.eIdFirst}-${this.eIdSecond}-${this.eIdFirstPort}-${this.eIdSecondPort}-${keyProto}`;
     const start = s[b + START]!;
     const duration = s[b + LAST]! - start;
     const durationS = duration / 1e6;
@@ -995,16 +1009,15 @@ export class FlowMeter {
   }
 
   /**
-   * The flow's CSV line (with its newline), built straight from the state: the same values, in the same
-   * order and spelling as `flowCsvRow(buildRecord(...))` (numbers in JavaScript's shortest round-trip form),
-   * without the 95-key object. Our strings (addresses, timestamp, community id, reason) never need quoting.
+   * Writes the flow's CSV line (with its newline) into `out` straight from the state: the same values, in the
+   * same order and spelling as `flowCsvRow(buildRecord(...))`, without the 95-key object or per-value strings.
+   * Our strings (addresses, timestamp, community id, reason) never need quoting.
    */
-  private buildCsvRow(slot: number, reason: ExpiryReason): string {
+  private writeCsvRow(slot: number, reason: ExpiryReason, out: CsvRowBuffer): void {
     const s = this.state;
     const fork = this.fork;
     const b = slot * STRIDE;
     this.prepareEmit(slot);
-    const flowId = this.eFlowId;
     const srcIp = this.eSrcIp;
     const dstIp = this.eDstIp;
     const srcPort = this.eSrcPort;
@@ -1029,7 +1042,205 @@ export class FlowMeter {
     const minSegFwd = s[b + MIN_SEG_FWD]!;
     const isIcmp = realProto === PROTO_ICMP || realProto === PROTO_ICMPV6;
 
-    return `${flowId},${srcIp},${srcPort},${dstIp},${dstPort},${keyProto},${this.formatTimestamp(start)},${duration},${fwdPackets},${bwdPackets},${fwdBytes},${bwdBytes},${statMax(s, b + FWD_LEN)},${statMin(s, b + FWD_LEN)},${statMean(s, b + FWD_LEN)},${statStd(s, b + FWD_LEN)},${statMax(s, b + BWD_LEN)},${statMin(s, b + BWD_LEN)},${statMean(s, b + BWD_LEN)},${statStd(s, b + BWD_LEN)},${duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0},${duration > 0 ? packets / durationS : 0},${statMean(s, b + FLOW_IAT)},${statStd(s, b + FLOW_IAT)},${statMax(s, b + FLOW_IAT)},${statMin(s, b + FLOW_IAT)},${s[b + FWD_IAT + SUM]!},${statMean(s, b + FWD_IAT)},${statStd(s, b + FWD_IAT)},${statMax(s, b + FWD_IAT)},${statMin(s, b + FWD_IAT)},${s[b + BWD_IAT + SUM]!},${statMean(s, b + BWD_IAT)},${statStd(s, b + BWD_IAT)},${statMax(s, b + BWD_IAT)},${statMin(s, b + BWD_IAT)},${s[b + F_PSH]!},${s[b + B_PSH]!},${s[b + F_URG]!},${s[b + B_URG]!},${s[b + F_RST]!},${s[b + B_RST]!},${s[b + FWD_HDR]!},${s[b + BWD_HDR]!},${duration > 0 ? fwdPackets / durationS : 0},${duration > 0 ? bwdPackets / durationS : 0},${statMin(s, b + ALL_LEN)},${statMax(s, b + ALL_LEN)},${statMean(s, b + ALL_LEN)},${statStd(s, b + ALL_LEN)},${statVariance(s, b + ALL_LEN)},${s[b + C_FIN]!},${s[b + C_SYN]!},${s[b + C_RST]!},${s[b + C_PSH]!},${s[b + C_ACK]!},${s[b + C_URG]!},${s[b + C_CWR]!},${s[b + C_ECE]!},${fwdPackets > 0 ? bwdPackets / fwdPackets : 0},${packets > 0 ? s[b + ALL_LEN + SUM]! / packets : 0},${fwdPackets > 0 ? fwdBytes / fwdPackets : 0},${bwdPackets > 0 ? bwdBytes / bwdPackets : 0},${ratio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!)},${ratio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!)},${ratio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6)},${ratio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!)},${ratio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!)},${ratio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6)},${ratio(fwdPackets, sfCount)},${ratio(fwdBytes, sfCount)},${ratio(bwdPackets, sfCount)},${ratio(bwdBytes, sfCount)},${s[b + INIT_WIN_FWD]!},${s[b + INIT_WIN_BWD]!},${s[b + ACT_DATA_FWD]!},${minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd},${statMean(s, b + ACTIVE)},${statStd(s, b + ACTIVE)},${statMax(s, b + ACTIVE)},${statMin(s, b + ACTIVE)},${statMean(s, b + IDLE)},${statStd(s, b + IDLE)},${statMax(s, b + IDLE)},${statMin(s, b + IDLE)},${isIcmp ? s[b + ICMP_CODE]! : -1},${isIcmp ? s[b + ICMP_TYPE]! : -1},${realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0},${communityId},${reason},${ipVersion},${s[b + VLAN_ID]!},${s[b + FIRST_INDEX]!},${s[b + LAST_INDEX]!},${s[b + OUT_OF_ORDER]!}\n`;
+    out.beginRow();
+    out.text(this.eIdFirst);
+    out.text('-');
+    out.text(this.eIdSecond);
+    out.text('-');
+    out.number(this.eIdFirstPort);
+    out.text('-');
+    out.number(this.eIdSecondPort);
+    out.text('-');
+    out.number(keyProto);
+    out.comma();
+    out.text(srcIp);
+    out.comma();
+    out.number(srcPort);
+    out.comma();
+    out.text(dstIp);
+    out.comma();
+    out.number(dstPort);
+    out.comma();
+    out.number(keyProto);
+    out.comma();
+    this.writeTimestamp(start, out);
+    out.comma();
+    out.number(duration);
+    out.comma();
+    out.number(fwdPackets);
+    out.comma();
+    out.number(bwdPackets);
+    out.comma();
+    out.number(fwdBytes);
+    out.comma();
+    out.number(bwdBytes);
+    out.comma();
+    out.number(statMax(s, b + FWD_LEN));
+    out.comma();
+    out.number(statMin(s, b + FWD_LEN));
+    out.comma();
+    out.number(statMean(s, b + FWD_LEN));
+    out.comma();
+    out.number(statStd(s, b + FWD_LEN));
+    out.comma();
+    out.number(statMax(s, b + BWD_LEN));
+    out.comma();
+    out.number(statMin(s, b + BWD_LEN));
+    out.comma();
+    out.number(statMean(s, b + BWD_LEN));
+    out.comma();
+    out.number(statStd(s, b + BWD_LEN));
+    out.comma();
+    out.number(duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0);
+    out.comma();
+    out.number(duration > 0 ? packets / durationS : 0);
+    out.comma();
+    out.number(statMean(s, b + FLOW_IAT));
+    out.comma();
+    out.number(statStd(s, b + FLOW_IAT));
+    out.comma();
+    out.number(statMax(s, b + FLOW_IAT));
+    out.comma();
+    out.number(statMin(s, b + FLOW_IAT));
+    out.comma();
+    out.number(s[b + FWD_IAT + SUM]!);
+    out.comma();
+    out.number(statMean(s, b + FWD_IAT));
+    out.comma();
+    out.number(statStd(s, b + FWD_IAT));
+    out.comma();
+    out.number(statMax(s, b + FWD_IAT));
+    out.comma();
+    out.number(statMin(s, b + FWD_IAT));
+    out.comma();
+    out.number(s[b + BWD_IAT + SUM]!);
+    out.comma();
+    out.number(statMean(s, b + BWD_IAT));
+    out.comma();
+    out.number(statStd(s, b + BWD_IAT));
+    out.comma();
+    out.number(statMax(s, b + BWD_IAT));
+    out.comma();
+    out.number(statMin(s, b + BWD_IAT));
+    out.comma();
+    out.number(s[b + F_PSH]!);
+    out.comma();
+    out.number(s[b + B_PSH]!);
+    out.comma();
+    out.number(s[b + F_URG]!);
+    out.comma();
+    out.number(s[b + B_URG]!);
+    out.comma();
+    out.number(s[b + F_RST]!);
+    out.comma();
+    out.number(s[b + B_RST]!);
+    out.comma();
+    out.number(s[b + FWD_HDR]!);
+    out.comma();
+    out.number(s[b + BWD_HDR]!);
+    out.comma();
+    out.number(duration > 0 ? fwdPackets / durationS : 0);
+    out.comma();
+    out.number(duration > 0 ? bwdPackets / durationS : 0);
+    out.comma();
+    out.number(statMin(s, b + ALL_LEN));
+    out.comma();
+    out.number(statMax(s, b + ALL_LEN));
+    out.comma();
+    out.number(statMean(s, b + ALL_LEN));
+    out.comma();
+    out.number(statStd(s, b + ALL_LEN));
+    out.comma();
+    out.number(statVariance(s, b + ALL_LEN));
+    out.comma();
+    out.number(s[b + C_FIN]!);
+    out.comma();
+    out.number(s[b + C_SYN]!);
+    out.comma();
+    out.number(s[b + C_RST]!);
+    out.comma();
+    out.number(s[b + C_PSH]!);
+    out.comma();
+    out.number(s[b + C_ACK]!);
+    out.comma();
+    out.number(s[b + C_URG]!);
+    out.comma();
+    out.number(s[b + C_CWR]!);
+    out.comma();
+    out.number(s[b + C_ECE]!);
+    out.comma();
+    out.number(fwdPackets > 0 ? bwdPackets / fwdPackets : 0);
+    out.comma();
+    out.number(packets > 0 ? s[b + ALL_LEN + SUM]! / packets : 0);
+    out.comma();
+    out.number(fwdPackets > 0 ? fwdBytes / fwdPackets : 0);
+    out.comma();
+    out.number(bwdPackets > 0 ? bwdBytes / bwdPackets : 0);
+    out.comma();
+    out.number(ratio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!));
+    out.comma();
+    out.number(ratio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!));
+    out.comma();
+    out.number(ratio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6));
+    out.comma();
+    out.number(ratio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!));
+    out.comma();
+    out.number(ratio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!));
+    out.comma();
+    out.number(ratio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6));
+    out.comma();
+    out.number(ratio(fwdPackets, sfCount));
+    out.comma();
+    out.number(ratio(fwdBytes, sfCount));
+    out.comma();
+    out.number(ratio(bwdPackets, sfCount));
+    out.comma();
+    out.number(ratio(bwdBytes, sfCount));
+    out.comma();
+    out.number(s[b + INIT_WIN_FWD]!);
+    out.comma();
+    out.number(s[b + INIT_WIN_BWD]!);
+    out.comma();
+    out.number(s[b + ACT_DATA_FWD]!);
+    out.comma();
+    out.number(minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd);
+    out.comma();
+    out.number(statMean(s, b + ACTIVE));
+    out.comma();
+    out.number(statStd(s, b + ACTIVE));
+    out.comma();
+    out.number(statMax(s, b + ACTIVE));
+    out.comma();
+    out.number(statMin(s, b + ACTIVE));
+    out.comma();
+    out.number(statMean(s, b + IDLE));
+    out.comma();
+    out.number(statStd(s, b + IDLE));
+    out.comma();
+    out.number(statMax(s, b + IDLE));
+    out.comma();
+    out.number(statMin(s, b + IDLE));
+    out.comma();
+    out.number(isIcmp ? s[b + ICMP_CODE]! : -1);
+    out.comma();
+    out.number(isIcmp ? s[b + ICMP_TYPE]! : -1);
+    out.comma();
+    out.number(realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0);
+    out.comma();
+    out.text(communityId);
+    out.comma();
+    out.text(reason);
+    out.comma();
+    out.number(ipVersion);
+    out.comma();
+    out.number(s[b + VLAN_ID]!);
+    out.comma();
+    out.number(s[b + FIRST_INDEX]!);
+    out.comma();
+    out.number(s[b + LAST_INDEX]!);
+    out.comma();
+    out.number(s[b + OUT_OF_ORDER]!);
+    out.endRow();
   }
 }
 

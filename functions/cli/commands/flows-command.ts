@@ -13,6 +13,7 @@ import { type CaptureSummary, readCapture } from '../../capture/capture-reader.j
 import { decodeFrame } from '../../capture/decode/index.js';
 import { DecodedPacket } from '../../capture/decoded-packet.js';
 import type { RawFrame } from '../../capture/frame.js';
+import { CsvRowBuffer } from '../../flows/csv-row-buffer.js';
 import { FEATURE_SETS, type FeatureSet } from '../../flows/flow-columns.js';
 import { FlowMeter, type FlowRunSummary } from '../../flows/flow-meter.js';
 import {
@@ -26,9 +27,6 @@ import { FLOW_CSV_HEADER } from '../../records/flow-csv.js';
 import { openCaptureInput, pacedChunks, TextOutput } from '../capture-input.js';
 import { createProgress } from '../progress.js';
 import { parseByteSize } from './packets-command.js';
-
-/** Characters of CSV text gathered before handing them to the output. */
-const WRITE_CHUNK_CHARS = 256 * 1024;
 
 export interface FlowsCommandOptions {
   output: string;
@@ -108,9 +106,9 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
     terminalBusy: output.isStdout && process.stdout.isTTY === true,
   });
   output.write(FLOW_CSV_HEADER);
-  // Rows come straight from the meter as CSV lines (no FlowRecord objects) and are gathered into large
-  // chunks: one write per ~256 KB instead of one per flow.
-  let pending = '';
+  // Rows are written by the meter straight into a byte buffer (no FlowRecord objects, no per-value strings)
+  // and handed to the output in ~256 KB chunks.
+  const rows = new CsvRowBuffer((text) => output.write(text));
   const meter = new FlowMeter(
     {
       featureSet: options.featureSet,
@@ -121,13 +119,7 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
       vlanAware: options.vlan,
     },
     () => {},
-    (row) => {
-      pending += row;
-      if (pending.length >= WRITE_CHUNK_CHARS) {
-        output.write(pending);
-        pending = '';
-      }
-    },
+    rows,
   );
   const packet = new DecodedPacket();
   let capture: CaptureSummary;
@@ -146,11 +138,10 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
       },
     );
     flows = meter.finish();
-    output.write(pending);
-    pending = '';
+    rows.flush();
     await output.close();
   } catch (error) {
-    output.write(pending);
+    rows.flush();
     throw error;
   } finally {
     progress.stop();

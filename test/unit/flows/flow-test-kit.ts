@@ -5,6 +5,7 @@
  */
 import { decodeFrame } from '../../../functions/capture/decode/index.js';
 import { DecodedPacket } from '../../../functions/capture/decoded-packet.js';
+import { CsvRowBuffer } from '../../../functions/flows/csv-row-buffer.js';
 import type { FlowRecord } from '../../../functions/flows/flow-columns.js';
 import { FlowMeter, type FlowRunSummary } from '../../../functions/flows/flow-meter.js';
 import type { FlowMeterOptions } from '../../../functions/flows/flow-options.js';
@@ -41,9 +42,10 @@ export function runMeter(packets: readonly TimedPacket[], options: FlowMeterOpti
   const csvMeter = new FlowMeter(
     options,
     () => {
-      throw new Error('a meter with a CSV sink must not build records');
+      throw new Error('a meter with a CSV output must not build records');
     },
-    (row) => rows.push(row),
+    // A 1-byte chunk: every row is handed on by itself.
+    new CsvRowBuffer((row) => rows.push(row), 1),
   );
   const decoded = new DecodedPacket();
   packets.forEach((p, i) => {
