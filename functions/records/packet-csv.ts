@@ -220,7 +220,12 @@ for (let n = 0; n < 100; n++) {
 }
 
 const encoder = new TextEncoder();
-const TCP_FLAGS_BYTES: readonly Uint8Array[] = TCP_FLAGS_TEXT.map((text) => encoder.encode(text));
+/** The flag letters (ASCII) as bytes, built without TextEncoder (its first calls are slow at start-up). */
+const TCP_FLAGS_BYTES: readonly Uint8Array[] = TCP_FLAGS_TEXT.map((text) => {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+});
 
 /** Decimal digits of a non-negative integer below 2^31. */
 function digitCount(n: number): number {
@@ -371,6 +376,26 @@ function writeIpv6(buf: Uint8Array, pos: number, bytes: Uint8Array, offset: numb
   return p;
 }
 
+/**
+ * `writeCell` with a fast path for one- and two-digit values, for the fields that are usually small (ports,
+ * TTL, flags, header fields); any value is still written right.
+ */
+function writeShortCell(buf: Uint8Array, pos: number, value: number): number {
+  let p = pos;
+  if (value >= 0) {
+    if (value < 10) {
+      buf[p++] = ZERO + value;
+    } else if (value < 100) {
+      buf[p++] = TWO_DIGITS[value << 1]!;
+      buf[p++] = TWO_DIGITS[(value << 1) + 1]!;
+    } else {
+      p = writeUint(buf, p, value);
+    }
+  }
+  buf[p] = COMMA;
+  return p + 1;
+}
+
 /** `num(value)` as bytes: nothing for absent (-1) values, then the comma that ends the cell. */
 function writeCell(buf: Uint8Array, pos: number, value: number): number {
   const p = value < 0 ? pos : writeUint(buf, pos, value);
@@ -517,12 +542,12 @@ export class PacketCsvWriter {
     buf[p++] = COMMA;
     p = writeCell(buf, p, frame.originalLength);
     p = writeCell(buf, p, frame.capturedLength);
-    p = writeCell(buf, p, frame.linkType);
+    p = writeShortCell(buf, p, frame.linkType);
     if (packet.ethSrcOffset >= 0) p = writeMac(buf, p, data, packet.ethSrcOffset);
     buf[p++] = COMMA;
     if (packet.ethDstOffset >= 0) p = writeMac(buf, p, data, packet.ethDstOffset);
     buf[p++] = COMMA;
-    p = writeCell(buf, p, packet.ethType);
+    p = writeShortCell(buf, p, packet.ethType);
     p = writeBytes(buf, p, etherName);
     buf[p++] = COMMA;
     p = writeIds(buf, p, packet.vlanIds, packet.vlanCount);
@@ -546,30 +571,30 @@ export class PacketCsvWriter {
       buf[p++] = COMMA;
     }
     buf[p++] = COMMA;
-    p = writeCell(buf, p, ipProto);
+    p = writeShortCell(buf, p, ipProto);
     p = writeBytes(buf, p, protoName);
     buf[p++] = COMMA;
-    p = writeCell(buf, p, packet.ttl);
+    p = writeShortCell(buf, p, packet.ttl);
     p = writeCell(buf, p, packet.ipTotalLength);
     const fragmentOffset = packet.fragmentOffset;
     p = writeCell(buf, p, fragmentOffset);
     if (fragmentOffset >= 0) buf[p++] = packet.moreFragments ? 0x31 : ZERO;
     buf[p++] = COMMA;
-    p = writeCell(buf, p, packet.srcPort);
-    p = writeCell(buf, p, packet.dstPort);
+    p = writeShortCell(buf, p, packet.srcPort);
+    p = writeShortCell(buf, p, packet.dstPort);
     p = writeBytes(buf, p, service);
     buf[p++] = COMMA;
     const tcpFlags = packet.tcpFlags;
-    p = writeCell(buf, p, tcpFlags);
+    p = writeShortCell(buf, p, tcpFlags);
     if (tcpFlags >= 0) p = writeBytes(buf, p, TCP_FLAGS_BYTES[tcpFlags & 0x1ff]!);
     buf[p++] = COMMA;
     p = writeCell(buf, p, packet.tcpSeq);
     p = writeCell(buf, p, packet.tcpAck);
-    p = writeCell(buf, p, packet.tcpWindow);
-    p = writeCell(buf, p, packet.l4HeaderLength);
+    p = writeShortCell(buf, p, packet.tcpWindow);
+    p = writeShortCell(buf, p, packet.l4HeaderLength);
     p = writeCell(buf, p, packet.payloadLength);
-    p = writeCell(buf, p, packet.icmpType);
-    p = writeCell(buf, p, packet.icmpCode);
+    p = writeShortCell(buf, p, packet.icmpType);
+    p = writeShortCell(buf, p, packet.icmpCode);
     p = writeBytes(buf, p, tunnel);
     buf[p++] = COMMA;
     // ts_ns: the seconds' digits then nine nanosecond digits (just the nanoseconds when tsSec is 0).
@@ -577,8 +602,8 @@ export class PacketCsvWriter {
     else p = writePadded(buf, writeUint(buf, p, tsSec), tsNanos, 9);
     buf[p++] = COMMA;
     p = writeCell(buf, p, frame.interfaceId);
-    p = writeCell(buf, p, packet.ipHeaderLength);
-    p = writeCell(buf, p, packet.ipId);
+    p = writeShortCell(buf, p, packet.ipHeaderLength);
+    p = writeShortCell(buf, p, packet.ipId);
     p = writeIds(buf, p, packet.mplsLabels, packet.mplsCount);
     buf[p++] = COMMA;
     const arpOpcode = packet.arpOpcode;
