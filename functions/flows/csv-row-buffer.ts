@@ -69,12 +69,17 @@ export class CsvRowBuffer {
 
   /** A number, spelled as `String(value)`. */
   number(value: number): void {
-    if ((value | 0) !== value) {
+    const bytes = this.bytes;
+    if (value === 0) {
+      // 0 and -0 (String spells both "0"): the most common value by far.
+      bytes[this.pos++] = ZERO;
+      return;
+    }
+    // Integers in (-2^31, 2^31): a digit loop; everything else (fractions, large or huge values): String.
+    if ((value | 0) !== value || value === -2147483648) {
       this.text(String(value));
       return;
     }
-    // A 32-bit integer (-0 included, which String spells "0").
-    const bytes = this.bytes;
     let v = value;
     if (v < 0) {
       bytes[this.pos++] = MINUS;
@@ -84,12 +89,12 @@ export class CsvRowBuffer {
       bytes[this.pos++] = ZERO + v;
       return;
     }
-    let digits = 1;
-    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
+    let digits = 2;
+    for (let t = (v / 100) | 0; t > 0; t = (t / 10) | 0) digits++;
     let pos = this.pos + digits;
     this.pos = pos;
     while (v >= 10) {
-      const q = Math.floor(v / 10);
+      const q = (v / 10) | 0;
       bytes[--pos] = ZERO + (v - q * 10);
       v = q;
     }
@@ -99,7 +104,7 @@ export class CsvRowBuffer {
   /** `value` as at least `width` digits, zero-padded (a non-negative integer below 2^31). */
   paddedInt(value: number, width: number): void {
     let digits = 1;
-    for (let t = value; t >= 10; t = Math.floor(t / 10)) digits++;
+    for (let t = (value / 10) | 0; t > 0; t = (t / 10) | 0) digits++;
     for (let i = digits; i < width; i++) this.bytes[this.pos++] = ZERO;
     this.number(value);
   }
