@@ -59,6 +59,24 @@ export class CsvRowBuffer {
     this.bytes[this.pos++] = COMMA;
   }
 
+  /** A comma, then `number(value)`. */
+  field(value: number): void {
+    if (value === 0) {
+      const bytes = this.bytes;
+      bytes[this.pos++] = COMMA;
+      bytes[this.pos++] = ZERO;
+      return;
+    }
+    this.bytes[this.pos++] = COMMA;
+    this.number(value);
+  }
+
+  /** A comma, then `text(value)`. */
+  textField(value: string): void {
+    this.bytes[this.pos++] = COMMA;
+    this.text(value);
+  }
+
   /** ASCII text (no quoting: callers only pass text without `"`, `,`, CR or LF). */
   text(value: string): void {
     const bytes = this.bytes;
