@@ -52,6 +52,11 @@ export interface LocalRuntimeOptions {
   dynamoPort?: number;
   /** Where s3rver and dynalite keep their data. */
   dataDir: string;
+  /**
+   * Keep dynalite's table in memory instead of LevelDB under `dataDir` (nothing survives a restart).
+   * For tests and benchmarks that do not need persistence; `npm start` keeps the persistent default.
+   */
+  dynamoInMemory?: boolean;
   /** Extra settings (as environment variables) on top of the local defaults. */
   settings?: EnvironmentSource;
   overrides?: ContainerOverrides;
@@ -99,7 +104,7 @@ async function freePort(host: string): Promise<number> {
  * dynalite in its own process: it is CPU-heavy (LevelDB, validation, index upkeep), and sharing the
  * handlers' event loop would slow scoring down.
  */
-async function startDynalite(host: string, requestedPort: number, path: string) {
+async function startDynalite(host: string, requestedPort: number, path: string | undefined) {
   const port = requestedPort === 0 ? await freePort(host) : requestedPort;
   const cli = createRequire(import.meta.url).resolve('dynalite/cli.js');
   const child: ChildProcess = spawn(
@@ -110,8 +115,7 @@ async function startDynalite(host: string, requestedPort: number, path: string) 
       host,
       '--port',
       String(port),
-      '--path',
-      path,
+      ...(path === undefined ? [] : ['--path', path]),
       '--createTableMs',
       '0',
       '--deleteTableMs',
@@ -165,7 +169,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     configureBuckets: [{ name: options.settings?.CAPTURE_BUCKET ?? LOCAL_BUCKET }],
   });
   const s3Address = await s3rver.run();
-  const dynamo = await startDynalite(host, options.dynamoPort ?? 0, resolve(dataDir, 'dynamodb'));
+  const dynamo = await startDynalite(
+    host,
+    options.dynamoPort ?? 0,
+    options.dynamoInMemory ? undefined : resolve(dataDir, 'dynamodb'),
+  );
   const dynamoPort = dynamo.port;
 
   let routes: Route[] = [];

@@ -50,6 +50,8 @@ const PREDICTION_PREFIX = 'PRED#';
 const BATCH_WRITE_MAX_ITEMS = 25;
 const BATCH_WRITE_CONCURRENCY = 8;
 const MAX_UNPROCESSED_ATTEMPTS = 10;
+/** Coalesced small writes (POST /api/predict): at most this many BatchWriteItem calls in flight. */
+const COALESCE_MAX_IN_FLIGHT = 4;
 const DAY_MS = 86_400_000;
 
 const capturePk = (captureId: string) => `CAPTURE#${captureId}`;
@@ -173,6 +175,17 @@ export interface DynamoRepositoryOptions {
   timeIndexShards: number;
   /** Clock for TTL and default time bounds (injectable for tests). */
   now?: () => Date;
+  /**
+   * Coalesce small concurrent `putMany` calls (fewer than 25 items, e.g. one POST /api/predict each) into
+   * shared BatchWriteItem calls. Every caller still awaits the durable write of its own items. Default on.
+   */
+  coalesceWrites?: boolean;
+}
+
+interface PendingWrite {
+  key: string;
+  item: Record<string, unknown>;
+  done: (error?: unknown) => void;
 }
 
 export class DynamoCaptureRepository implements CaptureRepository {
@@ -365,10 +378,15 @@ export class DynamoPredictionRepository implements PredictionRepository {
   readonly #retentionDays: number;
   readonly #shards: number;
   readonly #now: () => Date;
+  readonly #coalesce: boolean;
+  #pending: PendingWrite[] = [];
+  #inFlight = 0;
+  #drainScheduled = false;
 
   constructor(options: DynamoRepositoryOptions) {
     this.#client = options.client;
     this.#table = options.tableName;
+    this.#coalesce = options.coalesceWrites ?? true;
     this.#retentionDays = options.retentionDays;
     this.#retentionS = options.retentionDays * 86_400;
     this.#shards = options.timeIndexShards;
@@ -394,6 +412,11 @@ export class DynamoPredictionRepository implements PredictionRepository {
   }
 
   async putMany(predictions: readonly Prediction[]): Promise<void> {
+    if (predictions.length === 0) return;
+    if (this.#coalesce && predictions.length < BATCH_WRITE_MAX_ITEMS) {
+      await Promise.all(predictions.map((p) => this.#enqueue(this.#item(p))));
+      return;
+    }
     const groups: Record<string, unknown>[][] = [];
     for (let i = 0; i < predictions.length; i += BATCH_WRITE_MAX_ITEMS) {
       groups.push(predictions.slice(i, i + BATCH_WRITE_MAX_ITEMS).map((p) => this.#item(p)));
@@ -406,6 +429,58 @@ export class DynamoPredictionRepository implements PredictionRepository {
       }
     };
     await Promise.all(Array.from({ length: Math.min(BATCH_WRITE_CONCURRENCY, groups.length) }, worker));
+  }
+
+  /**
+   * Write-behind queue for small writes: items wait (at most one event-loop turn when idle) and are sent
+   * in groups of up to 25 with at most COALESCE_MAX_IN_FLIGHT calls in flight, so under load the groups
+   * fill up while earlier calls are busy. Each promise settles with its own group's result.
+   */
+  #enqueue(item: Record<string, unknown>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({
+        key: `${String(item.pk)}\u0000${String(item.sk)}`,
+        item,
+        done: (error?: unknown) => (error === undefined ? resolve() : reject(error)),
+      });
+      if (!this.#drainScheduled) {
+        this.#drainScheduled = true;
+        setImmediate(() => {
+          this.#drainScheduled = false;
+          this.#drain();
+        });
+      }
+    });
+  }
+
+  #drain(): void {
+    while (this.#pending.length > 0 && this.#inFlight < COALESCE_MAX_IN_FLIGHT) {
+      // A batch may not hold the same key twice: a repeated key waits for the next group.
+      const group: PendingWrite[] = [];
+      const keys = new Set<string>();
+      const rest: PendingWrite[] = [];
+      for (const entry of this.#pending) {
+        if (group.length < BATCH_WRITE_MAX_ITEMS && !keys.has(entry.key)) {
+          keys.add(entry.key);
+          group.push(entry);
+        } else rest.push(entry);
+      }
+      this.#pending = rest;
+      this.#inFlight++;
+      this.#writeGroup(group.map((entry) => entry.item))
+        .then(
+          () => {
+            for (const entry of group) entry.done();
+          },
+          (error: unknown) => {
+            for (const entry of group) entry.done(error ?? new Error('BatchWriteItem failed'));
+          },
+        )
+        .finally(() => {
+          this.#inFlight--;
+          this.#drain();
+        });
+    }
   }
 
   async #writeGroup(items: Record<string, unknown>[]): Promise<void> {

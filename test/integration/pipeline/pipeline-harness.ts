@@ -22,6 +22,8 @@ export async function startRuntime(settings: LocalRuntimeOptions['settings'] = {
     s3Port: 0,
     dynamoPort: 0,
     dataDir,
+    // Nothing here restarts a runtime on the same data: keep the table in memory (no LevelDB files).
+    dynamoInMemory: true,
     settings: { MODELS_DIR: join(repoDir, 'models'), ...settings },
     onInvocation: (name, key, outcome, detail) => invocations.push({ name, key, outcome, detail }),
   });

@@ -128,6 +128,25 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
     expect(newest?.capture_id).toBe('api');
   });
 
+  it('stores every concurrent POST /api/predict (coalesced writes) before answering: each is in history', async () => {
+    const count = 60;
+    const answers = await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        postJson(`${api}/api/predict`, JSON.stringify({ len: 1000 + i, source_port: 80, dest_port: 443 })),
+      ),
+    );
+    for (const answer of answers) expect(answer.status).toBe(200);
+    // Read right after the last answer: every write was durable before its response was sent.
+    const history = await requestJson(`${api}/api/history?capture_id=api&limit=1000`);
+    const lens = z
+      .array(historyItemSchema)
+      .parse(history.body)
+      .map((item) => z.object({ len: z.number() }).passthrough().parse(item.input).len)
+      .filter((len) => len >= 1000 && len < 1000 + count)
+      .sort((x, y) => x - y);
+    expect(lens).toEqual(Array.from({ length: count }, (_, i) => 1000 + i));
+  });
+
   it('scores one flow record and {flows: [...]} batches with label, probability, anomaly score and verdict', async () => {
     expect(scored).toBeDefined();
     const { items } = await allHistory(api, { capture_id: scored?.id ?? '', limit: '3' });
