@@ -12,6 +12,7 @@ const COMMA = 0x2c;
 const NEWLINE = 0x0a;
 const ZERO = 0x30;
 const MINUS = 0x2d;
+const DOT = 0x2e;
 
 export class CsvRowBuffer {
   private bytes: Uint8Array;
@@ -57,6 +58,35 @@ export class CsvRowBuffer {
 
   comma(): void {
     this.bytes[this.pos++] = COMMA;
+  }
+
+  /** Dotted-decimal IPv4 address (as `formatIpv4`) of a 32-bit value. */
+  ipv4(address: number): void {
+    this.octet(address >>> 24);
+    this.bytes[this.pos++] = DOT;
+    this.octet((address >>> 16) & 0xff);
+    this.bytes[this.pos++] = DOT;
+    this.octet((address >>> 8) & 0xff);
+    this.bytes[this.pos++] = DOT;
+    this.octet(address & 0xff);
+  }
+
+  private octet(value: number): void {
+    const bytes = this.bytes;
+    if (value >= 100) {
+      const hundreds = (value / 100) | 0;
+      const rest = value - hundreds * 100;
+      const tens = (rest / 10) | 0;
+      bytes[this.pos++] = ZERO + hundreds;
+      bytes[this.pos++] = ZERO + tens;
+      bytes[this.pos++] = ZERO + (rest - tens * 10);
+    } else if (value >= 10) {
+      const tens = (value / 10) | 0;
+      bytes[this.pos++] = ZERO + tens;
+      bytes[this.pos++] = ZERO + (value - tens * 10);
+    } else {
+      bytes[this.pos++] = ZERO + value;
+    }
   }
 
   /** A comma, then `number(value)`. */

@@ -218,6 +218,11 @@ export class FlowMeter {
   private eIdSecondPort = 0;
   private eSrcIp = '';
   private eDstIp = '';
+  /** IPv4 flows in the CSV path: the addresses as integers (the text fields above are then empty). */
+  private eIdFirstV4 = 0;
+  private eIdSecondV4 = 0;
+  private eSrcV4 = 0;
+  private eDstV4 = 0;
   private eSrcPort = 0;
   private eDstPort = 0;
   private eKeyProto = 0;
@@ -799,7 +804,13 @@ export class FlowMeter {
   }
 
   /** Writes the address of key endpoint A (`which` 3) or B (`which` 7) of a slot into `out`; returns its text. */
-  private endpointAddress(slot: number, which: number, ipVersion: number, out: Uint8Array): string {
+  private endpointAddress(
+    slot: number,
+    which: number,
+    ipVersion: number,
+    out: Uint8Array,
+    withText: boolean,
+  ): string {
     const keys = this.table.keys;
     const base = slot * KEY_WORDS + which;
     if (ipVersion === 4) {
@@ -808,7 +819,7 @@ export class FlowMeter {
       out[1] = (v >>> 16) & 0xff;
       out[2] = (v >>> 8) & 0xff;
       out[3] = v & 0xff;
-      return formatIpv4(v);
+      return withText ? formatIpv4(v) : '';
     }
     for (let w = 0; w < 4; w++) {
       const v = keys[base + w]!;
@@ -824,7 +835,7 @@ export class FlowMeter {
    * The per-flow values shared by both emission forms (record and CSV row), left in the `e*` fields; also
    * applies the corrected set's final active period. Called exactly once per emitted flow.
    */
-  private prepareEmit(slot: number): void {
+  private prepareEmit(slot: number, withText: boolean): void {
     const s = this.state;
     const fork = this.fork;
     const b = slot * STRIDE;
@@ -835,8 +846,12 @@ export class FlowMeter {
     const ports = keys[kb + 2]!;
     const portA = (ports >>> 16) & 0xffff;
     const portB = ports & 0xffff;
-    const textA = this.endpointAddress(slot, 3, ipVersion, this.addressA);
-    const textB = this.endpointAddress(slot, 7, ipVersion, this.addressB);
+    // IPv4 addresses are only turned into text for records; the CSV writer spells them from the key words.
+    const withAddressText = withText || ipVersion !== 4;
+    const textA = this.endpointAddress(slot, 3, ipVersion, this.addressA, withAddressText);
+    const textB = this.endpointAddress(slot, 7, ipVersion, this.addressB, withAddressText);
+    const v4A = keys[kb + 3]! >>> 0;
+    const v4B = keys[kb + 7]! >>> 0;
     const fwdIsA = s[b + FWD_IS_A] === 1;
     const srcIp = fwdIsA ? textA : textB;
     const dstIp = fwdIsA ? textB : textA;
@@ -876,6 +891,10 @@ export class FlowMeter {
     this.eIdSecondPort = idFwdIsA ? portB : portA;
     this.eSrcIp = srcIp;
     this.eDstIp = dstIp;
+    this.eIdFirstV4 = idFwdIsA ? v4A : v4B;
+    this.eIdSecondV4 = idFwdIsA ? v4B : v4A;
+    this.eSrcV4 = fwdIsA ? v4A : v4B;
+    this.eDstV4 = fwdIsA ? v4B : v4A;
     this.eSrcPort = srcPort;
     this.eDstPort = dstPort;
     this.eKeyProto = keyProto;
@@ -888,7 +907,7 @@ export class FlowMeter {
     const s = this.state;
     const fork = this.fork;
     const b = slot * STRIDE;
-    this.prepareEmit(slot);
+    this.prepareEmit(slot, true);
     const srcIp = this.eSrcIp;
     const dstIp = this.eDstIp;
     const srcPort = this.eSrcPort;
@@ -1022,7 +1041,7 @@ export class FlowMeter {
     const s = this.state;
     const fork = this.fork;
     const b = slot * STRIDE;
-    this.prepareEmit(slot);
+    this.prepareEmit(slot, false);
     const srcIp = this.eSrcIp;
     const dstIp = this.eDstIp;
     const srcPort = this.eSrcPort;
@@ -1048,18 +1067,25 @@ export class FlowMeter {
     const isIcmp = realProto === PROTO_ICMP || realProto === PROTO_ICMPV6;
 
     out.beginRow();
-    out.text(this.eIdFirst);
+    const v4 = this.eIpVersion === 4;
+    if (v4) out.ipv4(this.eIdFirstV4);
+    else out.text(this.eIdFirst);
     out.text('-');
-    out.text(this.eIdSecond);
+    if (v4) out.ipv4(this.eIdSecondV4);
+    else out.text(this.eIdSecond);
     out.text('-');
     out.number(this.eIdFirstPort);
     out.text('-');
     out.number(this.eIdSecondPort);
     out.text('-');
     out.number(keyProto);
-    out.textField(srcIp);
+    out.comma();
+    if (v4) out.ipv4(this.eSrcV4);
+    else out.text(srcIp);
     out.field(srcPort);
-    out.textField(dstIp);
+    out.comma();
+    if (v4) out.ipv4(this.eDstV4);
+    else out.text(dstIp);
     out.field(dstPort);
     out.field(keyProto);
     out.comma();

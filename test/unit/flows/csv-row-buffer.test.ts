@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatIpv4 } from '../../../functions/capture/address-format.js';
 import { CsvRowBuffer } from '../../../functions/flows/csv-row-buffer.js';
 
 function written(write: (out: CsvRowBuffer) => void): string {
@@ -43,6 +44,14 @@ describe('CsvRowBuffer', () => {
     ];
     for (const value of values) {
       expect(written((out) => out.number(value))).toBe(`${String(value)}\n`);
+    }
+  });
+
+  it('spells IPv4 addresses exactly as formatIpv4 does', () => {
+    const addresses = [0, 0xffffffff, 0x0a000001, 0xc0a80164, 0x08080808, 0x7f000001, 0x01020304, 0x646e0a09];
+    for (let i = 0; i < 1000; i++) addresses.push(Math.floor(Math.random() * 2 ** 32));
+    for (const address of addresses) {
+      expect(written((out) => out.ipv4(address))).toBe(`${formatIpv4(address)}\n`);
     }
   });
 
