@@ -1,5 +1,6 @@
 /** Flow engine: public API. */
 export { type CommunityIdInput, communityIdV1 } from './community-id.js';
+export { CsvRowBuffer } from './csv-row-buffer.js';
 export {
   type CaptureSource,
   type ExtractFlowsOptions,
