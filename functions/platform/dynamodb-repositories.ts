@@ -434,7 +434,8 @@ export class DynamoPredictionRepository implements PredictionRepository {
   /**
    * Write-behind queue for small writes: items wait (at most one event-loop turn when idle) and are sent
    * in groups of up to 25 with at most COALESCE_MAX_IN_FLIGHT calls in flight, so under load the groups
-   * fill up while earlier calls are busy. Each promise settles with its own group's result.
+   * fill up while earlier calls are busy. Each promise settles with its own item's result (a failed
+   * shared call is retried item by item).
    */
   #enqueue(item: Record<string, unknown>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -472,8 +473,21 @@ export class DynamoPredictionRepository implements PredictionRepository {
           () => {
             for (const entry of group) entry.done();
           },
-          (error: unknown) => {
-            for (const entry of group) entry.done(error ?? new Error('BatchWriteItem failed'));
+          async (error: unknown) => {
+            if (group.length === 1) {
+              group[0]?.done(error ?? new Error('BatchWriteItem failed'));
+              return;
+            }
+            // One bad item (e.g. over the item size limit) must not fail the requests it shared a call
+            // with: write each on its own so every caller gets its own item's outcome.
+            await Promise.all(
+              group.map((entry) =>
+                this.#writeGroup([entry.item]).then(
+                  () => entry.done(),
+                  (single: unknown) => entry.done(single ?? new Error('BatchWriteItem failed')),
+                ),
+              ),
+            );
           },
         )
         .finally(() => {

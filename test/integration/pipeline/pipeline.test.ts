@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../../../functions/records/prediction.js';
 import {
   allHistory,
   builtCapture,
@@ -145,6 +147,40 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
       .filter((len) => len >= 1000 && len < 1000 + count)
       .sort((x, y) => x - y);
     expect(lens).toEqual(Array.from({ length: count }, (_, i) => 1000 + i));
+  });
+
+  it('an unstorable prediction fails only its own write, not the ones it shared a BatchWriteItem with', async () => {
+    const repository = harness.runtime.container.predictions;
+    const prediction = (id: string, input: Record<string, string | number>): Prediction => ({
+      schema_version: PREDICTION_SCHEMA_VERSION,
+      prediction_id: id,
+      capture_id: 'api',
+      kind: 'packet',
+      scored_at: new Date().toISOString(),
+      label: 'BENIGN',
+      probability: 0.1,
+      anomaly_score: 0.1,
+      verdict: 'benign',
+      decided_by: 'test',
+      model_version: 'test',
+      input,
+    });
+    const ids = Array.from({ length: 10 }, () => randomUUID());
+    // Issued in one tick, so they are coalesced into one call; the first is over the 400 KB item limit.
+    const outcomes = await Promise.allSettled([
+      repository.putMany([prediction(randomUUID(), { note: 'x'.repeat(450_000) })]),
+      ...ids.map((id, i) => repository.putMany([prediction(id, { len: 3000 + i })])),
+    ]);
+    expect(outcomes[0]?.status).toBe('rejected');
+    for (const outcome of outcomes.slice(1)) expect(outcome.status).toBe('fulfilled');
+    const history = await requestJson(`${api}/api/history?capture_id=api&limit=1000`);
+    const stored = new Set(
+      z
+        .array(historyItemSchema)
+        .parse(history.body)
+        .map((item) => item.id),
+    );
+    for (const id of ids) expect(stored.has(id)).toBe(true);
   });
 
   it('scores one flow record and {flows: [...]} batches with label, probability, anomaly score and verdict', async () => {
