@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
+import type { CaptureReaderOptions } from '../capture/capture-reader.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
 
 /** Read size for capture files: large reads keep the per-chunk overhead small. */
@@ -207,4 +208,22 @@ export async function* pacedChunks(
     yield chunk;
     await output.room();
   }
+}
+
+/** The reader limits every capture command accepts (`--max-block-bytes`, `--max-snaplen`). */
+export interface ReaderLimitOptions {
+  maxBlockBytes?: number;
+  maxSnaplen?: number;
+}
+
+/** Reader options for one input: its name for messages plus the limits the user set (defaults otherwise). */
+export function readerOptionsFor(
+  input: Pick<CaptureInput, 'name'>,
+  limits: ReaderLimitOptions,
+): CaptureReaderOptions {
+  return {
+    sourceName: input.name,
+    ...(limits.maxBlockBytes === undefined ? {} : { maxBlockBytes: limits.maxBlockBytes }),
+    ...(limits.maxSnaplen === undefined ? {} : { maxSnapLength: limits.maxSnaplen }),
+  };
 }

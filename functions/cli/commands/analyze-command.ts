@@ -22,7 +22,7 @@ import { defaultModelsDir, type FlowScore, loadScorer, type Scorer } from '../..
 import { type PcapFormatError, ValidationError } from '../../platform/errors.js';
 import { FLOW_CSV_HEADER, flowCsvRow } from '../../records/flow-csv.js';
 import { csvEscape, PacketCsvWriter } from '../../records/packet-csv.js';
-import { fileError, openCaptureInput, TextOutput } from '../capture-input.js';
+import { fileError, openCaptureInput, readerOptionsFor, TextOutput } from '../capture-input.js';
 import { createProgress } from '../progress.js';
 import { parseByteSize } from './packets-command.js';
 
@@ -219,11 +219,7 @@ export async function runAnalyze(
           packetWriter.writePacket(frame, packet);
           meter.add(frame, packet);
         },
-        {
-          sourceName: input.name,
-          ...(options.maxBlockBytes === undefined ? {} : { maxBlockBytes: options.maxBlockBytes }),
-          ...(options.maxSnaplen === undefined ? {} : { maxSnapLength: options.maxSnaplen }),
-        },
+        readerOptionsFor(input, options),
       );
       meter.finish();
       await scorePending();

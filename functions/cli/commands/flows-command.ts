@@ -24,7 +24,7 @@ import {
 } from '../../flows/flow-options.js';
 import { ValidationError } from '../../platform/errors.js';
 import { FLOW_CSV_HEADER } from '../../records/flow-csv.js';
-import { openCaptureInput, pacedChunks, TextOutput } from '../capture-input.js';
+import { openCaptureInput, pacedChunks, readerOptionsFor, TextOutput } from '../capture-input.js';
 import { createProgress } from '../progress.js';
 import { parseByteSize } from './packets-command.js';
 
@@ -131,11 +131,7 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
         decodeFrame(frame, packet);
         meter.add(frame, packet);
       },
-      {
-        sourceName: input.name,
-        ...(options.maxBlockBytes === undefined ? {} : { maxBlockBytes: options.maxBlockBytes }),
-        ...(options.maxSnaplen === undefined ? {} : { maxSnapLength: options.maxSnaplen }),
-      },
+      readerOptionsFor(input, options),
     );
     flows = meter.finish();
     rows.flush();

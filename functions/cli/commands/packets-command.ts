@@ -13,7 +13,7 @@ import type { RawFrame } from '../../capture/frame.js';
 import { loadProtocolNames } from '../../capture/protocol-names.js';
 import { ValidationError } from '../../platform/errors.js';
 import { PacketCsvWriter } from '../../records/packet-csv.js';
-import { openCaptureInput, pacedChunks, TextOutput } from '../capture-input.js';
+import { openCaptureInput, pacedChunks, readerOptionsFor, TextOutput } from '../capture-input.js';
 import { createProgress } from '../progress.js';
 
 export interface PacketsCommandOptions {
@@ -82,11 +82,7 @@ export async function runPackets(capturePath: string, options: PacketsCommandOpt
         decodeFrame(frame, packet);
         writer.writePacket(frame, packet);
       },
-      {
-        sourceName: input.name,
-        ...(options.maxBlockBytes === undefined ? {} : { maxBlockBytes: options.maxBlockBytes }),
-        ...(options.maxSnaplen === undefined ? {} : { maxSnapLength: options.maxSnaplen }),
-      },
+      readerOptionsFor(input, options),
     );
     writer.end();
     await output.close();
