@@ -11,6 +11,10 @@ import { registerPredictCommand } from './commands/predict-command.js';
 import { registerUploadCommand } from './commands/upload-command.js';
 import { runProgram } from './run-command.js';
 
+// The AWS SDK version is pinned on purpose (releases from 2027 need Node 22; see README): its Node 20 notice
+// would only be noise on every `ccf upload`.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const program = new Command('ccf')
   .description('CCF-Catcher: packet captures to per-packet tables, flow features and verdicts')
   .version('0.1.0')

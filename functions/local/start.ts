@@ -4,32 +4,13 @@
  */
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+// The SDK version is pinned on purpose (releases from 2027 need Node 22); its Node 20 notice is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { getLocalConfig } = await import('../platform/config.js');
-const { startLocalRuntime } = await import('./runtime.js');
-const { startLocalStreaming } = await import('./kafka-bridge.js');
+const { startLocalStack } = await import('./local-stack.js');
 
-const local = getLocalConfig();
-// Kafka + OpenSearch when configured or started with `npm run services:up` (issue 6); else "not configured".
-const streaming = await startLocalStreaming(
-  { KAFKA_BROKERS: local.KAFKA_BROKERS, OPENSEARCH_URL: local.OPENSEARCH_URL },
-  (line) => process.stdout.write(`${line}\n`),
-);
-const runtime = await startLocalRuntime({
-  settings: {
-    ...(streaming.kafkaBrokers ? { KAFKA_BROKERS: streaming.kafkaBrokers.join(',') } : {}),
-    ...(streaming.opensearchUrl ? { OPENSEARCH_URL: streaming.opensearchUrl } : {}),
-  },
-  overrides: { publisher: streaming.publisher },
-  host: local.HOST,
-  port: local.PORT,
-  s3Port: local.LOCAL_S3_PORT,
-  dynamoPort: local.LOCAL_DYNAMODB_PORT,
-  dataDir: local.LOCAL_DATA_DIR,
-  onInvocation: (name, key, outcome, detail) => {
-    process.stdout.write(`${new Date().toISOString()} ${name} ${key}: ${outcome} ${detail}\n`);
-  },
-});
+const stack = await startLocalStack({ log: (line) => process.stdout.write(`${line}\n`) });
+const { runtime } = stack;
 
 process.stdout.write(
   [
@@ -37,8 +18,8 @@ process.stdout.write(
     `  API        ${runtime.apiUrl}  (POST /api/upload_pcap, POST /api/predict, GET /api/history, GET /api/captures/{id})`,
     `  S3         ${runtime.s3Endpoint}  (s3rver, bucket ${runtime.config.CAPTURE_BUCKET})`,
     `  DynamoDB   ${runtime.dynamoEndpoint}  (dynalite, table ${runtime.config.TABLE_NAME})`,
-    `  data       ${local.LOCAL_DATA_DIR}/`,
-    `  streaming  ${streaming.description}`,
+    `  data       ${stack.dataDir}/`,
+    `  streaming  ${stack.streamingDescription}`,
     `Upload a capture: npx ccf upload <capture.pcap> --api ${runtime.apiUrl}`,
     'Ctrl-C to stop.',
     '',
@@ -53,7 +34,7 @@ const stop = (signal: string) => {
   }
   stopping = true;
   process.stdout.write(`\n${signal}: finishing in-flight work and stopping...\n`);
-  Promise.all([runtime.close(), streaming.stop()]).then(
+  stack.close().then(
     () => process.exit(0),
     (error: unknown) => {
       process.stderr.write(`shutdown failed: ${String(error)}\n`);

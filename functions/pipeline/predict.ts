@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PayloadTooLargeError, ValidationError } from '../platform/errors.js';
 import type {
   Clock,
-  IdSource,
+  PredictionDraft,
   PredictionPublisher,
   PredictionRepository,
   PublishResult,
@@ -86,7 +86,6 @@ export interface PredictDependencies {
   predictions: PredictionRepository;
   publisher: PredictionPublisher;
   clock: Clock;
-  ids: IdSource;
 }
 
 export interface ScoredResult extends RecordScore {
@@ -98,16 +97,18 @@ export type PredictResponse =
   | { status: 'success'; prediction: number; result: ScoredResult }
   | { status: 'success'; predictions: ScoredResult[] };
 
-/** POST /api/predict: score, store each prediction (capture id `api`), publish; answer in the caller's form. */
+/**
+ * POST /api/predict: score, store each prediction (capture id `api`; the store names it after the page it
+ * lands in, shared with concurrent requests), publish; answer in the caller's form once it is stored.
+ */
 export async function predict(deps: PredictDependencies, request: PredictRequest): Promise<PredictResponse> {
   const scoredAt = deps.clock.now().toISOString();
   const toPrediction = (
     kind: 'flow' | 'packet',
     input: Prediction['input'],
     score: RecordScore,
-  ): Prediction => ({
+  ): PredictionDraft => ({
     schema_version: PREDICTION_SCHEMA_VERSION,
-    prediction_id: deps.ids.newId(),
     capture_id: 'api',
     kind,
     scored_at: scoredAt,
@@ -120,20 +121,20 @@ export async function predict(deps: PredictDependencies, request: PredictRequest
     input,
   });
 
-  let predictions: Prediction[];
+  let drafts: PredictionDraft[];
   if (request.kind === 'packet') {
     const score = await deps.scorer.scorePacket(request.packet);
-    predictions = [toPrediction('packet', { ...request.packet }, score)];
+    drafts = [toPrediction('packet', { ...request.packet }, score)];
   } else {
     const records = request.kind === 'flow' ? [request.record] : request.records;
     const scores = await deps.scorer.scoreFlows(records);
-    predictions = records.map((record, i) => {
+    drafts = records.map((record, i) => {
       const score = scores[i];
       if (!score) throw new Error('scorer returned fewer scores than records');
       return toPrediction('flow', { ...record }, score);
     });
   }
-  await deps.predictions.putMany(predictions);
+  const predictions = await deps.predictions.putApiPredictions(drafts);
   await publishQuietly(deps.publisher, predictions);
 
   const first = predictions[0];

@@ -11,7 +11,9 @@ import type {
   PublishResult,
   ScoreSummary,
 } from '../platform/ports.js';
+import { PREDICTION_PAGE_SIZE } from '../platform/prediction-pages.js';
 import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../records/prediction.js';
+import { mergeUnacknowledged } from '../records/prediction-message.js';
 import { captureIdOfFeaturesKey, flowPredictionId } from './capture-keys.js';
 import { errorInfo } from './error-info.js';
 import { type FlowRecordInput, parseFlowRecordInput } from './flow-record-schema.js';
@@ -74,13 +76,15 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
     let batch: FlowRecordInput[] = [];
     let flowIndex = 0;
     let pendingWrite: Promise<void> = Promise.resolve();
+    // One time for the whole capture: its pages then sort as one block in history and never span a day.
+    const scoredAt = deps.clock.now().toISOString();
+    // Predictions not yet written: pages are written whole (PREDICTION_PAGE_SIZE), the last one at the end.
+    let unwritten: Prediction[] = [];
 
-    const flush = async () => {
-      if (batch.length === 0) return;
+    const flush = async (last: boolean) => {
       const records = batch;
       batch = [];
-      const scores = await deps.scorer.scoreFlows(records);
-      const scoredAt = deps.clock.now().toISOString();
+      const scores = records.length > 0 ? await deps.scorer.scoreFlows(records) : [];
       const predictions: Prediction[] = records.map((record, i) => {
         const score = scores[i];
         if (!score)
@@ -105,11 +109,16 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
         };
       });
       summary.predictions += predictions.length;
+      unwritten.push(...predictions);
+      const whole = last ? unwritten.length : unwritten.length - (unwritten.length % PREDICTION_PAGE_SIZE);
+      if (whole === 0) return;
+      const writing = unwritten.slice(0, whole);
+      unwritten = unwritten.slice(whole);
       // Overlap scoring of the next batch with storing this one (one write in flight).
       await pendingWrite;
       pendingWrite = (async () => {
-        await deps.predictions.putMany(predictions);
-        const published = await deps.publisher.publish(predictions);
+        await deps.predictions.putCapturePredictions(writing);
+        const published = await deps.publisher.publish(writing);
         mergePublish(publishTotals, published);
       })();
       pendingWrite.catch(() => undefined);
@@ -118,9 +127,9 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
     for await (const line of lines) {
       if (line === '') continue;
       batch.push(parseFlowRecordInput(JSON.parse(line)));
-      if (batch.length >= deps.batchSize) await flush();
+      if (batch.length >= deps.batchSize) await flush(false);
     }
-    await flush();
+    await flush(true);
     await pendingWrite;
     summary.modelVersions = [...versions].sort();
     summary.scoreMs = deps.clock.now().getTime() - started;
@@ -170,6 +179,9 @@ async function claimWhenParsed(
 function mergePublish(total: PublishResult, part: PublishResult): void {
   total.published += part.published;
   total.failed += part.failed;
+  // The capture record names the flows Kafka did not acknowledge, so the retry path republishes exactly those.
+  const unacknowledged = mergeUnacknowledged(total.unacknowledged, part.unacknowledged);
+  if (unacknowledged) total.unacknowledged = unacknowledged;
   if (part.status === 'not_configured') {
     total.status = 'not_configured';
     total.message = part.message;

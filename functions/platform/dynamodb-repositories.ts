@@ -1,7 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchWriteCommand,
-  type BatchWriteCommandInput,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -10,8 +9,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { type Prediction, predictionSchema } from '../records/prediction.js';
-import { DependencyError, ValidationError } from './errors.js';
+import type { Prediction } from '../records/prediction.js';
+import { DependencyError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type {
   CaptureErrorInfo,
   CaptureRecord,
@@ -21,18 +20,27 @@ import type {
   NewCapture,
   ParseResult,
   PipelineStage,
+  PredictionDraft,
   PredictionRepository,
   PublishResult,
   ScoreSummary,
 } from './ports.js';
+import {
+  decodePredictionPage,
+  encodePredictionPage,
+  entryKey,
+  type PageRow,
+  PREDICTION_PAGE_SIZE,
+} from './prediction-pages.js';
 
 /**
- * One DynamoDB table for captures and predictions (see docs/pipeline.md, "Table design"):
+ * One DynamoDB table for captures and predictions (see docs/pipeline.md, "Table design"). Predictions are
+ * stored in pages (`prediction-pages.ts`), never one item per prediction:
  *
- * | item                | pk                    | sk                     | gsi1pk (index `by-time`)      | gsi1sk                      |
- * | capture             | CAPTURE#{id}          | #CAPTURE               | –                             | –                           |
- * | capture prediction  | CAPTURE#{id}          | PRED#{prediction_id}   | TIME#{yyyy-mm-dd}#{shard}     | {scored_at}#{prediction_id} |
- * | API prediction      | APIPRED#{uuid}        | PRED                   | TIME#{yyyy-mm-dd}#{shard}     | {scored_at}#{prediction_id} |
+ * | item                 | pk                 | sk                    | gsi1pk (index `by-time`)  | gsi1sk                        |
+ * | capture              | CAPTURE#{id}       | #CAPTURE              | –                         | –                             |
+ * | capture page         | CAPTURE#{id}       | PAGE#{first flow, 9}  | TIME#{yyyy-mm-dd}#{shard} | newest {scored_at}#{pred id}  |
+ * | API page (coalesced) | APIPAGE#{uuid}     | PAGE                  | TIME#{yyyy-mm-dd}#{shard} | newest {scored_at}#{pred id}  |
  *
  * `expires_at` (epoch seconds) is the TTL attribute on every item.
  */
@@ -46,11 +54,10 @@ export const TABLE_KEYS = {
 } as const;
 
 const CAPTURE_SK = '#CAPTURE';
-const PREDICTION_PREFIX = 'PRED#';
-const BATCH_WRITE_MAX_ITEMS = 25;
+/** Page writes of one capture in flight. */
 const BATCH_WRITE_CONCURRENCY = 8;
 const MAX_UNPROCESSED_ATTEMPTS = 10;
-/** Coalesced small writes (POST /api/predict): at most this many BatchWriteItem calls in flight. */
+/** Coalesced API pages (POST /api/predict): at most this many page writes in flight. */
 const COALESCE_MAX_IN_FLIGHT = 4;
 const DAY_MS = 86_400_000;
 
@@ -140,7 +147,13 @@ const captureItemSchema = z.object({
 });
 
 const cursorSchema = z.union([
-  z.object({ kind: z.literal('time'), day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/), after: z.string() }),
+  z.object({
+    kind: z.literal('time'),
+    day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    after: z.string(),
+    /** Inclusive bound on the gsi1sk of pages that may still hold rows below `after`; '' = none left. */
+    from: z.string().optional(),
+  }),
   z.object({ kind: z.literal('capture'), after: z.string() }),
 ]);
 type Cursor = z.infer<typeof cursorSchema>;
@@ -176,16 +189,10 @@ export interface DynamoRepositoryOptions {
   /** Clock for TTL and default time bounds (injectable for tests). */
   now?: () => Date;
   /**
-   * Coalesce small concurrent `putMany` calls (fewer than 25 items, e.g. one POST /api/predict each) into
-   * shared BatchWriteItem calls. Every caller still awaits the durable write of its own items. Default on.
+   * Coalesce concurrent small `putApiPredictions` calls (e.g. one POST /api/predict each) into shared page
+   * items. Every caller still awaits the durable write of its own page. Default on.
    */
   coalesceWrites?: boolean;
-}
-
-interface PendingWrite {
-  key: string;
-  item: Record<string, unknown>;
-  done: (error?: unknown) => void;
 }
 
 export class DynamoCaptureRepository implements CaptureRepository {
@@ -371,6 +378,51 @@ export class DynamoCaptureRepository implements CaptureRepository {
   }
 }
 
+/** Most API predictions coalesced into one page item. */
+const API_PAGE_MAX_PREDICTIONS = 256;
+/** Above this many bytes of input JSON a request's predictions are not coalesced with others. */
+const API_PAGE_MAX_INPUT_CHARS = 256 * 1024;
+/** Gzipped page bodies above this are split (DynamoDB's item limit is 400 KB, keys and counts included). */
+const PAGE_MAX_BODY_BYTES = 300 * 1024;
+/** Page items fetched per time-index query while filling a history page. */
+const HISTORY_PAGES_PER_QUERY = 4;
+const API_PAGE_PREFIX = 'APIPAGE#';
+const PAGE_PREFIX = 'PAGE#';
+const API_ID_PREFIX = 'api:';
+
+const capturePageSk = (firstIndex: number) => `${PAGE_PREFIX}${String(firstIndex).padStart(9, '0')}`;
+
+/** `${captureId}:${index}` → [captureId, index]; undefined for other ids. */
+function parseCapturePredictionId(id: string): [string, number] | undefined {
+  const match = /^([A-Za-z0-9][A-Za-z0-9-]{0,63}):(\d{1,12})$/.exec(id);
+  if (!match) return undefined;
+  return [match[1] as string, Number(match[2])];
+}
+
+function parseApiPredictionId(id: string): { pageId: string } | undefined {
+  const match = /^api:([0-9a-f-]{36}):\d{1,6}$/.exec(id);
+  return match ? { pageId: match[1] as string } : undefined;
+}
+
+interface OpenApiPage {
+  pageId: string;
+  day: string;
+  predictions: Prediction[];
+  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
+}
+
+/** One page item read from a query: its rows and the time-index key it sorts by. */
+interface PageItem {
+  rows: PageRow[];
+  gsi1sk: string;
+}
+
+interface Candidate {
+  row: PageRow;
+  /** gsi1sk of the page holding the row. */
+  pageKey: string;
+}
+
 export class DynamoPredictionRepository implements PredictionRepository {
   readonly #client: DynamoDBDocumentClient;
   readonly #table: string;
@@ -379,11 +431,14 @@ export class DynamoPredictionRepository implements PredictionRepository {
   readonly #shards: number;
   readonly #now: () => Date;
   readonly #coalesce: boolean;
-  #pending: PendingWrite[] = [];
+  readonly #newId: () => string;
+  readonly #apiPageSize: number;
+  #open: OpenApiPage | undefined;
   #inFlight = 0;
   #drainScheduled = false;
 
-  constructor(options: DynamoRepositoryOptions) {
+  constructor(options: DynamoRepositoryOptions & { newId?: () => string; apiPageSize?: number }) {
+    this.#apiPageSize = options.apiPageSize ?? API_PAGE_MAX_PREDICTIONS;
     this.#client = options.client;
     this.#table = options.tableName;
     this.#coalesce = options.coalesceWrites ?? true;
@@ -391,151 +446,217 @@ export class DynamoPredictionRepository implements PredictionRepository {
     this.#retentionS = options.retentionDays * 86_400;
     this.#shards = options.timeIndexShards;
     this.#now = options.now ?? (() => new Date());
+    this.#newId = options.newId ?? randomUUID;
   }
 
-  #item(prediction: Prediction): Record<string, unknown> {
-    const isApi = prediction.capture_id === 'api';
-    const scoredAt = new Date(prediction.scored_at).toISOString();
-    // The scored record is kept as one JSON string: ~90 flow columns as separate map attributes cost
-    // marshalling, validation and index work per attribute, and nothing queries inside them.
-    const { input, ...fields } = prediction;
+  /** The page item: keys, per-page counts that let filters skip pages, the time-index keys, the body. */
+  #pageItem(pk: string, sk: string, predictions: readonly Prediction[], body: Uint8Array) {
+    let malicious = 0;
+    let firstAt = '';
+    let lastAt = '';
+    let maxKey = '';
+    for (const p of predictions) {
+      if (p.verdict === 'malicious') malicious++;
+      if (firstAt === '' || p.scored_at < firstAt) firstAt = p.scored_at;
+      if (p.scored_at > lastAt) lastAt = p.scored_at;
+      const key = entryKey(p);
+      if (key > maxKey) maxKey = key;
+    }
     return {
-      ...fields,
-      input_json: JSON.stringify(input),
-      pk: isApi ? `APIPRED#${prediction.prediction_id}` : capturePk(prediction.capture_id),
-      sk: isApi ? 'PRED' : `${PREDICTION_PREFIX}${prediction.prediction_id}`,
-      entity: 'prediction',
-      gsi1pk: `TIME#${dayOf(scoredAt)}#${shardOf(prediction.prediction_id, this.#shards)}`,
-      gsi1sk: `${scoredAt}#${prediction.prediction_id}`,
-      expires_at: Math.floor(Date.parse(scoredAt) / 1000) + this.#retentionS,
+      pk,
+      sk,
+      entity: 'prediction-page',
+      capture_id: predictions[0]?.capture_id ?? '',
+      n: predictions.length,
+      n_malicious: malicious,
+      n_benign: predictions.length - malicious,
+      first_at: firstAt,
+      last_at: lastAt,
+      body,
+      gsi1pk: `TIME#${dayOf(lastAt)}#${shardOf(`${pk}/${sk}`, this.#shards)}`,
+      // The page's newest entry: history reads pages newest-first by it (see #timeHistory).
+      gsi1sk: maxKey,
+      expires_at: Math.floor(Date.parse(lastAt) / 1000) + this.#retentionS,
     };
   }
 
-  async putMany(predictions: readonly Prediction[]): Promise<void> {
-    if (predictions.length === 0) return;
-    if (this.#coalesce && predictions.length < BATCH_WRITE_MAX_ITEMS) {
-      await Promise.all(predictions.map((p) => this.#enqueue(this.#item(p))));
-      return;
+  async putCapturePredictions(predictions: readonly Prediction[]): Promise<void> {
+    const pages = new Map<string, { captureId: string; first: number; predictions: Prediction[] }>();
+    for (const p of predictions) {
+      const parsed = parseCapturePredictionId(p.prediction_id);
+      if (!parsed || parsed[0] !== p.capture_id || parsed[1] < 1) {
+        throw new ValidationError(`Not a capture prediction id: ${p.prediction_id}`, {
+          field: 'prediction_id',
+        });
+      }
+      const first = Math.floor((parsed[1] - 1) / PREDICTION_PAGE_SIZE) * PREDICTION_PAGE_SIZE + 1;
+      const key = `${p.capture_id}/${first}`;
+      let page = pages.get(key);
+      if (!page) {
+        page = { captureId: p.capture_id, first, predictions: [] };
+        pages.set(key, page);
+      }
+      page.predictions.push(p);
     }
-    const groups: Record<string, unknown>[][] = [];
-    for (let i = 0; i < predictions.length; i += BATCH_WRITE_MAX_ITEMS) {
-      groups.push(predictions.slice(i, i + BATCH_WRITE_MAX_ITEMS).map((p) => this.#item(p)));
-    }
+    const work = [...pages.values()];
     let next = 0;
     const worker = async () => {
-      while (next < groups.length) {
-        const group = groups[next++];
-        if (group) await this.#writeGroup(group);
+      while (next < work.length) {
+        const page = work[next++];
+        if (!page) continue;
+        page.predictions.sort((a, b) => (a.prediction_id < b.prediction_id ? -1 : 1));
+        const body = encodePredictionPage(page.predictions);
+        if (body.byteLength > PAGE_MAX_BODY_BYTES) {
+          throw new PayloadTooLargeError(
+            `A page of ${page.predictions.length} predictions is ${body.byteLength} bytes compressed`,
+            { limit: PAGE_MAX_BODY_BYTES },
+          );
+        }
+        await this.#putPage(
+          this.#pageItem(capturePk(page.captureId), capturePageSk(page.first), page.predictions, body),
+        );
       }
     };
-    await Promise.all(Array.from({ length: Math.min(BATCH_WRITE_CONCURRENCY, groups.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(BATCH_WRITE_CONCURRENCY, work.length) }, worker));
   }
 
   /**
-   * Write-behind queue for small writes: items wait (at most one event-loop turn when idle) and are sent
-   * in groups of up to 25 with at most COALESCE_MAX_IN_FLIGHT calls in flight, so under load the groups
-   * fill up while earlier calls are busy. Each promise settles with its own item's result (a failed
-   * shared call is retried item by item).
+   * PutItem if absent. A page that exists already was written by an earlier delivery of the same event
+   * (ids and page boundaries are deterministic), so it is kept as it is: no duplicates, no transactions.
    */
-  #enqueue(item: Record<string, unknown>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.push({
-        key: `${String(item.pk)}\u0000${String(item.sk)}`,
-        item,
-        done: (error?: unknown) => (error === undefined ? resolve() : reject(error)),
-      });
-      if (!this.#drainScheduled) {
-        this.#drainScheduled = true;
-        setImmediate(() => {
-          this.#drainScheduled = false;
-          this.#drain();
-        });
-      }
-    });
-  }
-
-  #drain(): void {
-    while (this.#pending.length > 0 && this.#inFlight < COALESCE_MAX_IN_FLIGHT) {
-      // A batch may not hold the same key twice: a repeated key waits for the next group.
-      const group: PendingWrite[] = [];
-      const keys = new Set<string>();
-      const rest: PendingWrite[] = [];
-      for (const entry of this.#pending) {
-        if (group.length < BATCH_WRITE_MAX_ITEMS && !keys.has(entry.key)) {
-          keys.add(entry.key);
-          group.push(entry);
-        } else rest.push(entry);
-      }
-      this.#pending = rest;
-      this.#inFlight++;
-      this.#writeGroup(group.map((entry) => entry.item))
-        .then(
-          () => {
-            for (const entry of group) entry.done();
-          },
-          async (error: unknown) => {
-            if (group.length === 1) {
-              group[0]?.done(error ?? new Error('BatchWriteItem failed'));
-              return;
-            }
-            // One bad item (e.g. over the item size limit) must not fail the requests it shared a call
-            // with: write each on its own so every caller gets its own item's outcome.
-            await Promise.all(
-              group.map((entry) =>
-                this.#writeGroup([entry.item]).then(
-                  () => entry.done(),
-                  (single: unknown) => entry.done(single ?? new Error('BatchWriteItem failed')),
-                ),
-              ),
-            );
-          },
-        )
-        .finally(() => {
-          this.#inFlight--;
-          this.#drain();
-        });
-    }
-  }
-
-  async #writeGroup(items: Record<string, unknown>[]): Promise<void> {
-    let requestItems: BatchWriteCommandInput['RequestItems'] = {
-      [this.#table]: items.map((Item) => ({ PutRequest: { Item } })),
-    };
-    for (let attempt = 0; attempt < MAX_UNPROCESSED_ATTEMPTS; attempt++) {
-      let output: { UnprocessedItems?: BatchWriteCommandInput['RequestItems'] };
+  async #putPage(item: Record<string, unknown>): Promise<'written' | 'exists'> {
+    for (let attempt = 0; ; attempt++) {
       try {
-        output = await this.#client.send(new BatchWriteCommand({ RequestItems: requestItems }));
+        await this.#client.send(
+          new PutCommand({
+            TableName: this.#table,
+            Item: item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return 'written';
       } catch (error) {
+        if (isConditionFailure(error)) return 'exists';
         const throttled = error instanceof Error && /Throttl|ProvisionedThroughputExceeded/.test(error.name);
-        if (!throttled) throw dependencyError('BatchWriteItem', error);
-        await sleep(Math.min(2000, 50 * 2 ** attempt));
-        continue;
+        if (!throttled || attempt >= MAX_UNPROCESSED_ATTEMPTS) throw dependencyError('PutItem (page)', error);
+        // Exponential backoff with jitter, as DynamoDB asks for throttled writes.
+        await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
       }
-      const unprocessed = output.UnprocessedItems?.[this.#table];
-      if (!unprocessed || unprocessed.length === 0) return;
-      requestItems = { [this.#table]: unprocessed };
-      // Exponential backoff with jitter, as DynamoDB asks for unprocessed items.
-      await sleep(Math.random() * Math.min(2000, 50 * 2 ** attempt));
     }
-    throw new DependencyError(`DynamoDB left items unprocessed after ${MAX_UNPROCESSED_ATTEMPTS} attempts`, {
-      dependency: 'dynamodb',
-    });
   }
 
-  async putIfAbsent(prediction: Prediction): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new PutCommand({
-          TableName: this.#table,
-          Item: this.#item(prediction),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw dependencyError('PutItem (prediction)', error);
+  putApiPredictions(drafts: readonly PredictionDraft[]): Promise<Prediction[]> {
+    if (drafts.length === 0) return Promise.resolve([]);
+    let inputChars = 0;
+    for (const d of drafts) inputChars += JSON.stringify(d.input).length;
+    if (!this.#coalesce || drafts.length > this.#apiPageSize || inputChars > API_PAGE_MAX_INPUT_CHARS) {
+      return this.#putOwnApiPages(drafts);
     }
+    const day = dayOf(drafts[0]?.scored_at ?? '');
+    let page = this.#open;
+    // A page holds one UTC day (its time-index partition) and a bounded number of predictions.
+    if (!page || page.day !== day || page.predictions.length + drafts.length > this.#apiPageSize) {
+      if (page) this.#send(page);
+      page = { pageId: this.#newId(), day, predictions: [], waiters: [] };
+      this.#open = page;
+    }
+    const open = page;
+    const stored = drafts.map((draft) => {
+      const prediction: Prediction = {
+        ...draft,
+        prediction_id: `${API_ID_PREFIX}${open.pageId}:${open.predictions.length}`,
+      };
+      open.predictions.push(prediction);
+      return prediction;
+    });
+    const written = new Promise<Prediction[]>((resolve, reject) => {
+      open.waiters.push({ resolve: () => resolve(stored), reject });
+    });
+    if (!this.#drainScheduled) {
+      this.#drainScheduled = true;
+      // One event-loop turn lets the requests that arrived together share the page.
+      setImmediate(() => {
+        this.#drainScheduled = false;
+        this.#drain();
+      });
+    }
+    return written;
+  }
+
+  /** Large API requests: their own pages, written right away (a bad one fails only its own request). */
+  async #putOwnApiPages(drafts: readonly PredictionDraft[]): Promise<Prediction[]> {
+    const out: Prediction[] = [];
+    for (let i = 0; i < drafts.length; i += this.#apiPageSize) {
+      const pageId = this.#newId();
+      const predictions = drafts
+        .slice(i, i + this.#apiPageSize)
+        .map((d, slot) => ({ ...d, prediction_id: `${API_ID_PREFIX}${pageId}:${slot}` }));
+      await this.#writeApiPage(pageId, predictions);
+      out.push(...predictions);
+    }
+    return out;
+  }
+
+  async #writeApiPage(pageId: string, predictions: readonly Prediction[]): Promise<void> {
+    const body = encodePredictionPage(predictions);
+    if (body.byteLength > PAGE_MAX_BODY_BYTES) {
+      throw new PayloadTooLargeError(`The predictions are ${body.byteLength} bytes compressed`, {
+        limit: PAGE_MAX_BODY_BYTES,
+      });
+    }
+    await this.#putPage(this.#pageItem(`${API_PAGE_PREFIX}${pageId}`, 'PAGE', predictions, body));
+  }
+
+  /**
+   * Write-behind for small API writes: the open page is sent when fewer than COALESCE_MAX_IN_FLIGHT page
+   * writes are in flight, so under load pages fill while earlier writes are busy and when idle a request
+   * waits one event-loop turn. Every request in a page settles with that page's write.
+   */
+  #drain(): void {
+    const page = this.#open;
+    if (!page || this.#inFlight >= COALESCE_MAX_IN_FLIGHT) return;
+    this.#send(page);
+  }
+
+  #send(page: OpenApiPage): void {
+    if (this.#open === page) this.#open = undefined;
+    this.#inFlight++;
+    this.#writeApiPage(page.pageId, page.predictions)
+      .then(
+        () => {
+          for (const waiter of page.waiters) waiter.resolve();
+        },
+        (error: unknown) => {
+          for (const waiter of page.waiters) waiter.reject(error);
+        },
+      )
+      .finally(() => {
+        this.#inFlight--;
+        this.#drain();
+      });
+  }
+
+  async get(predictionId: string): Promise<Prediction | undefined> {
+    let key: { pk: string; sk: string };
+    const api = parseApiPredictionId(predictionId);
+    if (api) {
+      key = { pk: `${API_PAGE_PREFIX}${api.pageId}`, sk: 'PAGE' };
+    } else {
+      const parsed = parseCapturePredictionId(predictionId);
+      if (!parsed || parsed[1] < 1) return undefined;
+      const first = Math.floor((parsed[1] - 1) / PREDICTION_PAGE_SIZE) * PREDICTION_PAGE_SIZE + 1;
+      key = { pk: capturePk(parsed[0]), sk: capturePageSk(first) };
+    }
+    let item: Record<string, unknown> | undefined;
+    try {
+      item = (await this.#client.send(new GetCommand({ TableName: this.#table, Key: key }))).Item;
+    } catch (error) {
+      throw dependencyError('GetItem (page)', error);
+    }
+    if (!item) return undefined;
+    return readPage(item)
+      .rows.find((row) => row.id === predictionId)
+      ?.toPrediction();
   }
 
   async countForCapture(captureId: string): Promise<number> {
@@ -545,11 +666,11 @@ export class DynamoPredictionRepository implements PredictionRepository {
       const output = await this.#query({
         TableName: this.#table,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': capturePk(captureId), ':prefix': PREDICTION_PREFIX },
-        Select: 'COUNT',
+        ExpressionAttributeValues: { ':pk': capturePk(captureId), ':prefix': PAGE_PREFIX },
+        ProjectionExpression: 'n',
         ExclusiveStartKey: startKey,
       });
-      count += output.count;
+      for (const item of output.items) count += typeof item.n === 'number' ? item.n : 0;
       startKey = output.lastKey;
     } while (startKey);
     return count;
@@ -570,28 +691,37 @@ export class DynamoPredictionRepository implements PredictionRepository {
     return this.#timeHistory(query, from, to, cursor);
   }
 
-  #filter(query: HistoryQuery, from: string | undefined, to: string | undefined, captureId?: string) {
+  /** FilterExpression on page attributes: skips pages with no prediction of the verdict or time range. */
+  #pageFilter(query: HistoryQuery, from: string | undefined, to: string | undefined, apiOnly: boolean) {
     const parts: string[] = [];
     const values: Record<string, unknown> = {};
     if (query.verdict) {
-      parts.push('verdict = :verdict');
-      values[':verdict'] = query.verdict;
+      parts.push(query.verdict === 'malicious' ? 'n_malicious > :zero' : 'n_benign > :zero');
+      values[':zero'] = 0;
     }
     if (from) {
-      parts.push('scored_at >= :from');
+      parts.push('last_at >= :from');
       values[':from'] = from;
     }
     if (to) {
-      parts.push('scored_at <= :to');
+      parts.push('first_at <= :to');
       values[':to'] = to;
     }
-    if (captureId) {
+    if (apiOnly) {
       parts.push('capture_id = :capture');
-      values[':capture'] = captureId;
+      values[':capture'] = 'api';
     }
     return parts.length > 0 ? { FilterExpression: parts.join(' AND '), values } : { values };
   }
 
+  #rowMatches(row: PageRow, query: HistoryQuery, from: string | undefined, to: string | undefined) {
+    if (query.verdict && row.verdict !== query.verdict) return false;
+    if (from && row.scoredAt < from) return false;
+    if (to && row.scoredAt > to) return false;
+    return true;
+  }
+
+  /** One capture's predictions, highest flow index first; the cursor is the last prediction id returned. */
   async #captureHistory(
     captureId: string,
     query: HistoryQuery,
@@ -599,36 +729,58 @@ export class DynamoPredictionRepository implements PredictionRepository {
     to: string | undefined,
     after: string | undefined,
   ): Promise<HistoryPage> {
-    const filter = this.#filter(query, from, to);
+    const filter = this.#pageFilter(query, from, to, false);
+    const afterIndex = after === undefined ? undefined : parseCapturePredictionId(after)?.[1];
+    if (after !== undefined && afterIndex === undefined)
+      throw new ValidationError('cursor is not a cursor returned by this API', { field: 'cursor' });
+    const upperSk =
+      afterIndex === undefined
+        ? `${PAGE_PREFIX}\uffff`
+        : capturePageSk(Math.floor((afterIndex - 1) / PREDICTION_PAGE_SIZE) * PREDICTION_PAGE_SIZE + 1);
     const items: Prediction[] = [];
-    let startKey: Record<string, unknown> | undefined = after
-      ? { pk: capturePk(captureId), sk: after }
-      : undefined;
-    let lastSk: string | undefined;
-    while (items.length < query.limit) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
       const output = await this.#query({
         TableName: this.#table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lower AND :upper',
         ...(filter.FilterExpression ? { FilterExpression: filter.FilterExpression } : {}),
         ExpressionAttributeValues: {
           ...filter.values,
           ':pk': capturePk(captureId),
-          ':prefix': PREDICTION_PREFIX,
+          ':lower': PAGE_PREFIX,
+          ':upper': upperSk,
         },
         ScanIndexForward: false,
-        Limit: query.limit - items.length,
+        Limit: HISTORY_PAGES_PER_QUERY,
         ExclusiveStartKey: startKey,
       });
       for (const item of output.items) {
-        items.push(predictionSchema.parse(pickPrediction(item)));
-        lastSk = String(item.sk);
+        const rows = readPage(item).rows;
+        for (let i = rows.length - 1; i >= 0; i--) {
+          const row = rows[i] as PageRow;
+          if (after !== undefined && row.id >= after) continue;
+          if (!this.#rowMatches(row, query, from, to)) continue;
+          items.push(row.toPrediction());
+          if (items.length >= query.limit) {
+            return { items, nextCursor: encodeCursor({ kind: 'capture', after: row.id }) };
+          }
+        }
       }
       startKey = output.lastKey;
-      if (!startKey) return { items, nextCursor: null };
-    }
-    return { items, nextCursor: lastSk ? encodeCursor({ kind: 'capture', after: lastSk }) : null };
+    } while (startKey);
+    return { items, nextCursor: null };
   }
 
+  /**
+   * History across captures and API calls, newest first, from the sharded `by-time` index of pages.
+   *
+   * Each page item's gsi1sk is its newest entry's key (`{scored_at}#{prediction_id}`). Pages may overlap in
+   * time (concurrent API pages), so a page read does not finalise its rows by itself. Per shard, pages are
+   * read newest-gsi1sk first; every unread page of a shard holds only keys below the last gsi1sk evaluated
+   * there. Candidates at or above the highest such bound (over unfinished shards) are final; pages are read
+   * until `limit` rows are final. The cursor keeps the last key returned (`after`, exclusive) and a bound on
+   * the gsi1sk of pages that may still hold older rows (`from`, inclusive), so pages never skip or repeat.
+   */
   async #timeHistory(
     query: HistoryQuery,
     from: string | undefined,
@@ -638,59 +790,103 @@ export class DynamoPredictionRepository implements PredictionRepository {
     const now = this.#now();
     const newest = to ?? new Date(now.getTime() + DAY_MS).toISOString();
     const oldest = from ?? new Date(now.getTime() - this.#retentionDays * DAY_MS).toISOString();
-    const filter = this.#filter(query, from, to, query.captureId === 'api' ? 'api' : undefined);
+    const filter = this.#pageFilter(query, from, to, query.captureId === 'api');
     const items: Prediction[] = [];
     let dayMs = Date.parse(`${cursor ? cursor.day : dayOf(newest)}T00:00:00.000Z`);
     let after: string | undefined = cursor?.after;
+    let pageBound: string | undefined = cursor?.from;
     const oldestDayMs = Date.parse(`${dayOf(oldest)}T00:00:00.000Z`);
     while (dayMs >= oldestDayMs) {
       const day = new Date(dayMs).toISOString().slice(0, 10);
-      const need = query.limit - items.length;
-      const upper = after ?? `${newest}#\uffff`;
-      const perShard = await Promise.all(
-        Array.from({ length: this.#shards }, (_, shard) =>
-          this.#shardTop(`TIME#${day}#${shard}`, upper, need, filter),
-        ),
-      );
-      const merged = perShard.flat().sort((a, b) => (a.gsi1sk < b.gsi1sk ? 1 : a.gsi1sk > b.gsi1sk ? -1 : 0));
-      const taken = merged.slice(0, need);
-      for (const entry of taken) items.push(entry.prediction);
-      if (items.length >= query.limit) {
-        const last = taken[taken.length - 1];
-        return { items, nextCursor: last ? encodeCursor({ kind: 'time', day, after: last.gsi1sk }) : null };
+      const shards = Array.from({ length: this.#shards }, (_, shard) => ({
+        partition: `TIME#${day}#${shard}`,
+        startKey: undefined as Record<string, unknown> | undefined,
+        done: false,
+        lastEvaluated: '',
+      }));
+      let candidates: Candidate[] = [];
+      for (;;) {
+        const open = shards.filter((s) => !s.done);
+        const fetched = await Promise.all(
+          open.map((s) => this.#timePages(s.partition, pageBound, filter, s.startKey)),
+        );
+        open.forEach((s, i) => {
+          const result = fetched[i];
+          if (!result) return;
+          s.startKey = result.lastKey;
+          s.done = result.lastKey === undefined;
+          s.lastEvaluated = typeof result.lastKey?.gsi1sk === 'string' ? result.lastKey.gsi1sk : '';
+          for (const page of result.pages) {
+            for (const row of page.rows) {
+              if (after !== undefined && row.key >= after) continue;
+              if (!this.#rowMatches(row, query, from, to)) continue;
+              candidates.push({ row, pageKey: page.gsi1sk });
+            }
+          }
+        });
+        // Rows in unread pages are below every unfinished shard's last evaluated key.
+        let bound = '';
+        for (const s of shards) if (!s.done && s.lastEvaluated > bound) bound = s.lastEvaluated;
+        candidates.sort((a, b) => (a.row.key < b.row.key ? 1 : a.row.key > b.row.key ? -1 : 0));
+        let final = candidates.length;
+        if (bound !== '') {
+          final = 0;
+          while (final < candidates.length && (candidates[final] as Candidate).row.key >= bound) final++;
+        }
+        const need = query.limit - items.length;
+        if (final < need && bound !== '') continue;
+        const taken = candidates.slice(0, Math.min(need, final));
+        for (const candidate of taken) items.push(candidate.row.toPrediction());
+        if (items.length >= query.limit) {
+          const last = taken[taken.length - 1];
+          if (!last) return { items, nextCursor: null };
+          candidates = candidates.slice(taken.length);
+          // Pages that may still hold rows below `last`: read ones with rows left, and every unread one.
+          let nextBound = bound;
+          for (const candidate of candidates)
+            if (candidate.pageKey > nextBound) nextBound = candidate.pageKey;
+          const next: Extract<Cursor, { kind: 'time' }> = { kind: 'time', day, after: last.row.key };
+          if (nextBound !== '') next.from = nextBound;
+          else if (candidates.length === 0 && shards.every((s) => s.done)) next.from = '';
+          return { items, nextCursor: encodeCursor(next) };
+        }
+        break;
       }
       after = undefined;
+      pageBound = undefined;
       dayMs -= DAY_MS;
     }
     return { items, nextCursor: null };
   }
 
-  /** The `need` newest matching items of one time-index partition strictly below `upper`. */
-  async #shardTop(
+  /** Up to HISTORY_PAGES_PER_QUERY page items of one time-index partition, newest first, gsi1sk ≤ bound. */
+  async #timePages(
     partition: string,
-    upper: string,
-    need: number,
+    bound: string | undefined,
     filter: { FilterExpression?: string; values: Record<string, unknown> },
-  ): Promise<{ gsi1sk: string; prediction: Prediction }[]> {
-    const found: { gsi1sk: string; prediction: Prediction }[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const output = await this.#query({
-        TableName: this.#table,
-        IndexName: TABLE_KEYS.timeIndex,
-        KeyConditionExpression: 'gsi1pk = :partition AND gsi1sk < :upper',
-        ...(filter.FilterExpression ? { FilterExpression: filter.FilterExpression } : {}),
-        ExpressionAttributeValues: { ...filter.values, ':partition': partition, ':upper': upper },
-        ScanIndexForward: false,
-        Limit: need - found.length,
-        ExclusiveStartKey: startKey,
-      });
-      for (const item of output.items) {
-        found.push({ gsi1sk: String(item.gsi1sk), prediction: predictionSchema.parse(pickPrediction(item)) });
-      }
-      startKey = output.lastKey;
-    } while (startKey && found.length < need);
-    return found;
+    startKey: Record<string, unknown> | undefined,
+  ): Promise<{ pages: PageItem[]; lastKey: Record<string, unknown> | undefined }> {
+    // An empty bound: this day has nothing left below the cursor.
+    if (bound === '') return { pages: [], lastKey: undefined };
+    const output = await this.#query({
+      TableName: this.#table,
+      IndexName: TABLE_KEYS.timeIndex,
+      KeyConditionExpression:
+        bound === undefined ? 'gsi1pk = :partition' : 'gsi1pk = :partition AND gsi1sk <= :bound',
+      ...(filter.FilterExpression ? { FilterExpression: filter.FilterExpression } : {}),
+      ExpressionAttributeValues: {
+        ...filter.values,
+        ':partition': partition,
+        ...(bound === undefined ? {} : { ':bound': bound }),
+      },
+      ScanIndexForward: false,
+      Limit: HISTORY_PAGES_PER_QUERY,
+      ExclusiveStartKey: startKey,
+    });
+    return {
+      pages: output.items.map((item) => ({ rows: readPage(item).rows, gsi1sk: String(item.gsi1sk) })),
+      lastKey: output.lastKey,
+    };
   }
 
   async #query(input: QueryCommandInput): Promise<{
@@ -707,11 +903,10 @@ export class DynamoPredictionRepository implements PredictionRepository {
   }
 }
 
-const PREDICTION_FIELDS = Object.keys(predictionSchema.shape) as (keyof Prediction)[];
-
-function pickPrediction(item: Record<string, unknown>): Record<string, unknown> {
-  const picked: Record<string, unknown> = {};
-  for (const field of PREDICTION_FIELDS) picked[field] = item[field];
-  picked.input = typeof item.input_json === 'string' ? JSON.parse(item.input_json) : item.input;
-  return picked;
+function readPage(item: Record<string, unknown>): { rows: PageRow[] } {
+  const body = item.body;
+  if (!(body instanceof Uint8Array)) {
+    throw new DependencyError('A prediction page item has no body', { dependency: 'dynamodb' });
+  }
+  return { rows: decodePredictionPage(body) };
 }

@@ -148,13 +148,30 @@ export interface HistoryPage {
   nextCursor: string | null;
 }
 
+/** A prediction before the store names it: API predictions get their id from the page they are stored in. */
+export type PredictionDraft = Omit<Prediction, 'prediction_id'>;
+
+/**
+ * Predictions are stored in pages (one item holds up to a few hundred; see docs/pipeline.md, "Table design").
+ * Every read (history, get, count) expands pages back into single predictions.
+ */
 export interface PredictionRepository {
-  /** Idempotent: keyed by `prediction_id`; a redelivered batch overwrites identical items. Retries unprocessed items. */
-  putMany(predictions: readonly Prediction[]): Promise<void>;
-  /** Writes one prediction unless its id exists already; false when it did. */
-  putIfAbsent(prediction: Prediction): Promise<boolean>;
+  /**
+   * A capture's predictions (ids `${captureId}:${flow index, 1-based, 9 digits}`), stored as pages of
+   * `PREDICTION_PAGE_SIZE` consecutive flows. Callers pass whole pages (only a capture's last page may be
+   * short). Conditional writes: a page that is already stored (a redelivered event) is left as it is, so
+   * duplicates never add predictions. Retries throttled writes.
+   */
+  putCapturePredictions(predictions: readonly Prediction[]): Promise<void>;
+  /**
+   * API predictions: coalesced with concurrent calls into shared page items. Resolves once the page holding
+   * them is durably written, with their ids (`api:{page id}:{slot}`).
+   */
+  putApiPredictions(drafts: readonly PredictionDraft[]): Promise<Prediction[]>;
+  /** One prediction by id (reads the page that holds it). */
+  get(predictionId: string): Promise<Prediction | undefined>;
   history(query: HistoryQuery): Promise<HistoryPage>;
-  /** Number of stored predictions of a capture (reads keys only). */
+  /** Number of stored predictions of a capture (reads page counts only). */
   countForCapture(captureId: string): Promise<number>;
 }
 

@@ -3,12 +3,13 @@
  * `npm start` or a deployed stage) the way a browser would: asks POST /api/upload_pcap for a presigned POST,
  * streams the file into it with a progress bar, waits for SCORED (or FAILED) and prints the summary.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { getClientConfig } from '../../platform/config.js';
@@ -262,6 +263,70 @@ export function formatSummary(capture: UploadedCapture): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Saves the capture's CSVs through their presigned links (they expire, and `--local` stops the server). */
+async function downloadResults(capture: UploadedCapture, directory: string): Promise<string[]> {
+  await mkdir(directory, { recursive: true });
+  const written: string[] = [];
+  const files: [string | null, string][] = [
+    [capture.links.flows, 'flows.csv'],
+    [capture.links.packets, 'packets.csv.gz'],
+  ];
+  for (const [link, name] of files) {
+    if (!link) continue;
+    const response = await fetch(link);
+    if (!response.ok || !response.body) {
+      throw new DependencyError(`downloading ${name} failed: HTTP ${response.status}`, { dependency: 's3' });
+    }
+    let path = join(directory, name);
+    await pipeline(Readable.fromWeb(response.body), createWriteStream(path));
+    // The packets object carries Content-Encoding: gzip, which some HTTP stacks decode on the way: name the
+    // file after what actually arrived.
+    if (name.endsWith('.gz') && !(await startsWithGzipMagic(path))) {
+      const plain = path.slice(0, -'.gz'.length);
+      await rename(path, plain);
+      path = plain;
+    }
+    written.push(path);
+  }
+  return written;
+}
+
+async function startsWithGzipMagic(path: string): Promise<boolean> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await file.close();
+  }
+}
+
+/** True when something answers HTTP at the API's address (any status: a running `npm start` or stage). */
+async function apiAnswers(api: string): Promise<boolean> {
+  try {
+    await fetch(new URL('api/history?limit=1', api.endsWith('/') ? api : `${api}/`), {
+      signal: AbortSignal.timeout(2000),
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `--local` with nothing running: the same stack as `npm start`, in this process, for one upload. Loaded
+ * lazily so the other commands never pay for the AWS SDK and the embedded servers.
+ */
+async function startEmbeddedStack(log: (line: string) => void) {
+  // Powertools reads these when the handlers load, as in `npm start`.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  const { startLocalStack } = await import('../../local/local-stack.js');
+  const stack = await startLocalStack({ log });
+  log(`local runtime on ${stack.runtime.apiUrl} (data in ${stack.dataDir}/; ${stack.streamingDescription})`);
+  return stack;
+}
+
 export function registerUploadCommand(program: Command): void {
   program
     .command('upload')
@@ -273,8 +338,23 @@ export function registerUploadCommand(program: Command): void {
     .option('--api-key <key>', 'API key for a deployed stage (default: CCF_API_KEY)')
     .option('--no-wait', 'return after the upload without waiting for SCORED')
     .option('--timeout <seconds>', 'how long to wait for SCORED', '1800')
+    .option('-o, --output <dir>', "also download the scored capture's flows.csv and packets.csv into <dir>")
+    .option(
+      '--local',
+      'if no API answers at --api, start the local runtime (as `npm start` does) for this upload, then stop it',
+    )
     .action(
-      async (capture: string, flags: { api?: string; apiKey?: string; wait: boolean; timeout: string }) => {
+      async (
+        capture: string,
+        flags: {
+          api?: string;
+          apiKey?: string;
+          wait: boolean;
+          timeout: string;
+          local?: boolean;
+          output?: string;
+        },
+      ) => {
         const client = getClientConfig();
         const timeoutS = Number(flags.timeout);
         if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
@@ -283,16 +363,29 @@ export function registerUploadCommand(program: Command): void {
           });
         }
         const apiKey = flags.apiKey ?? client.CCF_API_KEY;
-        const result = await uploadCapture(capture, {
-          api: flags.api ?? client.CCF_API_URL,
-          ...(apiKey ? { apiKey } : {}),
-          wait: flags.wait,
-          timeoutS,
-          log: (line) => process.stderr.write(`${line}\n`),
-        });
-        process.stdout.write(
-          'status' in result ? formatSummary(result) : `capture ${result.capture_id} uploaded\n`,
-        );
+        const log = (line: string) => process.stderr.write(`${line}\n`);
+        let api = flags.api ?? client.CCF_API_URL;
+        const localStack =
+          flags.local && !(await apiAnswers(api)) ? await startEmbeddedStack(log) : undefined;
+        if (localStack) api = localStack.runtime.apiUrl;
+        try {
+          const result = await uploadCapture(capture, {
+            api,
+            ...(apiKey ? { apiKey } : {}),
+            wait: flags.wait || localStack !== undefined || flags.output !== undefined,
+            timeoutS,
+            log,
+          });
+          process.stdout.write(
+            'status' in result ? formatSummary(result) : `capture ${result.capture_id} uploaded\n`,
+          );
+          if ('status' in result && flags.output !== undefined) {
+            for (const path of await downloadResults(result, flags.output))
+              process.stdout.write(`wrote       ${path}\n`);
+          }
+        } finally {
+          await localStack?.close();
+        }
       },
     );
 }

@@ -1,7 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { createDocumentClient } from '../../../functions/platform/aws-clients.js';
+import { DynamoPredictionRepository } from '../../../functions/platform/dynamodb-repositories.js';
+import type { PredictionDraft } from '../../../functions/platform/ports.js';
 import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../../../functions/records/prediction.js';
 import {
   allHistory,
@@ -38,6 +41,26 @@ beforeAll(async () => {
 afterAll(async () => {
   await harness?.stop();
 });
+
+function draft(
+  input: Record<string, string | number>,
+  scoredAt = new Date().toISOString(),
+  verdict: 'benign' | 'malicious' = 'benign',
+): PredictionDraft {
+  return {
+    schema_version: PREDICTION_SCHEMA_VERSION,
+    capture_id: 'api',
+    kind: 'packet',
+    scored_at: scoredAt,
+    label: verdict === 'malicious' ? 'dos' : 'BENIGN',
+    probability: verdict === 'malicious' ? 0.9 : 0.1,
+    anomaly_score: 0.1,
+    verdict,
+    decided_by: 'test',
+    model_version: 'test',
+    input,
+  };
+}
 
 describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway events)', () => {
   it('scores a real capture uploaded through the presigned POST; history, summary and flows CSV agree', async () => {
@@ -149,30 +172,21 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
     expect(lens).toEqual(Array.from({ length: count }, (_, i) => 1000 + i));
   });
 
-  it('an unstorable prediction fails only its own write, not the ones it shared a BatchWriteItem with', async () => {
+  it('an unstorable prediction fails only its own request, not the ones it shared a page with', async () => {
     const repository = harness.runtime.container.predictions;
-    const prediction = (id: string, input: Record<string, string | number>): Prediction => ({
-      schema_version: PREDICTION_SCHEMA_VERSION,
-      prediction_id: id,
-      capture_id: 'api',
-      kind: 'packet',
-      scored_at: new Date().toISOString(),
-      label: 'BENIGN',
-      probability: 0.1,
-      anomaly_score: 0.1,
-      verdict: 'benign',
-      decided_by: 'test',
-      model_version: 'test',
-      input,
-    });
-    const ids = Array.from({ length: 10 }, () => randomUUID());
-    // Issued in one tick, so they are coalesced into one call; the first is over the 400 KB item limit.
+    // Issued in one tick, so the small ones share one page; the first is over the page limit even gzipped.
     const outcomes = await Promise.allSettled([
-      repository.putMany([prediction(randomUUID(), { note: 'x'.repeat(450_000) })]),
-      ...ids.map((id, i) => repository.putMany([prediction(id, { len: 3000 + i })])),
+      repository.putApiPredictions([draft({ note: randomBytes(340_000).toString('base64') })]),
+      ...Array.from({ length: 10 }, (_, i) => repository.putApiPredictions([draft({ len: 3000 + i })])),
     ]);
     expect(outcomes[0]?.status).toBe('rejected');
-    for (const outcome of outcomes.slice(1)) expect(outcome.status).toBe('fulfilled');
+    const ids: string[] = [];
+    for (const outcome of outcomes.slice(1)) {
+      expect(outcome.status).toBe('fulfilled');
+      if (outcome.status === 'fulfilled') ids.push(...outcome.value.map((p) => p.prediction_id));
+    }
+    // one shared page: the ids name it
+    expect(new Set(ids.map((id) => id.split(':')[1])).size).toBe(1);
     const history = await requestJson(`${api}/api/history?capture_id=api&limit=1000`);
     const stored = new Set(
       z
@@ -181,6 +195,91 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
         .map((item) => item.id),
     );
     for (const id of ids) expect(stored.has(id)).toBe(true);
+    // ... and each is retrievable on its own
+    const one = await repository.get(ids[3] ?? '');
+    expect(one?.input).toEqual({ len: 3003 });
+  });
+
+  it('pages API predictions that overlap in time and still lists history newest first, without gaps or repeats', async () => {
+    const repository = new DynamoPredictionRepository({
+      client: createDocumentClient(harness.runtime.config),
+      tableName: harness.runtime.config.TABLE_NAME,
+      retentionDays: 90,
+      timeIndexShards: 3,
+      apiPageSize: 5,
+    });
+    // A day of its own, so nothing else in the table is in range.
+    const day = Date.parse('2020-03-04T00:00:00.000Z');
+    const at = (i: number) => new Date(day + 3_600_000 + ((i * 7919) % 61) * 1000 + i).toISOString();
+    // 12 requests of 5 in one tick: each fills a page; their times interleave across pages.
+    const stored = (
+      await Promise.all(
+        Array.from({ length: 12 }, (_, r) =>
+          repository.putApiPredictions(
+            Array.from({ length: 5 }, (_, k) =>
+              draft({ len: r * 5 + k }, at(r * 5 + k), (r * 5 + k) % 3 === 0 ? 'malicious' : 'benign'),
+            ),
+          ),
+        ),
+      )
+    ).flat();
+    expect(new Set(stored.map((p) => p.prediction_id.split(':')[1])).size).toBe(12);
+    const expected = [...stored]
+      .sort((a, b) => (`${a.scored_at}#${a.prediction_id}` < `${b.scored_at}#${b.prediction_id}` ? 1 : -1))
+      .map((p) => p.prediction_id);
+    const range = { from: '2020-03-04T00:00:00.000Z', to: '2020-03-04T23:59:59.999Z' };
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await repository.history({ limit: 7, ...range, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((p) => p.prediction_id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(expected);
+
+    const malicious: string[] = [];
+    cursor = undefined;
+    do {
+      const page = await repository.history({
+        limit: 4,
+        verdict: 'malicious',
+        ...range,
+        ...(cursor ? { cursor } : {}),
+      });
+      malicious.push(...page.items.map((p) => p.prediction_id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    const maliciousIds = new Set(stored.filter((p) => p.verdict === 'malicious').map((p) => p.prediction_id));
+    expect(malicious).toEqual(expected.filter((id) => maliciousIds.has(id)));
+
+    for (const p of stored.slice(0, 8)) expect(await repository.get(p.prediction_id)).toEqual(p);
+  });
+
+  it('stores capture predictions as pages: conditional rewrites add nothing, capture history pages through them', async () => {
+    const repository = harness.runtime.container.predictions;
+    const captureId = randomUUID();
+    const scoredAt = '2020-03-05T10:00:00.000Z';
+    const all: Prediction[] = Array.from({ length: 600 }, (_, i) => ({
+      ...draft(
+        { 'Flow ID': `flow-${i + 1}`, 'Flow Duration': i },
+        scoredAt,
+        i % 5 === 0 ? 'malicious' : 'benign',
+      ),
+      capture_id: captureId,
+      kind: 'flow',
+      prediction_id: `${captureId}:${String(i + 1).padStart(9, '0')}`,
+    }));
+    await repository.putCapturePredictions(all.slice(0, 512));
+    await repository.putCapturePredictions(all.slice(512));
+    // a redelivered event writes the same pages again
+    await repository.putCapturePredictions(all);
+    expect(await repository.countForCapture(captureId)).toBe(600);
+    const { items } = await allHistory(api, { capture_id: captureId, limit: '70' });
+    expect(items.map((item) => item.id)).toEqual(all.map((p) => p.prediction_id).reverse());
+    const malicious = await allHistory(api, { capture_id: captureId, verdict: 'malicious', limit: '33' });
+    expect(malicious.items.length).toBe(120);
+    expect(await repository.get(all[300]?.prediction_id ?? '')).toEqual(all[300]);
+    expect(await repository.get(`${captureId}:000000601`)).toBeUndefined();
   });
 
   it('scores one flow record and {flows: [...]} batches with label, probability, anomaly score and verdict', async () => {

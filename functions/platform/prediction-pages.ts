@@ -1,0 +1,139 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { z } from 'zod';
+import { type Prediction, predictionSchema } from '../records/prediction.js';
+import { DependencyError } from './errors.js';
+
+/**
+ * The storage unit of predictions: a page of up to a few hundred predictions in one DynamoDB item
+ * (docs/pipeline.md, "Table design"). Body = gzip(JSON) of a compact, column-named layout:
+ *
+ *   {"v":1,"cols":[["Flow ID","Src IP",…],["len","source_port",…]],
+ *    "rows":[[prediction_id, capture_id, kind, scored_at, label, probability, anomaly_score, verdict,
+ *             decided_by, model_version, colsIndex, [input values in cols[colsIndex] order], schema_version], …]}
+ *
+ * Input column names are written once per page (a flow record's ~90 names are most of its JSON), and gzip
+ * takes the rest: a 256-flow page is ~40–70 KB, far under the 400 KB item limit.
+ */
+export const PAGE_FORMAT_VERSION = 1;
+
+/**
+ * Flows per capture prediction page: page keys are derived from flow indexes (`PAGE#{first index}`), so this
+ * is fixed per table. 256 flow records compress to ~40–70 KB.
+ */
+export const PREDICTION_PAGE_SIZE = 256;
+
+const pageSchema = z.object({
+  v: z.literal(PAGE_FORMAT_VERSION),
+  cols: z.array(z.array(z.string())),
+  rows: z.array(z.array(z.unknown())),
+});
+
+type InputValue = Prediction['input'][string];
+
+export function entryKey(prediction: Pick<Prediction, 'scored_at' | 'prediction_id'>): string {
+  return `${prediction.scored_at}#${prediction.prediction_id}`;
+}
+
+export function encodePredictionPage(predictions: readonly Prediction[]): Uint8Array {
+  const cols: string[][] = [];
+  const colsIndex = new Map<string, number>();
+  const rows: unknown[][] = [];
+  for (const p of predictions) {
+    const names = Object.keys(p.input);
+    const signature = names.join('\u0000');
+    let index = colsIndex.get(signature);
+    if (index === undefined) {
+      index = cols.length;
+      cols.push(names);
+      colsIndex.set(signature, index);
+    }
+    const values: InputValue[] = new Array(names.length);
+    for (let i = 0; i < names.length; i++) values[i] = p.input[names[i] as string] ?? null;
+    rows.push([
+      p.prediction_id,
+      p.capture_id,
+      p.kind,
+      p.scored_at,
+      p.label,
+      p.probability,
+      p.anomaly_score,
+      p.verdict,
+      p.decided_by,
+      p.model_version,
+      index,
+      values,
+      p.schema_version,
+    ]);
+  }
+  // Level 1: most of the size win for a fraction of the CPU of the default level.
+  return gzipSync(JSON.stringify({ v: PAGE_FORMAT_VERSION, cols, rows }), { level: 1 });
+}
+
+/**
+ * One stored row, read lazily: history and `get` look at the id, time and verdict of many rows and build
+ * (and validate) a `Prediction` only for the ones they return.
+ */
+export interface PageRow {
+  id: string;
+  scoredAt: string;
+  verdict: string;
+  /** `{scored_at}#{prediction_id}`, the history sort key. */
+  key: string;
+  toPrediction(): Prediction;
+}
+
+/** The page's rows in stored order. */
+export function decodePredictionPage(body: Uint8Array): PageRow[] {
+  let page: z.infer<typeof pageSchema>;
+  try {
+    page = pageSchema.parse(JSON.parse(gunzipSync(body).toString('utf8')));
+  } catch (error) {
+    throw new DependencyError(
+      'A stored prediction page could not be read',
+      { dependency: 'dynamodb' },
+      { cause: error },
+    );
+  }
+  const { cols } = page;
+  return page.rows.map((row) => {
+    const id = String(row[0]);
+    const scoredAt = String(row[3]);
+    return {
+      id,
+      scoredAt,
+      verdict: String(row[7]),
+      key: `${scoredAt}#${id}`,
+      toPrediction: () => {
+        const names = cols[Number(row[10])] ?? [];
+        const values = Array.isArray(row[11]) ? row[11] : [];
+        const input: Record<string, unknown> = {};
+        for (let i = 0; i < names.length; i++) input[names[i] as string] = values[i];
+        return validatePrediction({
+          schema_version: row[12],
+          prediction_id: row[0],
+          capture_id: row[1],
+          kind: row[2],
+          scored_at: row[3],
+          label: row[4],
+          probability: row[5],
+          anomaly_score: row[6],
+          verdict: row[7],
+          decided_by: row[8],
+          model_version: row[9],
+          input,
+        });
+      },
+    };
+  });
+}
+
+/** A stored row as a checked `Prediction` (the table is an edge: a corrupt row fails loudly, not silently). */
+function validatePrediction(row: unknown): Prediction {
+  const result = predictionSchema.safeParse(row);
+  if (result.success) return result.data;
+  throw new DependencyError(
+    `A stored prediction is malformed: ${result.error.issues[0]?.message ?? 'invalid'}`,
+    { dependency: 'dynamodb' },
+    { cause: result.error },
+  );
+}
