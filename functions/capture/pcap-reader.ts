@@ -235,6 +235,7 @@ export class PcapParser implements ContainerParser {
     const lengthOrder = this.lengthOrder;
     let index = context.packets;
     frame.bytes = bytes;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
     while (true) {
       if (end - position < headerBytes) {
@@ -242,27 +243,12 @@ export class PcapParser implements ContainerParser {
         break;
       }
       const p = position;
-      let seconds: number;
-      let fraction: number;
-      let capturedLength: number;
-      let originalLength: number;
-      if (littleEndian) {
-        seconds = (bytes[p]! | (bytes[p + 1]! << 8) | (bytes[p + 2]! << 16) | (bytes[p + 3]! << 24)) >>> 0;
-        fraction =
-          (bytes[p + 4]! | (bytes[p + 5]! << 8) | (bytes[p + 6]! << 16) | (bytes[p + 7]! << 24)) >>> 0;
-        capturedLength =
-          (bytes[p + 8]! | (bytes[p + 9]! << 8) | (bytes[p + 10]! << 16) | (bytes[p + 11]! << 24)) >>> 0;
-        originalLength =
-          (bytes[p + 12]! | (bytes[p + 13]! << 8) | (bytes[p + 14]! << 16) | (bytes[p + 15]! << 24)) >>> 0;
-      } else {
-        seconds = ((bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!) >>> 0;
-        fraction =
-          ((bytes[p + 4]! << 24) | (bytes[p + 5]! << 16) | (bytes[p + 6]! << 8) | bytes[p + 7]!) >>> 0;
-        capturedLength =
-          ((bytes[p + 8]! << 24) | (bytes[p + 9]! << 16) | (bytes[p + 10]! << 8) | bytes[p + 11]!) >>> 0;
-        originalLength =
-          ((bytes[p + 12]! << 24) | (bytes[p + 13]! << 16) | (bytes[p + 14]! << 8) | bytes[p + 15]!) >>> 0;
-      }
+      // One unaligned 32-bit load per field (DataView reads compile to a single load) instead of four byte
+      // loads and shifts: the record header is read for every packet.
+      let seconds = view.getUint32(p, littleEndian);
+      let fraction = view.getUint32(p + 4, littleEndian);
+      let capturedLength = view.getUint32(p + 8, littleEndian);
+      let originalLength = view.getUint32(p + 12, littleEndian);
       if (lengthOrder !== LengthOrder.Normal) {
         if (lengthOrder === LengthOrder.Swapped || capturedLength > originalLength) {
           const swap = capturedLength;

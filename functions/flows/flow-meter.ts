@@ -16,7 +16,7 @@
 import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
 import type { DecodedPacket } from '../capture/decoded-packet.js';
 import type { RawFrame } from '../capture/frame.js';
-import { communityIdV1 } from './community-id.js';
+import { type CommunityIdInput, communityIdV1 } from './community-id.js';
 import type { CsvRowBuffer } from './csv-row-buffer.js';
 import { EXPIRY_REASONS, type ExpiryReason, type FeatureSet, type FlowRecord } from './flow-columns.js';
 import {
@@ -231,6 +231,15 @@ export class FlowMeter {
   private eIpVersion = 0;
   private eRealProto = 0;
   private eCommunityId = '';
+  private readonly communityInput: CommunityIdInput = {
+    sourceAddress: this.addressA4,
+    destinationAddress: this.addressB4,
+    ipProtocol: 0,
+    sourcePort: 0,
+    destinationPort: 0,
+    icmpType: 0,
+    icmpCode: 0,
+  };
 
   /**
    * With `csvOut`, each flow is written into it as one flow-CSV line (columns FLOW_CSV_COLUMNS) and no
@@ -866,21 +875,28 @@ export class FlowMeter {
 
     const realProto = s[b + REAL_PROTO]!;
     const v4 = ipVersion === 4;
-    const communityId = communityIdV1({
-      sourceAddress: fwdIsA ? (v4 ? this.addressA4 : this.addressA) : v4 ? this.addressB4 : this.addressB,
-      destinationAddress: fwdIsA
-        ? v4
-          ? this.addressB4
-          : this.addressB
-        : v4
-          ? this.addressA4
-          : this.addressA,
-      ipProtocol: realProto,
-      sourcePort: srcPort,
-      destinationPort: dstPort,
-      icmpType: Math.max(s[b + ICMP_TYPE]!, 0),
-      icmpCode: Math.max(s[b + ICMP_CODE]!, 0),
-    });
+    // One reused input object: the CSV path writes the id's bytes from it (writeCsvRow), records get its text.
+    const community = this.communityInput;
+    community.sourceAddress = fwdIsA
+      ? v4
+        ? this.addressA4
+        : this.addressA
+      : v4
+        ? this.addressB4
+        : this.addressB;
+    community.destinationAddress = fwdIsA
+      ? v4
+        ? this.addressB4
+        : this.addressB
+      : v4
+        ? this.addressA4
+        : this.addressA;
+    community.ipProtocol = realProto;
+    community.sourcePort = srcPort;
+    community.destinationPort = dstPort;
+    community.icmpType = Math.max(s[b + ICMP_TYPE]!, 0);
+    community.icmpCode = Math.max(s[b + ICMP_CODE]!, 0);
+    const communityId = withText ? communityIdV1(community) : '';
 
     // Corrected: the final active period counts too (the fork never records it).
     if (!fork) {
@@ -1051,7 +1067,6 @@ export class FlowMeter {
     const keyProto = this.eKeyProto;
     const ipVersion = this.eIpVersion;
     const realProto = this.eRealProto;
-    const communityId = this.eCommunityId;
     const start = s[b + START]!;
     const duration = s[b + LAST]! - start;
     const durationS = duration / 1e6;
@@ -1173,7 +1188,7 @@ export class FlowMeter {
     out.field(isIcmp ? s[b + ICMP_CODE]! : -1);
     out.field(isIcmp ? s[b + ICMP_TYPE]! : -1);
     out.field(realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0);
-    out.textField(communityId);
+    out.communityIdField(this.communityInput);
     out.textField(reason);
     out.field(ipVersion);
     out.field(s[b + VLAN_ID]!);

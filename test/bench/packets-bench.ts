@@ -3,7 +3,7 @@
  * reader, all on the same large capture in the same run (ratios, not absolute numbers, are the result).
  */
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { BenchSetupError } from './support/bench-errors.js';
@@ -61,11 +61,14 @@ export const TSHARK_FIELDS = [
 ];
 
 const ParseOnlyOutput = z.object({
+  mode: z.enum(['file', 'memory']),
   packets: z.number(),
   ipPackets: z.number(),
   seconds: z.number(),
   cpuSeconds: z.number(),
+  passCpuSeconds: z.array(z.number()).min(1),
 });
+const PARSE_TARGET = 10_000_000;
 const PeerOutput = z.object({ packets: z.number(), seconds: z.number() });
 
 const MB = 1024 * 1024;
@@ -79,6 +82,61 @@ function countLines(path: string): number {
 function lastJsonLine(text: string): unknown {
   const line = text.trim().split('\n').pop() ?? '';
   return JSON.parse(line);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function rate(packets: number, cpuSeconds: number): string {
+  return Math.round(packets / cpuSeconds).toLocaleString('en-US');
+}
+
+function relativeTo(context: BenchContext, path: string): string {
+  return path.startsWith(`${context.repoDir}/`) ? path.slice(context.repoDir.length + 1) : path;
+}
+
+/**
+ * Compiles one benchmark script of test/bench/ (and the modules it imports) to JavaScript with the project's
+ * TypeScript compiler and the build's module settings, into bench-output/compiled/, and returns the script's
+ * compiled path. Running compiled code keeps tsx's start-up and on-the-fly transform out of the measurement;
+ * the product modules compile to the same JavaScript as in dist/.
+ */
+export function compileBenchScript(context: BenchContext, script: string): string {
+  const outDir = join(context.outputDir, 'compiled');
+  const tsc = join(context.repoDir, 'node_modules', 'typescript', 'bin', 'tsc');
+  const args = [
+    tsc,
+    '--outDir',
+    outDir,
+    '--rootDir',
+    context.repoDir,
+    '--module',
+    'nodenext',
+    '--moduleResolution',
+    'nodenext',
+    '--target',
+    'es2023',
+    '--lib',
+    'es2023',
+    '--types',
+    'node',
+    '--skipLibCheck',
+    // Type checking is `npm run typecheck`'s job; here only the emitted JavaScript matters.
+    '--noCheck',
+    join(context.repoDir, 'test', 'bench', script),
+  ];
+  const result = spawnSync(process.execPath, args, { cwd: context.repoDir, encoding: 'utf8' });
+  const compiled = join(outDir, 'test', 'bench', script.replace(/\.ts$/, '.js'));
+  if (result.status !== 0 || !existsSync(compiled)) {
+    throw new BenchSetupError(
+      `compiling ${script} failed: ${result.stdout.slice(0, 2000)}${result.stderr.slice(0, 1000)}`,
+    );
+  }
+  return compiled;
 }
 
 export async function runPacketsBench(context: BenchContext): Promise<SectionResult> {
@@ -132,40 +190,70 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
   });
   rows.push(ccfNullRow);
 
-  // 3. Parse only: container reader + decoders, no CSV, in its own process.
-  context.log('measuring parse-only');
-  const parse = await measure(
-    node,
-    ['--import', 'tsx', join('test', 'bench', 'parse-only.ts'), capture.path],
-    {
-      cwd: context.repoDir,
-    },
-  );
-  if (parse.exitCode !== 0) {
-    throw new BenchSetupError(`parse-only failed: ${parse.stderr.slice(-1000)}`);
-  }
-  const parsed = ParseOnlyOutput.parse(lastJsonLine(parse.stdout));
-  if (parsed.packets !== capture.packets) {
-    throw new BenchSetupError(`parse-only read ${parsed.packets} of ${capture.packets} packets`);
-  }
-  const parseRow = rowFrom({
-    name: 'ccf parse only (reader + decoders)',
-    command: `node --import tsx test/bench/parse-only.ts ${capture.path}`,
-    input: 'full',
-    ...full,
-    wallSeconds: parse.wallSeconds,
-    cpuSeconds: parse.cpuSeconds,
-    peakRssBytes: parse.peakRssBytes,
-    exitCode: parse.exitCode,
-    note: `excluding start-up: ${Math.round(parsed.packets / parsed.cpuSeconds).toLocaleString('en-US')} packets per CPU second; ${parsed.ipPackets} IP packets`,
-  });
-  rows.push(parseRow);
-
   // One round of the mix (its first `sourcePacketsPerRepetition` packets) is the whole traffic mix once: the
   // input of the slower peers, and of a second tcpdump run (tcpdump slows down per packet as the capture grows).
   const roundPackets = capture.sourcePacketsPerRepetition;
   const roundPath = join(context.outputDir, `round-${roundPackets}.pcap`);
   const round = await slicePcap(capture.path, roundPath, roundPackets);
+
+  // 3. Parse only: container reader + decoders, no CSV, compiled to JavaScript (Node's start-up, not tsx's),
+  //    each mode in its own process: (a) the whole file, start-up and file reads included; (b) one round held
+  //    in memory and parsed as many times as the file has rounds (the same packets), parsing timed alone.
+  const parseOnly = compileBenchScript(context, 'parse-only.ts');
+  context.log('measuring parse-only (file)');
+  const parseFile = await measure(node, [parseOnly, 'file', capture.path], { cwd: context.repoDir });
+  if (parseFile.exitCode !== 0) {
+    throw new BenchSetupError(`parse-only (file) failed: ${parseFile.stderr.slice(-1000)}`);
+  }
+  const parsedFile = ParseOnlyOutput.parse(lastJsonLine(parseFile.stdout));
+  if (parsedFile.packets !== capture.packets) {
+    throw new BenchSetupError(`parse-only read ${parsedFile.packets} of ${capture.packets} packets`);
+  }
+  const parseRow = rowFrom({
+    name: 'ccf parse only (reader + decoders), file, whole process',
+    command: `node ${relativeTo(context, parseOnly)} file ${capture.path}`,
+    input: 'full',
+    ...full,
+    wallSeconds: parseFile.wallSeconds,
+    cpuSeconds: parseFile.cpuSeconds,
+    peakRssBytes: parseFile.peakRssBytes,
+    exitCode: parseFile.exitCode,
+    note: `compiled JS; excluding Node's start-up: ${rate(parsedFile.packets, parsedFile.cpuSeconds)} packets per CPU second; ${parsedFile.ipPackets} IP packets`,
+  });
+  rows.push(parseRow);
+
+  // As many passes as the file has rounds (the same packets as the file row), and at least 10.
+  const passes = Math.max(capture.repetitions, 10);
+  context.log(`measuring parse-only (one round in memory, ${passes} passes)`);
+  const parseMemory = await measure(node, [parseOnly, 'memory', roundPath, String(passes)], {
+    cwd: context.repoDir,
+  });
+  if (parseMemory.exitCode !== 0) {
+    throw new BenchSetupError(`parse-only (memory) failed: ${parseMemory.stderr.slice(-1000)}`);
+  }
+  const parsedMemory = ParseOnlyOutput.parse(lastJsonLine(parseMemory.stdout));
+  if (parsedMemory.packets !== round.packets * passes) {
+    throw new BenchSetupError(
+      `parse-only (memory) read ${parsedMemory.packets} of ${round.packets * passes} packets`,
+    );
+  }
+  // The first pass includes V8's warm-up (interpreter, then optimised code compiled on a background thread);
+  // the steady state is the median pass after it.
+  const steadyPassSeconds = median(parsedMemory.passCpuSeconds.slice(1));
+  const steadyRate = round.packets / steadyPassSeconds;
+  const memoryRow = rowFrom({
+    name: `ccf parse only (reader + decoders), one round in memory × ${passes}, parsing only`,
+    command: `node ${relativeTo(context, parseOnly)} memory ${roundPath} ${passes}`,
+    input: 'full',
+    packets: parsedMemory.packets,
+    bytes: round.bytes * passes,
+    wallSeconds: parsedMemory.seconds,
+    cpuSeconds: parsedMemory.cpuSeconds,
+    peakRssBytes: parseMemory.peakRssBytes,
+    exitCode: parseMemory.exitCode,
+    note: `CPU time of the ${passes} parses only (warm-up in the first pass included; loading the file and start-up excluded); first pass ${rate(round.packets, parsedMemory.passCpuSeconds[0] ?? Number.NaN)} packets/s, later passes (median) ${rate(round.packets, steadyPassSeconds)} packets/s; peak RSS includes the ${Math.round(round.bytes / MB)} MB held in memory`,
+  });
+  rows.push(memoryRow);
 
   // 4. tcpdump printing every packet: the whole capture, and one round.
   let tcpdumpRow: BenchRow | undefined;
@@ -304,18 +392,23 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
   }
 
   const ratios: Ratio[] = [];
-  const steadyParseRate = parsed.packets / parsed.cpuSeconds;
   ratios.push({
-    label: 'ccf parse-only packets per CPU second, whole process ÷ 10 M',
-    value: parseRow.packetsPerSecond / 10_000_000,
-    target: '≥ 1 (10 M packets/s)',
-    met: parseRow.packetsPerSecond >= 10_000_000,
+    label: 'ccf parse-only in memory, warmed (median pass after the first) ÷ 10 M: the target’s measure',
+    value: steadyRate / PARSE_TARGET,
+    target: '≥ 1 (10 M packets/s on one core)',
+    met: steadyRate >= PARSE_TARGET,
   });
   ratios.push({
-    label: 'ccf parse-only packets per CPU second, excluding start-up ÷ 10 M',
-    value: steadyParseRate / 10_000_000,
-    target: '≥ 1 (10 M packets/s)',
-    met: steadyParseRate >= 10_000_000,
+    label: `ccf parse-only in memory, all ${passes} passes with warm-up ÷ 10 M`,
+    value: memoryRow.packetsPerSecond / PARSE_TARGET,
+    target: '≥ 1',
+    met: memoryRow.packetsPerSecond >= PARSE_TARGET,
+  });
+  ratios.push({
+    label: 'ccf parse-only from the file, whole process (start-up, file reads, warm-up) ÷ 10 M',
+    value: parseRow.packetsPerSecond / PARSE_TARGET,
+    target: '≥ 1',
+    met: parseRow.packetsPerSecond >= PARSE_TARGET,
   });
   if (tcpdumpRow) {
     ratios.push({

@@ -37,7 +37,7 @@ import {
   ipProtocolDecoders,
   type LayerDecoder,
   linkTypeDecoders,
-  udpPortDecoders,
+  registerUdpTunnel,
 } from './tables.js';
 import { decodeIcmp, decodeSctp, decodeTcp, decodeUdp } from './transport.js';
 import { decodeGre, decodeIpInIpv4, decodeIpInIpv6, decodeVxlan } from './tunnels.js';
@@ -85,7 +85,7 @@ register(ipProtocolDecoders, [51], decodeAuthenticationHeader);
 register(ipProtocolDecoders, [132], decodeSctp);
 
 // UDP tunnels by destination port: VXLAN (IANA-assigned 4789, RFC 7348 §5).
-register(udpPortDecoders, [4789], decodeVxlan);
+registerUdpTunnel(4789, decodeVxlan);
 
 /**
  * Decodes `frame` into `out` (which is reset first). Link types without a decoder still get their
@@ -100,6 +100,11 @@ export function decodeFrame(frame: RawFrame, out: DecodedPacket): void {
   const wireEnd = start + Math.max(frame.originalLength, frame.capturedLength);
   const linkType = frame.linkType;
   if (linkType < 0 || linkType >= linkTypeDecoders.length || start < 0) return;
+  // Ethernet directly: nearly every capture, and a direct call can be inlined where the table's cannot.
+  if (linkType === 1) {
+    decodeEthernet(out, start, wireEnd, 0);
+    return;
+  }
   const decoder = linkTypeDecoders[linkType];
   if (decoder !== undefined) decoder(out, start, wireEnd, 0);
 }

@@ -39,7 +39,14 @@ export function decodeEthernet(packet: DecodedPacket, offset: number, limit: num
     packet.ethSrcOffset = offset + 6;
   }
   const typeOrLength = readU16(packet.data, offset + 12);
-  if (typeOrLength >= 0x0600) decodeEtherType(packet, typeOrLength, offset + 14, limit, depth);
+  // IPv4 and IPv6 directly (most frames; a direct call can be inlined, the EtherType table's cannot), with the
+  // table's depth rule.
+  if (typeOrLength === 0x0800 || typeOrLength === 0x86dd) {
+    packet.ethType = typeOrLength;
+    if (depth >= MAX_DEPTH) return;
+    if (typeOrLength === 0x0800) decodeIpv4OrMislabelledIpv6(packet, offset + 14, limit, depth + 1);
+    else decodeIpv6(packet, offset + 14, limit, depth + 1);
+  } else if (typeOrLength >= 0x0600) decodeEtherType(packet, typeOrLength, offset + 14, limit, depth);
   else decodeLlc(packet, offset + 14, limit, depth);
 }
 

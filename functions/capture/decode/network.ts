@@ -3,7 +3,28 @@
  * compute where the IP datagram ends on the wire, and hand the transport header to the IP protocol table.
  */
 import type { DecodedPacket } from '../decoded-packet.js';
-import { decodeIpProtocol, readU16, readU32 } from './tables.js';
+import { decodeIpProtocol, MAX_DEPTH, readU16, readU32 } from './tables.js';
+import { decodeTcp, decodeUdp } from './transport.js';
+
+/**
+ * `decodeIpProtocol` with TCP and UDP called directly: they are nearly every packet, and a direct call can be
+ * inlined where the table's indirect call cannot. Same depth rule as the table path.
+ */
+function decodeTransport(
+  packet: DecodedPacket,
+  protocol: number,
+  offset: number,
+  limit: number,
+  depth: number,
+): void {
+  if (protocol === 6) {
+    if (depth < MAX_DEPTH) decodeTcp(packet, offset, limit, depth + 1);
+  } else if (protocol === 17) {
+    if (depth < MAX_DEPTH) decodeUdp(packet, offset, limit, depth + 1);
+  } else {
+    decodeIpProtocol(packet, protocol, offset, limit, depth);
+  }
+}
 
 /**
  * Forgets transport fields set by an outer packet (the UDP header of a VXLAN packet, say) before an inner IP
@@ -56,7 +77,8 @@ export function decodeIpv4(packet: DecodedPacket, offset: number, limit: number,
   // addresses for it either).
   else if (totalLength < headerLength) return;
 
-  clearTransport(packet);
+  // Transport fields are only ever set after an IP header: the first IP header finds them still reset.
+  if (packet.ipOffset >= 0) clearTransport(packet);
   packet.ipVersion = 4;
   packet.ipOffset = offset;
   packet.ipHeaderLength = headerLength;
@@ -79,7 +101,7 @@ export function decodeIpv4(packet: DecodedPacket, offset: number, limit: number,
   packet.payloadOffset = payloadOffset;
   packet.payloadLength = Math.max(0, end - payloadOffset);
   if (packet.fragmentOffset !== 0) return;
-  decodeIpProtocol(packet, protocol, payloadOffset, end, depth);
+  decodeTransport(packet, protocol, payloadOffset, end, depth);
 }
 
 // IPv6 extension headers we step over (RFC 8200 §4.1 order; AH from RFC 4302).
@@ -102,7 +124,7 @@ export function decodeIpv6(packet: DecodedPacket, offset: number, limit: number,
   let payloadLength = readU16(data, offset + 4);
   if (payloadLength === 0) payloadLength = Math.max(0, limit - offset - 40);
 
-  clearTransport(packet);
+  if (packet.ipOffset >= 0) clearTransport(packet);
   packet.ipVersion = 6;
   packet.ipOffset = offset;
   packet.ipTotalLength = payloadLength + 40;
@@ -167,7 +189,7 @@ export function decodeIpv6(packet: DecodedPacket, offset: number, limit: number,
   packet.payloadOffset = at;
   packet.payloadLength = Math.max(0, end - at);
   if (!firstFragment || at > end) return;
-  decodeIpProtocol(packet, protocol, at, end, depth);
+  decodeTransport(packet, protocol, at, end, depth);
 }
 
 /**

@@ -32,6 +32,17 @@ export const etherTypeDecoders = table(65536);
 export const ipProtocolDecoders = table(256);
 /** UDP destination port → decoder of a tunnel carried in the datagram (VXLAN on 4789). */
 export const udpPortDecoders = table(65536);
+/**
+ * 1 where `udpPortDecoders` has an entry: every UDP datagram looks its port up, and this 64 KiB byte map stays
+ * in cache where the 65536-pointer table (512 KiB) does not.
+ */
+export const udpTunnelPorts = new Uint8Array(65536);
+
+/** Registers a tunnel decoder for UDP datagrams sent to `port`. */
+export function registerUdpTunnel(port: number, decoder: LayerDecoder): void {
+  udpPortDecoders[port] = decoder;
+  udpTunnelPorts[port] = 1;
+}
 
 /** Big-endian 16-bit read; the caller has checked `offset + 2 <= packet.end`. */
 export function readU16(data: Uint8Array, offset: number): number {

@@ -4,7 +4,7 @@
  * snap length still yields the fields that were captured.
  */
 import type { DecodedPacket } from '../decoded-packet.js';
-import { MAX_DEPTH, readU16, readU32, udpPortDecoders } from './tables.js';
+import { MAX_DEPTH, readU16, readU32, udpPortDecoders, udpTunnelPorts } from './tables.js';
 
 /**
  * TCP (RFC 9293 §3.1): ports, sequence, acknowledgment number,
@@ -59,7 +59,14 @@ export function decodeUdp(packet: DecodedPacket, offset: number, limit: number, 
   const length = readU16(data, offset + 4);
   const end = length >= 8 && offset + length <= limit ? offset + length : limit;
   packet.payloadLength = Math.max(0, end - offset - 8);
-  if (depth >= MAX_DEPTH || packet.fragmentOffset > 0 || packet.moreFragments) return;
+  if (
+    udpTunnelPorts[dstPort] === 0 ||
+    depth >= MAX_DEPTH ||
+    packet.fragmentOffset > 0 ||
+    packet.moreFragments
+  ) {
+    return;
+  }
   const tunnel = udpPortDecoders[dstPort];
   if (tunnel !== undefined) tunnel(packet, offset + 8, end, depth + 1);
 }

@@ -1,5 +1,12 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { communityIdV1 } from '../../../functions/flows/community-id.js';
+import {
+  COMMUNITY_ID_LENGTH,
+  type CommunityIdInput,
+  communityIdV1,
+  writeCommunityIdV1,
+} from '../../../functions/flows/community-id.js';
 
 const v4 = (text: string): Uint8Array => new Uint8Array(text.split('.').map(Number));
 const v6 = (hex: string): Uint8Array => new Uint8Array(hex.match(/../g)!.map((b) => Number.parseInt(b, 16)));
@@ -136,4 +143,65 @@ describe('Community ID v1', () => {
       expect(communityIdV1(input)).toBe(expected);
     });
   }
+});
+
+/**
+ * The spec's hash input hashed by node:crypto, for inputs with ports (TCP, UDP, SCTP) or none: the reference
+ * for the in-module one-block SHA-1.
+ */
+function referenceId(input: CommunityIdInput): string {
+  const hasPorts = input.ipProtocol === 6 || input.ipProtocol === 17 || input.ipProtocol === 132;
+  let src = input.sourceAddress;
+  let dst = input.destinationAddress;
+  let srcPort = hasPorts ? input.sourcePort : -1;
+  let dstPort = hasPorts ? input.destinationPort : -1;
+  const order = Buffer.compare(Buffer.from(src), Buffer.from(dst));
+  if (order > 0 || (order === 0 && srcPort > dstPort)) {
+    [src, dst] = [dst, src];
+    [srcPort, dstPort] = [dstPort, srcPort];
+  }
+  const seed = input.seed ?? 0;
+  const parts = [Buffer.from([seed >>> 8, seed & 0xff]), Buffer.from(src), Buffer.from(dst)];
+  parts.push(Buffer.from([input.ipProtocol, 0]));
+  if (hasPorts) parts.push(Buffer.from([srcPort >>> 8, srcPort & 0xff, dstPort >>> 8, dstPort & 0xff]));
+  return `1:${createHash('sha1').update(Buffer.concat(parts)).digest('base64')}`;
+}
+
+describe('Community ID v1 hashing', () => {
+  const address = fc.oneof(
+    fc.uint8Array({ minLength: 4, maxLength: 4 }),
+    fc.uint8Array({ minLength: 16, maxLength: 16 }),
+  );
+  const input = fc.record({
+    sourceAddress: address,
+    destinationAddress: address,
+    ipProtocol: fc.constantFrom(6, 17, 132, 0, 47, 50, 255),
+    sourcePort: fc.integer({ min: 0, max: 65535 }),
+    destinationPort: fc.integer({ min: 0, max: 65535 }),
+    seed: fc.integer({ min: 0, max: 65535 }),
+  });
+
+  it('equals node:crypto SHA-1 of the spec input, as a string and as bytes', () => {
+    fc.assert(
+      fc.property(input, (flow) => {
+        const expected = referenceId(flow);
+        expect(communityIdV1(flow)).toBe(expected);
+        const out = new Uint8Array(COMMUNITY_ID_LENGTH + 3);
+        expect(writeCommunityIdV1(flow, out, 2)).toBe(2 + COMMUNITY_ID_LENGTH);
+        expect(Buffer.from(out.subarray(2, 2 + COMMUNITY_ID_LENGTH)).toString('latin1')).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('hashes inputs longer than one SHA-1 block (addresses of other lengths) too', () => {
+    const flow = {
+      sourceAddress: new Uint8Array(40).fill(7),
+      destinationAddress: new Uint8Array(40).fill(9),
+      ipProtocol: 6,
+      sourcePort: 1,
+      destinationPort: 2,
+    };
+    expect(communityIdV1(flow)).toBe(referenceId(flow));
+  });
 });
