@@ -69,111 +69,22 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** Length of "1:" + base64 of a 20-byte SHA-1 digest. */
-export const COMMUNITY_ID_LENGTH = 30;
-
-// Scratch shared by every call (single-threaded, nothing is kept between calls): the hash input, the
-// SHA-1 message schedule and the digest, so computing an id allocates nothing but its final string.
-const message = new Uint8Array(64);
-const schedule = new Int32Array(80);
-const digest = new Int32Array(5);
-const idBytes = new Uint8Array(COMMUNITY_ID_LENGTH);
-const idBuffer = Buffer.from(idBytes.buffer, idBytes.byteOffset, idBytes.byteLength);
-const BASE64 = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', (c) =>
-  c.charCodeAt(0),
-);
-
 /**
- * SHA-1 (FIPS 180-4 §6.1) of `message[0 .. length)`, length ≤ 55 so that the padded message is one 64-byte
- * block, into `digest`. The Community ID input is at most 40 bytes (IPv6), and hashing it here in plain
- * integer arithmetic costs a fraction of a call into OpenSSL (`crypto.hash`), which dominated the per-flow
- * cost of the id; a unit test checks it against node:crypto on random inputs.
+ * The hash input is one of four lengths for real flows (IPv4/IPv6, with or without ports): one reused buffer
+ * per length saves an allocation per flow (the id is computed for every flow emitted).
  */
-function sha1OneBlock(length: number): void {
-  const m = message;
-  m[length] = 0x80;
-  m.fill(0, length + 1, 56);
-  const bits = length * 8;
-  m[56] = 0;
-  m[57] = 0;
-  m[58] = 0;
-  m[59] = 0;
-  m[60] = bits >>> 24;
-  m[61] = (bits >>> 16) & 0xff;
-  m[62] = (bits >>> 8) & 0xff;
-  m[63] = bits & 0xff;
-  const w = schedule;
-  for (let t = 0; t < 16; t++) {
-    const i = t * 4;
-    w[t] = (m[i]! << 24) | (m[i + 1]! << 16) | (m[i + 2]! << 8) | m[i + 3]!;
+const messagesByLength = new Map<number, Uint8Array>();
+function messageOfLength(length: number): Uint8Array {
+  let message = messagesByLength.get(length);
+  if (message === undefined) {
+    message = new Uint8Array(length);
+    // Unusual address lengths (library callers) must not grow the cache without bound.
+    if (messagesByLength.size < 16) messagesByLength.set(length, message);
   }
-  for (let t = 16; t < 80; t++) {
-    const x = w[t - 3]! ^ w[t - 8]! ^ w[t - 14]! ^ w[t - 16]!;
-    w[t] = (x << 1) | (x >>> 31);
-  }
-  let a = 0x67452301;
-  let b = 0xefcdab89 | 0;
-  let c = 0x98badcfe | 0;
-  let d = 0x10325476;
-  let e = 0xc3d2e1f0 | 0;
-  for (let t = 0; t < 80; t++) {
-    let f: number;
-    let k: number;
-    if (t < 20) {
-      f = (b & c) | (~b & d);
-      k = 0x5a827999;
-    } else if (t < 40) {
-      f = b ^ c ^ d;
-      k = 0x6ed9eba1;
-    } else if (t < 60) {
-      f = (b & c) | (b & d) | (c & d);
-      k = 0x8f1bbcdc | 0;
-    } else {
-      f = b ^ c ^ d;
-      k = 0xca62c1d6 | 0;
-    }
-    const next = (((a << 5) | (a >>> 27)) + f + e + k + w[t]!) | 0;
-    e = d;
-    d = c;
-    c = (b << 30) | (b >>> 2);
-    b = a;
-    a = next;
-  }
-  digest[0] = (0x67452301 + a) | 0;
-  digest[1] = (0xefcdab89 + b) | 0;
-  digest[2] = (0x98badcfe + c) | 0;
-  digest[3] = (0x10325476 + d) | 0;
-  digest[4] = (0xc3d2e1f0 + e) | 0;
+  return message;
 }
 
-/** Byte `index` (0..19) of the digest, big-endian within each word. */
-function digestByte(index: number): number {
-  return (digest[index >> 2]! >>> (24 - 8 * (index & 3))) & 0xff;
-}
-
-/** "1:" + base64 (RFC 4648 §4, with padding) of the digest, as 30 ASCII bytes at `out[at ..]`. */
-function writeEncodedDigest(out: Uint8Array, at: number): void {
-  out[at] = 0x31; // '1'
-  out[at + 1] = 0x3a; // ':'
-  let o = at + 2;
-  // 20 bytes = six 3-byte groups and a final 2-byte group (three characters and one '=').
-  for (let i = 0; i < 18; i += 3) {
-    const triple = (digestByte(i) << 16) | (digestByte(i + 1) << 8) | digestByte(i + 2);
-    out[o] = BASE64[triple >>> 18]!;
-    out[o + 1] = BASE64[(triple >>> 12) & 63]!;
-    out[o + 2] = BASE64[(triple >>> 6) & 63]!;
-    out[o + 3] = BASE64[triple & 63]!;
-    o += 4;
-  }
-  const pair = (digestByte(18) << 8) | digestByte(19);
-  out[o] = BASE64[pair >>> 10]!;
-  out[o + 1] = BASE64[(pair >>> 4) & 63]!;
-  out[o + 2] = BASE64[(pair << 2) & 63]!;
-  out[o + 3] = 0x3d; // '='
-}
-
-/** Writes the hash input of the spec (§"Algorithm") into `buffer` and returns its length. */
-function prepareMessage(input: CommunityIdInput, buffer: Uint8Array): number {
+export function communityIdV1(input: CommunityIdInput): string {
   const proto = input.ipProtocol;
   let srcAddr = input.sourceAddress;
   let dstAddr = input.destinationAddress;
@@ -200,14 +111,13 @@ function prepareMessage(input: CommunityIdInput, buffer: Uint8Array): number {
   const order = compareBytes(srcAddr, dstAddr);
   const ordered = order < 0 || (order === 0 && srcPort <= dstPort);
   if (!oneWay && !ordered) {
-    const address = srcAddr;
-    srcAddr = dstAddr;
-    dstAddr = address;
-    const port = srcPort;
-    srcPort = dstPort;
-    dstPort = port;
+    [srcAddr, dstAddr] = [dstAddr, srcAddr];
+    [srcPort, dstPort] = [dstPort, srcPort];
   }
 
+  const hasPorts = srcPort >= 0;
+  const length = 2 + srcAddr.length + dstAddr.length + 2 + (hasPorts ? 4 : 0);
+  const buffer = messageOfLength(length);
   const seed = input.seed ?? 0;
   buffer[0] = (seed >>> 8) & 0xff;
   buffer[1] = seed & 0xff;
@@ -216,43 +126,12 @@ function prepareMessage(input: CommunityIdInput, buffer: Uint8Array): number {
   let at = 2 + srcAddr.length + dstAddr.length;
   buffer[at++] = proto & 0xff;
   buffer[at++] = 0;
-  if (srcPort >= 0) {
+  if (hasPorts) {
     buffer[at++] = (srcPort >>> 8) & 0xff;
     buffer[at++] = srcPort & 0xff;
     buffer[at++] = (dstPort >>> 8) & 0xff;
-    buffer[at++] = dstPort & 0xff;
+    buffer[at] = dstPort & 0xff;
   }
-  return at;
-}
-
-/** Inputs whose hash message fits one SHA-1 block (any real address: 4 or 16 bytes). */
-function fitsOneBlock(input: CommunityIdInput): boolean {
-  return input.sourceAddress.length + input.destinationAddress.length + 8 <= MAX_ONE_BLOCK_MESSAGE;
-}
-
-/** Longest message whose SHA-1 padding (0x80 byte, 64-bit length) still fits one 64-byte block. */
-const MAX_ONE_BLOCK_MESSAGE = 55;
-
-/** The Community ID v1 string of a flow ("1:" + base64 SHA-1, 30 characters). */
-export function communityIdV1(input: CommunityIdInput): string {
-  writeCommunityIdV1(input, idBytes, 0);
-  return idBuffer.toString('latin1', 0, COMMUNITY_ID_LENGTH);
-}
-
-/**
- * Writes the Community ID v1 of a flow as 30 ASCII bytes at `out[at ..]` (the flow CSV writer's path: no
- * string at all); returns the index after it.
- */
-export function writeCommunityIdV1(input: CommunityIdInput, out: Uint8Array, at: number): number {
-  if (!fitsOneBlock(input)) {
-    // Not produced by the flow meter (addresses are 4 or 16 bytes); kept working for library callers.
-    const longMessage = new Uint8Array(input.sourceAddress.length + input.destinationAddress.length + 8);
-    const length = prepareMessage(input, longMessage);
-    const text = `1:${hash('sha1', longMessage.subarray(0, length), 'base64')}`;
-    for (let i = 0; i < text.length; i++) out[at + i] = text.charCodeAt(i);
-    return at + text.length;
-  }
-  sha1OneBlock(prepareMessage(input, message));
-  writeEncodedDigest(out, at);
-  return at + COMMUNITY_ID_LENGTH;
+  // One-shot `crypto.hash` avoids creating a Hash object per flow (measurably cheaper at millions of flows).
+  return `1:${hash('sha1', buffer, 'base64')}`;
 }

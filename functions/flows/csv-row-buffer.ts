@@ -6,8 +6,6 @@
  * expiry reasons: all our own), so one character is one byte and the chunks decode as latin1 = UTF-8.
  */
 
-import { type CommunityIdInput, writeCommunityIdV1 } from './community-id.js';
-
 /** Upper bound of one flow line: 95 numbers of at most 24 characters, two IPv6 addresses, Flow ID, ids. */
 const MAX_ROW_BYTES = 8192;
 const COMMA = 0x2c;
@@ -101,12 +99,6 @@ export class CsvRowBuffer {
     }
     this.bytes[this.pos++] = COMMA;
     this.number(value);
-  }
-
-  /** A comma, then the flow's Community ID (30 ASCII bytes written by the hash, no string made). */
-  communityIdField(input: CommunityIdInput): void {
-    this.bytes[this.pos++] = COMMA;
-    this.pos = writeCommunityIdV1(input, this.bytes, this.pos);
   }
 
   /** A comma, then `text(value)`. */

@@ -875,7 +875,7 @@ export class FlowMeter {
 
     const realProto = s[b + REAL_PROTO]!;
     const v4 = ipVersion === 4;
-    // One reused input object: the CSV path writes the id's bytes from it (writeCsvRow), records get its text.
+    // One reused input object (no allocation per flow).
     const community = this.communityInput;
     community.sourceAddress = fwdIsA
       ? v4
@@ -896,7 +896,7 @@ export class FlowMeter {
     community.destinationPort = dstPort;
     community.icmpType = Math.max(s[b + ICMP_TYPE]!, 0);
     community.icmpCode = Math.max(s[b + ICMP_CODE]!, 0);
-    const communityId = withText ? communityIdV1(community) : '';
+    const communityId = communityIdV1(community);
 
     // Corrected: the final active period counts too (the fork never records it).
     if (!fork) {
@@ -1188,7 +1188,7 @@ export class FlowMeter {
     out.field(isIcmp ? s[b + ICMP_CODE]! : -1);
     out.field(isIcmp ? s[b + ICMP_TYPE]! : -1);
     out.field(realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0);
-    out.communityIdField(this.communityInput);
+    out.textField(this.eCommunityId);
     out.textField(reason);
     out.field(ipVersion);
     out.field(s[b + VLAN_ID]!);

@@ -1,12 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  COMMUNITY_ID_LENGTH,
-  type CommunityIdInput,
-  communityIdV1,
-  writeCommunityIdV1,
-} from '../../../functions/flows/community-id.js';
+import { type CommunityIdInput, communityIdV1 } from '../../../functions/flows/community-id.js';
 
 const v4 = (text: string): Uint8Array => new Uint8Array(text.split('.').map(Number));
 const v6 = (hex: string): Uint8Array => new Uint8Array(hex.match(/../g)!.map((b) => Number.parseInt(b, 16)));
@@ -146,8 +141,8 @@ describe('Community ID v1', () => {
 });
 
 /**
- * The spec's hash input hashed by node:crypto, for inputs with ports (TCP, UDP, SCTP) or none: the reference
- * for the in-module one-block SHA-1.
+ * The spec's hash input built independently and hashed by node:crypto, for inputs with ports (TCP, UDP, SCTP)
+ * or none: checks the module's reused per-length input buffers never leak bytes between flows.
  */
 function referenceId(input: CommunityIdInput): string {
   const hasPorts = input.ipProtocol === 6 || input.ipProtocol === 17 || input.ipProtocol === 132;
@@ -181,20 +176,16 @@ describe('Community ID v1 hashing', () => {
     seed: fc.integer({ min: 0, max: 65535 }),
   });
 
-  it('equals node:crypto SHA-1 of the spec input, as a string and as bytes', () => {
+  it('equals SHA-1 of the spec input for random flows', () => {
     fc.assert(
       fc.property(input, (flow) => {
-        const expected = referenceId(flow);
-        expect(communityIdV1(flow)).toBe(expected);
-        const out = new Uint8Array(COMMUNITY_ID_LENGTH + 3);
-        expect(writeCommunityIdV1(flow, out, 2)).toBe(2 + COMMUNITY_ID_LENGTH);
-        expect(Buffer.from(out.subarray(2, 2 + COMMUNITY_ID_LENGTH)).toString('latin1')).toBe(expected);
+        expect(communityIdV1(flow)).toBe(referenceId(flow));
       }),
       { numRuns: 2000 },
     );
   });
 
-  it('hashes inputs longer than one SHA-1 block (addresses of other lengths) too', () => {
+  it('hashes addresses of other lengths too', () => {
     const flow = {
       sourceAddress: new Uint8Array(40).fill(7),
       destinationAddress: new Uint8Array(40).fill(9),
