@@ -1,12 +1,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import { S3Schema } from '@aws-lambda-powertools/parser/schemas/s3';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { DependencyError } from '../platform/errors.js';
-import { logger, metricsMiddleware, tracer } from '../platform/observability.js';
+import { logger, metricsMiddleware, tracingMiddleware } from '../platform/observability.js';
 
 export type S3Event = z.infer<typeof S3Schema>;
 
@@ -30,9 +29,12 @@ export function decodeS3Key(key: string): string {
 export function s3RecordsHandler(
   name: string,
   perRecord: (key: string, bucket: string) => Promise<RecordOutcome>,
+  options: { tracing?: boolean } = {},
 ) {
-  return middy<S3Event, RecordOutcome[]>()
-    .use(captureLambdaHandler(tracer))
+  const base = middy<S3Event, RecordOutcome[]>();
+  const tracing = tracingMiddleware(options.tracing ?? false);
+  if (tracing) base.use(tracing);
+  return base
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(metricsMiddleware())
     .use(parser({ schema: S3Schema }))

@@ -8,7 +8,14 @@ import {
 } from '../pipeline/create-upload.js';
 import { ValidationError } from '../platform/errors.js';
 import { UNREADABLE_BODY } from '../platform/http-errors.js';
-import { type ApiEvent, header, httpHandler, json, jsonBody } from '../platform/http-middleware.js';
+import {
+  type ApiEvent,
+  header,
+  httpHandler,
+  httpOptionsFor,
+  json,
+  jsonBody,
+} from '../platform/http-middleware.js';
 
 /**
  * POST /api/upload_pcap. JSON `{filename, size_bytes, tags?}` → presigned POST (the main path);
@@ -24,17 +31,14 @@ export function createUploadPcapHandler(container: Container) {
     inlineMaxBytes: container.config.INLINE_UPLOAD_MAX_BYTES,
     urlExpiryS: container.config.UPLOAD_URL_EXPIRY_S,
   };
-  return httpHandler(
-    async (event) => {
-      const contentType = header(event, 'content-type') ?? 'application/json';
-      if (contentType.toLowerCase().startsWith('multipart/form-data')) {
-        const file = await formFile(event, contentType, deps.inlineMaxBytes);
-        return json(201, await storeInlineUpload(deps, file.file, file.tags));
-      }
-      return json(201, await createUpload(deps, jsonBody(event, uploadRequestSchema)));
-    },
-    { corsOrigins: container.config.CORS_ORIGINS },
-  );
+  return httpHandler(async (event) => {
+    const contentType = header(event, 'content-type') ?? 'application/json';
+    if (contentType.toLowerCase().startsWith('multipart/form-data')) {
+      const file = await formFile(event, contentType, deps.inlineMaxBytes);
+      return json(201, await storeInlineUpload(deps, file.file, file.tags));
+    }
+    return json(201, await createUpload(deps, jsonBody(event, uploadRequestSchema)));
+  }, httpOptionsFor(container.config));
 }
 
 async function formFile(event: ApiEvent, contentType: string, limit: number) {

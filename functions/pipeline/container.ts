@@ -16,7 +16,7 @@ import type {
 import { S3CaptureStore } from '../platform/s3-capture-store.js';
 import type { CaptureAnalyzer } from './capture-analysis.js';
 import { createCaptureAnalyzer } from './capture-analyzer.js';
-import type { PredictionScorer } from './scoring.js';
+import { coalescePacketScoring, type PredictionScorer } from './scoring.js';
 
 /**
  * The composition root: adapters built once per container (Lambda cold start or local process) from the
@@ -66,7 +66,9 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     ids: { newId: () => randomUUID() },
     scorer() {
       scorer ??= (
-        overrides.scorer ?? (() => loadScorer({ modelsDir: resolve(config.MODELS_DIR ?? 'models') }))
+        overrides.scorer ??
+        (async () =>
+          coalescePacketScoring(await loadScorer({ modelsDir: resolve(config.MODELS_DIR ?? 'models') })))
       )().catch((error: unknown) => {
         scorer = undefined;
         throw error;

@@ -31,3 +31,45 @@ export interface PredictionScorer {
   scoreFlows(records: readonly ScorableRecord[]): Promise<readonly RecordScore[]> | readonly RecordScore[];
   scorePacket(input: PacketInput): Promise<RecordScore> | RecordScore;
 }
+
+/** A scorer that can also score many packets in one model run (the `functions/inference` Scorer can). */
+export interface BatchPacketScorer extends PredictionScorer {
+  scorePackets(inputs: readonly ScorableRecord[]): Promise<readonly RecordScore[]>;
+}
+
+/**
+ * Coalesces concurrent single-packet calls (one per POST /api/predict) into one `scorePackets` run per
+ * event-loop turn: one ONNX run costs about the same for 1 or 50 rows, and the model serialises its runs.
+ * Each caller gets its own row's score (or the shared run's error).
+ */
+export function coalescePacketScoring(scorer: BatchPacketScorer): PredictionScorer {
+  let queue: {
+    input: PacketInput;
+    resolve: (score: RecordScore) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+  const run = () => {
+    const batch = queue;
+    queue = [];
+    scorer.scorePackets(batch.map((entry) => ({ ...entry.input }))).then(
+      (scores) => {
+        batch.forEach((entry, i) => {
+          const score = scores[i];
+          if (score) entry.resolve(score);
+          else entry.reject(new Error('packet model returned fewer scores than packets'));
+        });
+      },
+      (error: unknown) => {
+        for (const entry of batch) entry.reject(error);
+      },
+    );
+  };
+  return {
+    scoreFlows: (records) => scorer.scoreFlows(records),
+    scorePacket: (input) =>
+      new Promise<RecordScore>((resolve, reject) => {
+        queue.push({ input, resolve, reject });
+        if (queue.length === 1) setImmediate(run);
+      }),
+  };
+}

@@ -48,12 +48,26 @@ export const configSchema = z.object({
   PARSED_WAIT_S: positiveInt(30),
   /** Comma-separated origins allowed by CORS; '*' for any. */
   CORS_ORIGINS: z.string().min(1).default('*'),
+  /**
+   * Powertools' tracing switch (also read by the Tracer itself). The X-Ray SDK is loaded only when this is on
+   * and the code runs in Lambda: it hooks every promise (async_hooks), which costs ~20% of a small request.
+   */
+  POWERTOOLS_TRACE_ENABLED: z.stringbool().default(true),
+  /** Set by Lambda; absent in the local runtime and tests, where nothing would receive traces. */
+  AWS_LAMBDA_FUNCTION_NAME: z.string().min(1).optional(),
   /** Streaming (issue 6): when unset, predictions are not published and captures say so. */
   KAFKA_BROKERS: z.string().trim().min(1).optional(),
   OPENSEARCH_URL: optionalUrl,
 });
 
 export type PlatformConfig = z.infer<typeof configSchema>;
+
+/** Whether handlers trace with X-Ray (and so load the tracer at all). */
+export function tracingEnabled(
+  config: Pick<PlatformConfig, 'POWERTOOLS_TRACE_ENABLED' | 'AWS_LAMBDA_FUNCTION_NAME'>,
+): boolean {
+  return config.POWERTOOLS_TRACE_ENABLED && config.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+}
 
 export type EnvironmentSource = Readonly<Record<string, string | undefined>>;
 

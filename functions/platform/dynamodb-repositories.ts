@@ -58,7 +58,7 @@ const CAPTURE_SK = '#CAPTURE';
 const BATCH_WRITE_CONCURRENCY = 8;
 const MAX_UNPROCESSED_ATTEMPTS = 10;
 /** Coalesced API pages (POST /api/predict): at most this many page writes in flight. */
-const COALESCE_MAX_IN_FLIGHT = 4;
+const COALESCE_MAX_IN_FLIGHT = 1;
 const DAY_MS = 86_400_000;
 
 const capturePk = (captureId: string) => `CAPTURE#${captureId}`;

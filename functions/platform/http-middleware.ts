@@ -1,24 +1,43 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { APIGatewayProxyEventSchema } from '@aws-lambda-powertools/parser/schemas/api-gateway';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpCors from '@middy/http-cors';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { type PlatformConfig, tracingEnabled } from './config.js';
 import { isCcfError, ValidationError } from './errors.js';
 import { httpErrorResponse, UNREADABLE_BODY } from './http-errors.js';
-import { logger, metricsMiddleware, tracer } from './observability.js';
+import { logger, metricsMiddleware, tracingMiddleware } from './observability.js';
 
 /**
  * The middy stack every HTTP handler shares: Powertools context/metrics/tracing, CORS on every response
  * (errors included), and the one error mapping. Handlers stay "event in, core call, response out".
  */
-export type ApiEvent = z.infer<typeof APIGatewayProxyEventSchema>;
+/**
+ * The part of the API Gateway envelope the handlers read, validated with the Powertools schema's own field
+ * definitions. The full schema also walks `requestContext` (identity, authorizer, …) field by field, which
+ * cost ~0.1 ms of a ~0.5 ms request and is read by nothing here.
+ */
+const apiEventSchema = APIGatewayProxyEventSchema.pick({
+  httpMethod: true,
+  path: true,
+  resource: true,
+  headers: true,
+  multiValueHeaders: true,
+  queryStringParameters: true,
+  multiValueQueryStringParameters: true,
+  pathParameters: true,
+  body: true,
+  isBase64Encoded: true,
+});
+export type ApiEvent = z.infer<typeof apiEventSchema>;
 export type ApiResult = APIGatewayProxyResult;
 export type ApiHandler = (event: ApiEvent, context: Context) => Promise<ApiResult>;
 
 export interface HttpOptions {
   corsOrigins: string;
+  /** X-Ray tracing (`tracingEnabled(config)`); off locally, so the tracer is never loaded there. */
+  tracing?: boolean;
 }
 
 function errorMapping(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
@@ -37,25 +56,29 @@ function errorMapping(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResu
 }
 
 /** Validates the API Gateway envelope with the Powertools schema (a malformed event is a 400, not a crash). */
-function envelope(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
-  return {
-    before: (request) => {
-      const result = APIGatewayProxyEventSchema.safeParse(request.event);
-      if (!result.success) {
-        const field = result.error.issues[0]?.path.join('.') ?? 'event';
-        throw new ValidationError(`Not an API Gateway proxy event (${field})`, {
-          field,
-          reason: UNREADABLE_BODY,
-        });
-      }
-    },
-  };
+function parseEnvelope(event: APIGatewayProxyEvent): ApiEvent {
+  const result = apiEventSchema.safeParse(event);
+  if (!result.success) {
+    const field = result.error.issues[0]?.path.join('.') ?? 'event';
+    throw new ValidationError(`Not an API Gateway proxy event (${field})`, {
+      field,
+      reason: UNREADABLE_BODY,
+    });
+  }
+  return result.data;
+}
+
+/** The HTTP options of a container: its CORS origins and whether to trace. */
+export function httpOptionsFor(config: PlatformConfig): HttpOptions {
+  return { corsOrigins: config.CORS_ORIGINS, tracing: tracingEnabled(config) };
 }
 
 export function httpHandler(core: ApiHandler, options: HttpOptions) {
   const origins = options.corsOrigins.split(',').map((origin) => origin.trim());
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-    .use(captureLambdaHandler(tracer))
+  const base = middy<APIGatewayProxyEvent, APIGatewayProxyResult>();
+  const tracing = tracingMiddleware(options.tracing ?? false);
+  if (tracing) base.use(tracing);
+  return base
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(metricsMiddleware())
     .use(
@@ -67,11 +90,12 @@ export function httpHandler(core: ApiHandler, options: HttpOptions) {
       }),
     )
     .use(errorMapping())
-    .use(envelope())
     .handler(async (event, context) => {
+      // Parsed once, here: the schema walks the whole event, so it is not worth doing twice per request.
+      const parsed = parseEnvelope(event);
       // CORS preflight: an empty answer; http-cors adds the Access-Control-* headers on the way out.
-      if (event.httpMethod === 'OPTIONS') return { statusCode: 204, headers: {}, body: '' };
-      return core(APIGatewayProxyEventSchema.parse(event), context);
+      if (parsed.httpMethod === 'OPTIONS') return { statusCode: 204, headers: {}, body: '' };
+      return core(parsed, context);
     });
 }
 

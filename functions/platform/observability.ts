@@ -1,20 +1,49 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { Tracer } from '@aws-lambda-powertools/tracer';
 import type { MiddlewareObj } from '@middy/core';
 
 /**
- * One logger, one metrics buffer and one tracer per container, shared by every handler.
- * Their own settings (POWERTOOLS_LOG_LEVEL, POWERTOOLS_METRICS_DISABLED, ...) are read by Powertools itself;
- * the tracer switches itself off outside Lambda.
+ * One logger, one metrics buffer and (when tracing is on) one tracer per container, shared by every handler.
+ * Their own settings (POWERTOOLS_LOG_LEVEL, POWERTOOLS_METRICS_DISABLED, ...) are read by Powertools itself.
  */
 export const SERVICE_NAME = 'ccf-catcher';
 export const METRICS_NAMESPACE = 'CcfCatcher';
 
 export const logger = new Logger({ serviceName: SERVICE_NAME });
 export const metrics = new Metrics({ serviceName: SERVICE_NAME, namespace: METRICS_NAMESPACE });
-export const tracer = new Tracer({ serviceName: SERVICE_NAME });
+
+let tracing: Promise<MiddlewareObj> | undefined;
+
+/**
+ * Powertools' `captureLambdaHandler` with one Tracer, imported on first use: importing the tracer loads the
+ * X-Ray SDK, whose context tracking hooks every promise even when tracing is off. Handlers built with
+ * `enabled = false` (local runtime, tests, POWERTOOLS_TRACE_ENABLED=false) never load it.
+ */
+export function tracingMiddleware(enabled: boolean): MiddlewareObj | undefined {
+  if (!enabled) return undefined;
+  const load = async (): Promise<MiddlewareObj> => {
+    const [{ Tracer }, { captureLambdaHandler }] = await Promise.all([
+      import('@aws-lambda-powertools/tracer'),
+      import('@aws-lambda-powertools/tracer/middleware'),
+    ]);
+    return captureLambdaHandler(new Tracer({ serviceName: SERVICE_NAME }));
+  };
+  let loaded: MiddlewareObj | undefined;
+  return {
+    before: async (request) => {
+      tracing ??= load();
+      loaded = await tracing;
+      await loaded.before?.(request);
+    },
+    after: async (request) => {
+      await loaded?.after?.(request);
+    },
+    onError: async (request) => {
+      await loaded?.onError?.(request);
+    },
+  };
+}
 
 export { MetricUnit };
 

@@ -12,7 +12,7 @@ import { DependencyError } from './errors.js';
  *             decided_by, model_version, colsIndex, [input values in cols[colsIndex] order], schema_version], …]}
  *
  * Input column names are written once per page (a flow record's ~90 names are most of its JSON), and gzip
- * takes the rest: a 256-flow page is ~40–70 KB, far under the 400 KB item limit.
+ * (level 1, pages of 8 KiB or more) takes the rest: a 256-flow page is ~40–70 KB, far under the 400 KB item limit.
  */
 export const PAGE_FORMAT_VERSION = 1;
 
@@ -21,6 +21,10 @@ export const PAGE_FORMAT_VERSION = 1;
  * is fixed per table. 256 flow records compress to ~40–70 KB.
  */
 export const PREDICTION_PAGE_SIZE = 256;
+
+const GZIP_FROM_BYTES = 8 * 1024;
+const GZIP_MAGIC_0 = 0x1f;
+const GZIP_MAGIC_1 = 0x8b;
 
 const pageSchema = z.object({
   v: z.literal(PAGE_FORMAT_VERSION),
@@ -65,8 +69,10 @@ export function encodePredictionPage(predictions: readonly Prediction[]): Uint8A
       p.schema_version,
     ]);
   }
-  // Level 1: most of the size win for a fraction of the CPU of the default level.
-  return gzipSync(JSON.stringify({ v: PAGE_FORMAT_VERSION, cols, rows }), { level: 1 });
+  const json = Buffer.from(JSON.stringify({ v: PAGE_FORMAT_VERSION, cols, rows }), 'utf8');
+  // Small pages (a few coalesced API predictions) are stored as plain JSON: gzip would cost more CPU than
+  // the bytes it saves. Level 1 for the rest: most of the size win for a fraction of the default's CPU.
+  return json.byteLength < GZIP_FROM_BYTES ? json : gzipSync(json, { level: 1 });
 }
 
 /**
@@ -86,7 +92,10 @@ export interface PageRow {
 export function decodePredictionPage(body: Uint8Array): PageRow[] {
   let page: z.infer<typeof pageSchema>;
   try {
-    page = pageSchema.parse(JSON.parse(gunzipSync(body).toString('utf8')));
+    // A JSON body starts with '{'; gzip bodies with their magic number.
+    const gzipped = body[0] === GZIP_MAGIC_0 && body[1] === GZIP_MAGIC_1;
+    const text = gzipped ? gunzipSync(body).toString('utf8') : Buffer.from(body).toString('utf8');
+    page = pageSchema.parse(JSON.parse(text));
   } catch (error) {
     throw new DependencyError(
       'A stored prediction page could not be read',
