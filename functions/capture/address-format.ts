@@ -12,9 +12,23 @@ const HEX_OCTET: readonly string[] = Array.from({ length: 256 }, (_, n) => n.toS
 /** '0'..'ffff' — a 16-bit group without leading zeros (RFC 5952 §4.1), lowercase (§4.3). */
 const HEX_GROUP: readonly string[] = Array.from({ length: 65536 }, (_, n) => n.toString(16));
 
+/**
+ * A small direct-mapped cache of IPv4 texts: the same addresses recur across packets and flows (servers,
+ * scanners, the local hosts), and a hit returns the one string already built instead of joining seven pieces.
+ */
+const IPV4_CACHE_BITS = 12;
+const ipv4CacheKeys = new Float64Array(1 << IPV4_CACHE_BITS).fill(-1);
+const ipv4CacheTexts: string[] = new Array<string>(1 << IPV4_CACHE_BITS).fill('');
+
 /** Dotted-quad text of an IPv4 address held as an unsigned 32-bit integer (network byte order value). */
 export function formatIpv4(address: number): string {
-  return `${DECIMAL_OCTET[(address >>> 24) & 0xff]}.${DECIMAL_OCTET[(address >>> 16) & 0xff]}.${DECIMAL_OCTET[(address >>> 8) & 0xff]}.${DECIMAL_OCTET[address & 0xff]}`;
+  const key = address >>> 0;
+  const bucket = Math.imul(key, 0x9e3779b1) >>> (32 - IPV4_CACHE_BITS);
+  if (ipv4CacheKeys[bucket] === key) return ipv4CacheTexts[bucket]!;
+  const text = `${DECIMAL_OCTET[(key >>> 24) & 0xff]}.${DECIMAL_OCTET[(key >>> 16) & 0xff]}.${DECIMAL_OCTET[(key >>> 8) & 0xff]}.${DECIMAL_OCTET[key & 0xff]}`;
+  ipv4CacheKeys[bucket] = key;
+  ipv4CacheTexts[bucket] = text;
+  return text;
 }
 
 /** Lowercase colon-separated MAC address (`00:1b:21:aa:bb:cc`) of the 6 bytes at `offset`. */

@@ -142,6 +142,14 @@ export class TextOutput {
     stream.write(chunk);
   }
 
+  /** Writes UTF-8 bytes as they are (the caller gives up the chunk: the stream keeps it until written). */
+  writeBytes(chunk: Uint8Array): void {
+    const stream = this.ensureStream();
+    if (chunk.length === 0 || this.failure !== undefined) return;
+    this.bytesWritten += chunk.length;
+    stream.write(chunk);
+  }
+
   /** Resolves when the stream can take more; rejects with the output's failure (full disk, closed pipe...). */
   async room(): Promise<void> {
     if (this.failure !== undefined) {

@@ -107,8 +107,8 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
   });
   output.write(FLOW_CSV_HEADER);
   // Rows are written by the meter straight into a byte buffer (no FlowRecord objects, no per-value strings)
-  // and handed to the output in ~256 KB chunks.
-  const rows = new CsvRowBuffer((text) => output.write(text));
+  // and handed to the output as bytes in ~256 KB chunks.
+  const rows = CsvRowBuffer.toBytes((chunk) => output.writeBytes(chunk));
   const meter = new FlowMeter(
     {
       featureSet: options.featureSet,

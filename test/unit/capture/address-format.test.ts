@@ -129,3 +129,31 @@ describe('packetSourceIp / packetDestinationIp', () => {
     expect(packetDestinationIp(packet)).toBe('fe80::1');
   });
 });
+
+describe('formatIpv4 text cache', () => {
+  it('returns the right text for addresses that share cache buckets, in any order, repeatedly', () => {
+    const reference = (address: number): string =>
+      [address >>> 24, (address >>> 16) & 0xff, (address >>> 8) & 0xff, address & 0xff].join('.');
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 1, maxLength: 50 }),
+        (addresses) => {
+          // Twice through: the second pass reads whatever the first left in the cache (hits and evictions).
+          for (const address of [...addresses, ...addresses.reverse()]) {
+            expect(formatIpv4(address)).toBe(reference(address));
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // 8192 consecutive addresses are more than the cache holds: every bucket is overwritten at least once.
+    for (let round = 0; round < 2; round++) {
+      for (let address = 0x0a000000; address < 0x0a002000; address++) {
+        expect(formatIpv4(address)).toBe(reference(address));
+      }
+    }
+    expect(formatIpv4(0xffffffff)).toBe('255.255.255.255');
+    expect(formatIpv4(-1)).toBe('255.255.255.255');
+    expect(formatIpv4(0)).toBe('0.0.0.0');
+  });
+});

@@ -79,3 +79,24 @@ describe('CsvRowBuffer', () => {
     expect(chunks).toEqual(['abcdef\nabcdef\n', 'abcdef\nabcdef\n', 'abcdef\n']);
   });
 });
+
+describe('CsvRowBuffer.toBytes', () => {
+  it('hands on the same rows as bytes, each chunk a copy that later rows do not overwrite', () => {
+    const chunks: Uint8Array[] = [];
+    const bytesOut = CsvRowBuffer.toBytes((chunk) => chunks.push(chunk), 10);
+    const texts: string[] = [];
+    const textOut = new CsvRowBuffer((text) => texts.push(text), 10);
+    for (const out of [bytesOut, textOut]) {
+      for (let row = 0; row < 5; row++) {
+        out.beginRow();
+        out.number(row * 1234.5);
+        out.textField('1:abc=');
+        out.field(-row);
+        out.endRow();
+      }
+      out.flush();
+    }
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.map((chunk) => Buffer.from(chunk).toString('utf8')).join('')).toBe(texts.join(''));
+  });
+});
