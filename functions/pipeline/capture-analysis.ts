@@ -1,18 +1,15 @@
 import type { CaptureSummary } from '../capture/capture-reader.js';
-import type { FlowRecord } from '../flows/flow-columns.js';
 
 /**
  * The seam between the pipeline and the capture/flow engines: one streaming pass over a capture that
- * writes packet CSV rows, flow CSV rows and the flow records the models read. `capture-analyzer.ts`
+ * writes packet CSV rows and flow CSV rows (which are also what the models read, see features/). `capture-analyzer.ts`
  * implements it with the real reader, decoders and flow meter; tests may pass another.
  */
 export interface AnalysisSinks {
   /** Packet CSV text (header first), in order. */
   packetCsv(text: string): void;
-  /** Flow CSV text (header first), in order. */
-  flowCsv(text: string): void;
-  /** Every flow as it is emitted, in the same order as its flow CSV row. */
-  flow(record: FlowRecord): void;
+  /** Flow CSV bytes (UTF-8, header first, FLOW_CSV_COLUMNS), in order; each chunk may be kept. */
+  flowCsv(chunk: Uint8Array): void;
 }
 
 export interface CaptureAnalysis {

@@ -3,15 +3,18 @@ import { decodeFrame } from '../capture/decode/index.js';
 import { DecodedPacket } from '../capture/decoded-packet.js';
 import { frameTimestampUs, type RawFrame } from '../capture/frame.js';
 import { loadProtocolNames, type ProtocolNames } from '../capture/protocol-names.js';
+import { CsvRowBuffer } from '../flows/csv-row-buffer.js';
 import { FlowMeter } from '../flows/flow-meter.js';
 import type { FlowMeterOptions } from '../flows/flow-options.js';
-import { FLOW_CSV_HEADER, flowCsvRow } from '../records/flow-csv.js';
+import { FLOW_CSV_HEADER } from '../records/flow-csv.js';
 import { PacketCsvWriter } from '../records/packet-csv.js';
 import type { CaptureAnalyzer } from './capture-analysis.js';
 
 /**
  * The real analyzer: one pass of the capture reader; each frame is decoded once into a reused packet and
  * given to both the packet CSV writer and the flow meter (the same work `ccf packets` + `ccf flows` do).
+ * Flows take the meter's direct CSV path (rows written as bytes from its state, no FlowRecord objects): the
+ * flow CSV is also the model input score-flows reads, so nothing else needs records here.
  */
 export function createCaptureAnalyzer(
   options: { protocolNames?: ProtocolNames; flows?: FlowMeterOptions } = {},
@@ -22,13 +25,9 @@ export function createCaptureAnalyzer(
     const packetCsv = new PacketCsvWriter(names, (chunk) => sinks.packetCsv(chunk), {
       chunkChars: 256 * 1024,
     });
-    sinks.flowCsv(FLOW_CSV_HEADER);
-    let flows = 0;
-    const meter = new FlowMeter(options.flows ?? {}, (record) => {
-      flows++;
-      sinks.flowCsv(flowCsvRow(record));
-      sinks.flow(record);
-    });
+    sinks.flowCsv(Buffer.from(FLOW_CSV_HEADER, 'utf8'));
+    const flowRows = CsvRowBuffer.toBytes((chunk) => sinks.flowCsv(chunk));
+    const meter = new FlowMeter(options.flows ?? {}, () => {}, flowRows);
     let firstPacketUs: number | null = null;
     let lastPacketUs: number | null = null;
     const onFrame = (frame: RawFrame) => {
@@ -47,7 +46,8 @@ export function createCaptureAnalyzer(
       }
     }
     const summary = await readCapture(flushing(source), onFrame, { sourceName });
-    meter.finish();
+    const flows = meter.finish().flows;
+    flowRows.flush();
     packetCsv.end();
     return { summary, flows, firstPacketUs, lastPacketUs };
   };

@@ -34,7 +34,7 @@ export function derivedKeys(captureId: string) {
   return {
     packets: `packets/${captureId}.csv.gz`,
     flows: `flows/${captureId}.csv`,
-    features: `${FEATURES_PREFIX}${captureId}.ndjson.gz`,
+    features: `${FEATURES_PREFIX}${captureId}.csv`,
   };
 }
 
@@ -46,7 +46,7 @@ export function captureIdOfUploadKey(key: string): string | undefined {
 }
 
 export function captureIdOfFeaturesKey(key: string): string | undefined {
-  const match = /^features\/([A-Za-z0-9-]+)\.ndjson\.gz$/.exec(key);
+  const match = /^features\/([A-Za-z0-9-]+)\.csv$/.exec(key);
   const id = match?.[1];
   return id && isCaptureId(id) ? id : undefined;
 }

@@ -23,7 +23,7 @@ export type ParseOutcome =
 
 /**
  * parse-capture: stream the uploaded object once, writing packets/{id}.csv.gz, flows/{id}.csv and
- * features/{id}.ndjson.gz with multipart uploads; record PARSED (counts, sha256, duration, warnings) or
+ * features/{id}.csv (the flow CSV again: the model input) with multipart uploads; record PARSED (counts, sha256, duration, warnings) or
  * FAILED with the reader's typed error. Idempotent: a redelivered event finds the claim taken or the
  * capture past PENDING and does nothing.
  */
@@ -62,7 +62,6 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
   const flowsOut = new PassThrough();
   const featuresOut = new PassThrough();
   const packetsGzip = packetsOut.pipe(createGzip({ level: 1 }));
-  const featuresGzip = featuresOut.pipe(createGzip({ level: 1 }));
   const packetSink = new TextSink(packetsOut);
   const flowSink = new TextSink(flowsOut);
   const featureSink = new TextSink(featuresOut);
@@ -72,7 +71,8 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
     deps.store.putStream(keys.flows, flowsOut, 'text/csv'),
   ];
   // features/ triggers scoring: it is written only if the capture parses without damage (see below).
-  const featuresUpload = deps.store.putStream(keys.features, featuresGzip, 'application/x-ndjson');
+  // Not compressed: score-flows reads it right away from the same region; gzip would cost both sides CPU.
+  const featuresUpload = deps.store.putStream(keys.features, featuresOut, 'text/csv');
   featuresUpload.catch(() => undefined);
 
   const sha256 = createHash('sha256');
@@ -90,8 +90,11 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
       hashedBody(object.body),
       {
         packetCsv: (text) => packetSink.write(text),
-        flowCsv: (text) => flowSink.write(text),
-        flow: (record) => featureSink.write(`${JSON.stringify(record)}\n`),
+        // The flow CSV is also the model input: the same bytes go to flows/ and features/.
+        flowCsv: (chunk) => {
+          flowSink.writeBytes(chunk);
+          featureSink.writeBytes(chunk);
+        },
       },
       { sourceName: objectKey },
     );
@@ -99,7 +102,7 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
     flowSink.end();
     const damage = analysis.summary.damage ? errorInfo('parse', analysis.summary.damage) : null;
     if (damage) {
-      abort(featuresOut, featuresGzip, 'capture is damaged: not scored');
+      abort(featuresOut, undefined, 'capture is damaged: not scored');
     } else {
       featureSink.end();
     }
@@ -137,7 +140,7 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
   } catch (error) {
     abort(packetsOut, packetsGzip, 'parse failed');
     abort(flowsOut, undefined, 'parse failed');
-    abort(featuresOut, featuresGzip, 'parse failed');
+    abort(featuresOut, undefined, 'parse failed');
     await Promise.allSettled([...uploads, featuresUpload]);
     const info = errorInfo('parse', error);
     if (info.code === 'INTERNAL' || info.code === 'DEPENDENCY') throw error;

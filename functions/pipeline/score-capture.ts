@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
-import { DependencyError } from '../platform/errors.js';
+import { DependencyError, ValidationError } from '../platform/errors.js';
 import type {
   CaptureRepository,
   CaptureStore,
@@ -16,7 +15,12 @@ import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../records/predictio
 import { mergeUnacknowledged } from '../records/prediction-message.js';
 import { captureIdOfFeaturesKey, flowPredictionId } from './capture-keys.js';
 import { errorInfo } from './error-info.js';
-import { type FlowRecordInput, parseFlowRecordInput } from './flow-record-schema.js';
+import {
+  csvFields,
+  type FlowRecordInput,
+  featuresHeaderSchema,
+  flowRecordFromCsv,
+} from './flow-record-schema.js';
 import type { PredictionScorer } from './scoring.js';
 
 export interface ScoreDependencies {
@@ -39,13 +43,8 @@ export type ScoreOutcome =
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Record the flow keeps as `input` (flow columns by CIC name). */
-function flowInput(record: FlowRecordInput): Prediction['input'] {
-  return { ...record };
-}
-
 /**
- * score-flows: read features/{id}.ndjson.gz as a stream, score flows in batches, store the predictions
+ * score-flows: read features/{id}.csv (the flow CSV) as a stream, score flows in batches, store the predictions
  * (deterministic ids `${captureId}:${flow index}` → a redelivered event rewrites the same items, never
  * adds), publish them, and record SCORED with a summary by verdict and label.
  */
@@ -61,7 +60,7 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
   try {
     const object = await deps.store.getObject(objectKey);
     const lines = createInterface({
-      input: Readable.from(object.body).pipe(createGunzip()),
+      input: Readable.from(object.body),
       crlfDelay: Number.POSITIVE_INFINITY,
     });
     const summary: ScoreSummary = {
@@ -105,7 +104,8 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
           verdict: score.verdict,
           decided_by: score.decided_by,
           model_version: score.model_version,
-          input: flowInput(record),
+          // A fresh object per line (flowRecordFromRow), so it is kept as the prediction's input as is.
+          input: record,
         };
       });
       summary.predictions += predictions.length;
@@ -124,9 +124,22 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
       pendingWrite.catch(() => undefined);
     };
 
+    let columns: string[] | undefined;
+    let lineNumber = 0;
     for await (const line of lines) {
+      lineNumber++;
       if (line === '') continue;
-      batch.push(parseFlowRecordInput(JSON.parse(line)));
+      if (columns === undefined) {
+        const header = featuresHeaderSchema.safeParse(csvFields(line));
+        if (!header.success)
+          throw new ValidationError('features line 1 is not the flow CSV header', {
+            field: 'features',
+            line: 1,
+          });
+        columns = header.data;
+        continue;
+      }
+      batch.push(flowRecordFromCsv(columns, line, lineNumber));
       if (batch.length >= deps.batchSize) await flush(false);
     }
     await flush(true);

@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 
 /**
- * Collects many small strings (CSV rows, JSON lines) and hands them to a stream in ~64 KiB writes.
+ * Collects many small strings (CSV rows) and hands them to a stream in ~64 KiB writes; byte chunks that
+ * are large already go straight through (`writeBytes`).
  * `write` is synchronous (the capture reader calls back synchronously); `drained()` lets the producer wait
  * for the stream between input chunks, which is how backpressure reaches the S3 download.
  */
@@ -21,6 +22,12 @@ export class TextSink {
     this.#buffer.push(text);
     this.#chars += text.length;
     if (this.#chars >= FLUSH_CHARS) this.flush();
+  }
+
+  /** Bytes, after any text written before them. */
+  writeBytes(chunk: Uint8Array): void {
+    this.flush();
+    this.#stream.write(chunk);
   }
 
   flush(): void {

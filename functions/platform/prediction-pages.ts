@@ -38,21 +38,31 @@ export function entryKey(prediction: Pick<Prediction, 'scored_at' | 'prediction_
   return `${prediction.scored_at}#${prediction.prediction_id}`;
 }
 
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function encodePredictionPage(predictions: readonly Prediction[]): Uint8Array {
   const cols: string[][] = [];
-  const colsIndex = new Map<string, number>();
   const rows: unknown[][] = [];
+  let last = -1;
   for (const p of predictions) {
     const names = Object.keys(p.input);
-    const signature = names.join('\u0000');
-    let index = colsIndex.get(signature);
-    if (index === undefined) {
-      index = cols.length;
-      cols.push(names);
-      colsIndex.set(signature, index);
+    // Predictions of one page nearly always share their columns (same record shape, same order): compare
+    // with the previous set name by name instead of building a signature string per prediction.
+    let index = last >= 0 && sameNames(cols[last] as string[], names) ? last : -1;
+    if (index < 0) {
+      index = cols.findIndex((known) => sameNames(known, names));
+      if (index < 0) {
+        index = cols.length;
+        cols.push(names);
+      }
     }
-    const values: InputValue[] = new Array(names.length);
-    for (let i = 0; i < names.length; i++) values[i] = p.input[names[i] as string] ?? null;
+    last = index;
+    // Object.values follows the same (insertion) order as Object.keys.
+    const values: InputValue[] = Object.values(p.input);
     rows.push([
       p.prediction_id,
       p.capture_id,
