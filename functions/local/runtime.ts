@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { createServer as createNetServer } from 'node:net';
 import { resolve } from 'node:path';
-import S3rver from 's3rver';
+import { S3Schema } from '@aws-lambda-powertools/parser/schemas/s3';
 import { createCaptureStatusHandler } from '../handlers/capture-status.js';
 import { createHistoryHandler } from '../handlers/history.js';
 import { createParseCaptureHandler } from '../handlers/parse-capture.js';
@@ -29,6 +29,7 @@ import {
   writeProxyResult,
 } from './api-gateway-adapter.js';
 import { handlePostUpload } from './post-policy-gateway.js';
+import { startS3rver } from './s3rver-process.js';
 
 /**
  * The whole pipeline in one process, on real sockets: s3rver (S3 API; its in-process `event` stands in
@@ -160,7 +161,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   await mkdir(resolve(dataDir, 's3'), { recursive: true });
   await mkdir(resolve(dataDir, 'dynamodb'), { recursive: true });
 
-  const s3rver = new S3rver({
+  const s3rver = await startS3rver({
     address: host,
     port: options.s3Port ?? 0,
     silent: true,
@@ -168,7 +169,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     vhostBuckets: false,
     configureBuckets: [{ name: options.settings?.CAPTURE_BUCKET ?? LOCAL_BUCKET }],
   });
-  const s3Address = await s3rver.run();
+  const s3Address = { port: s3rver.port };
   const dynamo = await startDynalite(
     host,
     options.dynamoPort ?? 0,
@@ -302,8 +303,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     inFlight.add(work);
     return work;
   };
-  s3rver.on('event', (event: S3Event) => {
-    void deliverS3Event(event);
+  s3rver.onEvent((event) => {
+    const parsed = S3Schema.safeParse(event);
+    if (parsed.success) void deliverS3Event(parsed.data);
+    else options.onInvocation?.('s3-event', '', 'error', `not an S3 event: ${parsed.error.message}`);
   });
 
   let closed = false;

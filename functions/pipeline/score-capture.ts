@@ -79,10 +79,15 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
     const scoredAt = deps.clock.now().toISOString();
     // Predictions not yet written: pages are written whole (PREDICTION_PAGE_SIZE), the last one at the end.
     let unwritten: Prediction[] = [];
+    // The features CSV line of each scored flow, stored as the prediction's input as it is (see pages).
+    let batchLines: string[] = [];
+    let unwrittenLines: string[] = [];
 
     const flush = async (last: boolean) => {
       const records = batch;
       batch = [];
+      unwrittenLines.push(...batchLines);
+      batchLines = [];
       const scores = records.length > 0 ? await deps.scorer.scoreFlows(records) : [];
       const predictions: Prediction[] = records.map((record, i) => {
         const score = scores[i];
@@ -104,7 +109,7 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
           verdict: score.verdict,
           decided_by: score.decided_by,
           model_version: score.model_version,
-          // A fresh object per line (flowRecordFromRow), so it is kept as the prediction's input as is.
+          // A fresh object per line (flowRecordFromCsv), so it is kept as the prediction's input as is.
           input: record,
         };
       });
@@ -114,10 +119,15 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
       if (whole === 0) return;
       const writing = unwritten.slice(0, whole);
       unwritten = unwritten.slice(whole);
+      const writingLines = unwrittenLines.slice(0, whole);
+      unwrittenLines = unwrittenLines.slice(whole);
       // Overlap scoring of the next batch with storing this one (one write in flight).
       await pendingWrite;
       pendingWrite = (async () => {
-        await deps.predictions.putCapturePredictions(writing);
+        await deps.predictions.putCapturePredictions(
+          writing,
+          columns ? { columns, lines: writingLines } : undefined,
+        );
         const published = await deps.publisher.publish(writing);
         mergePublish(publishTotals, published);
       })();
@@ -140,6 +150,7 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
         continue;
       }
       batch.push(flowRecordFromCsv(columns, line, lineNumber));
+      batchLines.push(line);
       if (batch.length >= deps.batchSize) await flush(false);
     }
     await flush(true);

@@ -26,6 +26,7 @@ import type {
   ScoreSummary,
 } from './ports.js';
 import {
+  type CsvInputs,
   decodePredictionPage,
   encodePredictionPage,
   entryKey,
@@ -480,9 +481,16 @@ export class DynamoPredictionRepository implements PredictionRepository {
     };
   }
 
-  async putCapturePredictions(predictions: readonly Prediction[]): Promise<void> {
-    const pages = new Map<string, { captureId: string; first: number; predictions: Prediction[] }>();
-    for (const p of predictions) {
+  async putCapturePredictions(predictions: readonly Prediction[], csv?: CsvInputs): Promise<void> {
+    interface Page {
+      captureId: string;
+      first: number;
+      predictions: Prediction[];
+      lines: string[];
+    }
+    const pages = new Map<string, Page>();
+    for (let i = 0; i < predictions.length; i++) {
+      const p = predictions[i] as Prediction;
       const parsed = parseCapturePredictionId(p.prediction_id);
       if (!parsed || parsed[0] !== p.capture_id || parsed[1] < 1) {
         throw new ValidationError(`Not a capture prediction id: ${p.prediction_id}`, {
@@ -493,10 +501,12 @@ export class DynamoPredictionRepository implements PredictionRepository {
       const key = `${p.capture_id}/${first}`;
       let page = pages.get(key);
       if (!page) {
-        page = { captureId: p.capture_id, first, predictions: [] };
+        page = { captureId: p.capture_id, first, predictions: [], lines: [] };
         pages.set(key, page);
       }
       page.predictions.push(p);
+      const line = csv?.lines[i];
+      if (line !== undefined) page.lines.push(line);
     }
     const work = [...pages.values()];
     let next = 0;
@@ -504,8 +514,12 @@ export class DynamoPredictionRepository implements PredictionRepository {
       while (next < work.length) {
         const page = work[next++];
         if (!page) continue;
-        page.predictions.sort((a, b) => (a.prediction_id < b.prediction_id ? -1 : 1));
-        const body = encodePredictionPage(page.predictions);
+        const body = encodePredictionPage(
+          page.predictions,
+          csv && page.lines.length === page.predictions.length
+            ? { columns: csv.columns, lines: page.lines }
+            : undefined,
+        );
         if (body.byteLength > PAGE_MAX_BODY_BYTES) {
           throw new PayloadTooLargeError(
             `A page of ${page.predictions.length} predictions is ${body.byteLength} bytes compressed`,

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Prediction, Verdict } from '../records/prediction.js';
+import type { CsvInputs } from './prediction-pages.js';
 
 /**
  * The pipeline's side effects, each behind a small interface built once per container and passed in.
@@ -160,9 +161,10 @@ export interface PredictionRepository {
    * A capture's predictions (ids `${captureId}:${flow index, 1-based, 9 digits}`), stored as pages of
    * `PREDICTION_PAGE_SIZE` consecutive flows. Callers pass whole pages (only a capture's last page may be
    * short). Conditional writes: a page that is already stored (a redelivered event) is left as it is, so
-   * duplicates never add predictions. Retries throttled writes.
+   * duplicates never add predictions. Retries throttled writes. `csv`: the inputs as their features CSV
+   * lines (one per prediction), kept as they are instead of re-encoding every value.
    */
-  putCapturePredictions(predictions: readonly Prediction[]): Promise<void>;
+  putCapturePredictions(predictions: readonly Prediction[], csv?: CsvInputs): Promise<void>;
   /**
    * API predictions: coalesced with concurrent calls into shared page items. Resolves once the page holding
    * them is durably written, with their ids (`api:{page id}:{slot}`).

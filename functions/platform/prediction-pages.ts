@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
+import { flowRecordFromCsv } from '../pipeline/flow-record-schema.js';
 import { type Prediction, predictionSchema } from '../records/prediction.js';
 import { DependencyError } from './errors.js';
 
@@ -9,7 +10,8 @@ import { DependencyError } from './errors.js';
  *
  *   {"v":1,"cols":[["Flow ID","Src IP",…],["len","source_port",…]],
  *    "rows":[[prediction_id, capture_id, kind, scored_at, label, probability, anomaly_score, verdict,
- *             decided_by, model_version, colsIndex, [input values in cols[colsIndex] order], schema_version], …]}
+ *             decided_by, model_version, colsIndex, [input values in cols[colsIndex] order] or the input's
+ *             features CSV line (capture flows), schema_version], …]}
  *
  * Input column names are written once per page (a flow record's ~90 names are most of its JSON), and gzip
  * (level 1, pages of 8 KiB or more) takes the rest: a 256-flow page is ~40–70 KB, far under the 400 KB item limit.
@@ -44,25 +46,43 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-export function encodePredictionPage(predictions: readonly Prediction[]): Uint8Array {
-  const cols: string[][] = [];
+/**
+ * Inputs given as features CSV lines (`flowRecordFromCsv` reads them back): the page keeps each line as it
+ * is, which spares formatting ~90 numbers per flow again (most of a capture page's encoding time).
+ */
+export interface CsvInputs {
+  columns: readonly string[];
+  /** One per prediction, same order. */
+  lines: readonly string[];
+}
+
+export function encodePredictionPage(predictions: readonly Prediction[], csv?: CsvInputs): Uint8Array {
+  const cols: string[][] = csv ? [[...csv.columns]] : [];
   const rows: unknown[][] = [];
   let last = -1;
-  for (const p of predictions) {
-    const names = Object.keys(p.input);
-    // Predictions of one page nearly always share their columns (same record shape, same order): compare
-    // with the previous set name by name instead of building a signature string per prediction.
-    let index = last >= 0 && sameNames(cols[last] as string[], names) ? last : -1;
-    if (index < 0) {
-      index = cols.findIndex((known) => sameNames(known, names));
+  for (let r = 0; r < predictions.length; r++) {
+    const p = predictions[r] as Prediction;
+    const line = csv?.lines[r];
+    let index = 0;
+    let values: InputValue[] | string;
+    if (line !== undefined) {
+      values = line;
+    } else {
+      const names = Object.keys(p.input);
+      // Predictions of one page nearly always share their columns (same record shape, same order): compare
+      // with the previous set name by name instead of building a signature string per prediction.
+      index = last >= 0 && sameNames(cols[last] as string[], names) ? last : -1;
       if (index < 0) {
-        index = cols.length;
-        cols.push(names);
+        index = cols.findIndex((known) => sameNames(known, names));
+        if (index < 0) {
+          index = cols.length;
+          cols.push(names);
+        }
       }
+      last = index;
+      // Object.values follows the same (insertion) order as Object.keys.
+      values = Object.values(p.input);
     }
-    last = index;
-    // Object.values follows the same (insertion) order as Object.keys.
-    const values: InputValue[] = Object.values(p.input);
     rows.push([
       p.prediction_id,
       p.capture_id,
@@ -124,9 +144,14 @@ export function decodePredictionPage(body: Uint8Array): PageRow[] {
       key: `${scoredAt}#${id}`,
       toPrediction: () => {
         const names = cols[Number(row[10])] ?? [];
-        const values = Array.isArray(row[11]) ? row[11] : [];
-        const input: Record<string, unknown> = {};
-        for (let i = 0; i < names.length; i++) input[names[i] as string] = values[i];
+        let input: Record<string, unknown> = {};
+        const stored = row[11];
+        if (typeof stored === 'string') {
+          input = flowRecordFromCsv(names, stored, 0);
+        } else {
+          const values = Array.isArray(stored) ? stored : [];
+          for (let i = 0; i < names.length; i++) input[names[i] as string] = values[i];
+        }
         return validatePrediction({
           schema_version: row[12],
           prediction_id: row[0],
