@@ -4,39 +4,14 @@
  * POST, waits for SCORED, downloads the CSVs and stops everything. The flows it downloads must be the flows
  * `ccf flows` makes from the same capture.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoDir, runCcf } from '../../support/run-ccf.js';
 
-const repoDir = resolve(import.meta.dirname, '..', '..', '..');
-const mainTs = join(repoDir, 'functions', 'cli', 'main.ts');
 const sample = join(repoDir, 'samples', 'lab-mix.pcap');
-
-function runCcf(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', mainTs, ...args], {
-      cwd: repoDir,
-      env: withoutStreamingSettings({ ...process.env, CCF_DEBUG: '', ...env }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      stdout += text;
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
 
 /** Kafka/OpenSearch settings from the caller's shell would make the run publish; this test wants none. */
 function withoutStreamingSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -69,12 +44,14 @@ describe('ccf upload --local', () => {
       // No Kafka/OpenSearch for this run, even when other tests have them up.
       CCF_SERVICES_DIR: join(dir, 'no-services'),
     };
-    const upload = await runCcf(['upload', '--local', sample, '-o', out], env);
+    const upload = await runCcf(['upload', '--local', sample, '-o', out], {
+      env: withoutStreamingSettings({ ...process.env, CCF_DEBUG: '', ...env }),
+    });
     expect(upload.stderr).not.toMatch(/\n\s+at /); // never a stack trace
     expect(upload.code, upload.stderr).toBe(0);
     expect(upload.stdout).toMatch(/^status\s+SCORED$/m);
 
-    const flows = await runCcf(['flows', sample, '-o', join(dir, 'expected-flows.csv')], {});
+    const flows = await runCcf(['flows', sample, '-o', join(dir, 'expected-flows.csv')]);
     expect(flows.code, flows.stderr).toBe(0);
     const expectedFlows = readFileSync(join(dir, 'expected-flows.csv'), 'utf8');
     const downloadedFlows = readFileSync(join(out, 'flows.csv'), 'utf8');

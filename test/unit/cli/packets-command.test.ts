@@ -5,42 +5,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPcap, buildPcapng, ethernetUdpFrame, gzipCapture } from '../../support/capture-files.js';
-
-const repoDir = resolve(import.meta.dirname, '..', '..', '..');
-const mainTs = join(repoDir, 'functions', 'cli', 'main.ts');
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCcf(
-  args: string[],
-  options: { stdin?: Uint8Array; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', mainTs, ...args], {
-      cwd: repoDir,
-      env: { ...process.env, CCF_DEBUG: '', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      stdout += text;
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr += text;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? new Uint8Array(0));
-  });
-}
+import { type CliResult, mainTs, repoDir, runCcf } from '../../support/run-ccf.js';
 
 const BASE_US = 1_700_000_000_000_000;
 const PACKET_COUNT = 5;
