@@ -186,6 +186,12 @@ export interface PacketCsvWriterOptions {
   chunkChars?: number;
   /** Write the header line first (default true). */
   header?: boolean;
+  /**
+   * Receives each chunk as UTF-8 bytes (a copy the receiver may keep) instead of the string sink: for a file or
+   * pipe, where decoding the bytes into a string only for the stream to encode it back costs two more passes
+   * over every row and a large string per chunk.
+   */
+  onBytes?: (chunk: Uint8Array) => void;
 }
 
 // ---- Byte-level row writing (the writer's hot path) ----
@@ -504,11 +510,14 @@ export class PacketCsvWriter {
   /** Rows written so far (not counting the header). */
   rows = 0;
 
+  private readonly onBytes: ((chunk: Uint8Array) => void) | undefined;
+
   constructor(
     names: ProtocolNames,
     private readonly sink: (chunk: string) => void,
     options: PacketCsvWriterOptions = {},
   ) {
+    this.onBytes = options.onBytes;
     this.names = new NameBytes(new NameCells(names));
     this.chunkBytes = Math.max(1, options.chunkChars ?? 1 << 20);
     this.buffer = Buffer.allocUnsafe(this.chunkBytes + ROW_FIXED_BYTES + PACKET_CSV_HEADER.length);
@@ -618,6 +627,14 @@ export class PacketCsvWriter {
   /** Hands the gathered rows to the sink now (e.g. before awaiting backpressure). */
   flush(): void {
     if (this.position === 0) return;
+    if (this.onBytes !== undefined) {
+      // The buffer always holds UTF-8 (names are written UTF-8 encoded); the copy outlives the next rows.
+      const bytes = new Uint8Array(this.position);
+      bytes.set(this.buffer.subarray(0, this.position));
+      this.position = 0;
+      this.onBytes(bytes);
+      return;
+    }
     const chunk = this.names.nonAscii
       ? this.buffer.toString('utf8', 0, this.position)
       : this.buffer.toString('latin1', 0, this.position);

@@ -70,6 +70,22 @@ function compare(names: ProtocolNames, chunkChars: number): void {
   }
   writer.end();
   expect(text).toBe(expected);
+
+  // The same rows handed on as UTF-8 bytes (`onBytes`): each chunk a copy that later rows do not overwrite.
+  const chunks: Uint8Array[] = [];
+  const bytesWriter = new PacketCsvWriter(
+    names,
+    () => {
+      throw new Error('the string sink must not be used when onBytes is given');
+    },
+    { chunkChars, onBytes: (chunk) => chunks.push(chunk) },
+  );
+  for (const frame of frames()) {
+    decodeFrame(frame, decoded);
+    bytesWriter.writePacket(frame, decoded);
+  }
+  bytesWriter.end();
+  expect(Buffer.concat(chunks).toString('utf8')).toBe(expected);
 }
 
 describe('PacketCsvWriter bytes', () => {
