@@ -19,6 +19,8 @@ export {
   type ScorableValue,
 } from './feature-vector.js';
 export {
+  type FlowContextSpec,
+  flowContextSchema,
   loadManifest,
   MANIFEST_FILE,
   type ModelEntry,

@@ -37,6 +37,17 @@ export const modelEntrySchema = z.object({
   metrics: documentation,
 });
 
+/**
+ * How the context columns (functions/flows/flow-context.ts) were computed for training. Serving must compute them
+ * the same way, so the scorer refuses a bundle whose columns differ from the code's.
+ */
+export const flowContextSchema = z.object({
+  columns: z.array(z.string().min(1)).min(1),
+  window_s: z.number().positive(),
+  absent_value: z.number(),
+  description: z.string().optional(),
+});
+
 export const manifestSchema = z.object({
   manifest_version: z.literal(1),
   bundle_version: z.string().min(1),
@@ -51,10 +62,13 @@ export const manifestSchema = z.object({
     })
     .loose(),
   models: z.array(modelEntrySchema).min(1),
+  /** Absent in bundles trained without context features. */
+  flow_context: flowContextSchema.optional(),
 });
 
 export type ModelEntry = z.infer<typeof modelEntrySchema>;
 export type ModelManifest = z.infer<typeof manifestSchema>;
+export type FlowContextSpec = z.infer<typeof flowContextSchema>;
 
 export const MANIFEST_FILE = 'manifest.json';
 

@@ -1,4 +1,5 @@
 import type { InferenceSession } from 'onnxruntime-node';
+import { FLOW_CONTEXT_COLUMNS, FlowContext } from '../flows/flow-context.js';
 import { ModelError } from '../platform/errors.js';
 import type { Verdict } from '../records/prediction.js';
 import { type CombinationPolicy, combineVerdict, type FlowVerdict } from './combine-verdict.js';
@@ -59,8 +60,18 @@ export interface Scorer {
   readonly modelVersion: string;
   /** Features each flow record must carry (union of the flow models' inputs), in classifier order. */
   readonly flowFeatures: readonly string[];
-  /** Combined verdict per flow record, in order. Throws FeatureSchemaError naming missing columns. */
+  /**
+   * Combined verdict per flow record, in order. Throws FeatureSchemaError naming missing columns. Records that
+   * carry the context columns (see `newFlowContext`) are scored with them; records without them are scored as
+   * lone flows (context absent), as POST /api/predict does.
+   */
   scoreFlows(records: readonly ScorableRecord[]): Promise<FlowScore[]>;
+  /**
+   * A fresh context accumulator for ONE capture, configured as in training (manifest `flow_context`). Feed it every
+   * flow of the capture in the flow engine's emission order — `context.annotate(record)` adds the context columns
+   * in place — and score the annotated records with `scoreFlows` (in batches, as they come).
+   */
+  newFlowContext(): FlowContext;
   /** Malicious probability of a single packet from its header fields. */
   scorePacket(record: PacketRecord | ScorableRecord): Promise<PacketScore>;
   /** Packet probabilities in batch (same order). */
@@ -166,6 +177,19 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
   const threads = options.intraOpThreads ?? 1;
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const manifest = await loadManifest(modelsDir);
+  const contextSpec = manifest.flow_context;
+  if (
+    contextSpec &&
+    (contextSpec.columns.length !== FLOW_CONTEXT_COLUMNS.length ||
+      contextSpec.columns.some((c, i) => c !== FLOW_CONTEXT_COLUMNS[i]))
+  ) {
+    // The models were trained on context columns this code does not compute (or computes in another order).
+    throw new ModelError('Model bundle flow_context columns differ from functions/flows/flow-context.ts', {
+      model: FLOW_CLASSIFIER,
+      expected: FLOW_CONTEXT_COLUMNS.join(','),
+      actual: contextSpec.columns.join(','),
+    });
+  }
   const classifierEntry = requireModel(manifest, FLOW_CLASSIFIER);
   const anomalyEntry = requireModel(manifest, FLOW_ANOMALY);
   const packetEntry = requireModel(manifest, PACKET_CLASSIFIER);
@@ -272,6 +296,9 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
         }
         return out;
       });
+    },
+    newFlowContext() {
+      return new FlowContext(contextSpec ? { windowS: contextSpec.window_s } : {});
     },
     async scorePacket(record) {
       const [score] = await scorer.scorePackets([record as ScorableRecord]);

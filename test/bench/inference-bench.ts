@@ -10,6 +10,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Tensor } from 'onnxruntime-node';
 import { z } from 'zod';
+import { FlowContext } from '../../functions/flows/flow-context.js';
 import { extractFlows } from '../../functions/flows/index.js';
 import {
   compileRowWriter,
@@ -32,6 +33,8 @@ const REPEATS = 3;
 const goldenSchema = z.object({
   synthetic_flows: z.array(z.object({ record: z.record(z.string(), z.union([z.number(), z.string()])) })),
 });
+
+type FlowContextRecord = Parameters<FlowContext['next']>[0];
 
 /** A deterministic pseudo-random sequence (mulberry32), so every run scores the same records. */
 function random(seed: number): () => number {
@@ -57,8 +60,10 @@ async function flowRecords(
   const base: ScorableRecord[] = [];
   let source: string;
   if (existsSync(sample)) {
-    for await (const record of extractFlows(sample)) base.push(record);
-    source = `the ${base.length} flows of samples/lab-mix.pcap (flow engine records), cycled`;
+    // As `ccf analyze` scores them: each record carries its capture's context columns.
+    const context = new FlowContext();
+    for await (const record of extractFlows(sample)) base.push(context.annotate(record));
+    source = `the ${base.length} flows of samples/lab-mix.pcap (flow engine records with their capture's context columns), cycled`;
   } else {
     const golden = goldenSchema.parse(
       JSON.parse(readFileSync(join(repoDir, 'test', 'fixtures', 'model-golden.json'), 'utf8')),
@@ -205,6 +210,26 @@ export async function runInferenceBench(context: BenchContext): Promise<SectionR
         ),
       );
       await session.release();
+    }
+
+    // Context columns: the per-flow cost `ccf analyze` adds before scoring (one FlowContext per capture).
+    const contextInputs = flows.filter(
+      (r): r is ScorableRecord & FlowContextRecord => typeof r.Timestamp === 'string',
+    );
+    if (contextInputs.length > 0) {
+      const contextT = await bestOf(REPEATS, async () => {
+        const ctx = new FlowContext();
+        for (const r of contextInputs) ctx.next(r);
+      });
+      rows.push(
+        row(
+          'flow context (FlowContext.next)',
+          'new FlowContext().next(record) per flow',
+          contextInputs.length,
+          0,
+          contextT,
+        ),
+      );
     }
 
     const combined = await bestOf(REPEATS, async () => {

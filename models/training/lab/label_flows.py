@@ -31,12 +31,14 @@ REPO = Path(__file__).resolve().parents[3]
 NO_PAYLOAD_BY_NATURE = {"portscan", "dos"}
 
 
-def run_flows(capture: Path) -> list[dict[str, str]]:
+def run_flows(capture: Path, reuse: bool) -> list[dict[str, str]]:
     """Runs the project's flow engine on one capture and returns its rows. The engine's CSV is kept beside the
-    capture (`<scenario>.flows.csv`) and reused while it is newer than the capture and the flow engine's code."""
+    capture (`<scenario>.flows.csv`) and reused while it is newer than the capture and the flow engine's code
+    (with `reuse`, regardless of the engine's code: its hot paths change without changing its output)."""
     cached = capture.with_suffix(".flows.csv")
-    engine_mtime = max(p.stat().st_mtime for p in (REPO / "functions" / "flows").rglob("*.ts"))
-    if cached.exists() and cached.stat().st_mtime > max(capture.stat().st_mtime, engine_mtime):
+    engine_mtime = max(p.stat().st_mtime for p in (REPO / "functions" / "flows").rglob("*.ts") if p.name != "flow-context.ts")
+    newer_than = capture.stat().st_mtime if reuse else max(capture.stat().st_mtime, engine_mtime)
+    if cached.exists() and cached.stat().st_mtime > newer_than:
         with cached.open(newline="") as handle:
             return list(csv.DictReader(handle))
     command = ["node", "--import", "tsx", str(REPO / "functions/cli/main.ts"), "flows", str(capture), "-o", "-"]
@@ -45,6 +47,25 @@ def run_flows(capture: Path) -> list[dict[str, str]]:
         raise SystemExit(f"ccf flows failed on {capture}: {result.stderr.strip()}")
     cached.write_text(result.stdout)
     return list(csv.DictReader(result.stdout.splitlines()))
+
+
+def add_context(captures: list[Path], rows_by_capture: list[list[dict[str, str]]]) -> None:
+    """Adds the context columns (functions/flows/flow-context.ts, the code `ccf analyze` runs) to every row, computed
+    over ALL flows of each capture in the engine's order, before any cap. One node process for every capture."""
+    args: list[str] = []
+    for capture in captures:
+        args += [str(capture.with_suffix(".flows.csv")), str(capture.with_suffix(".context.csv"))]
+    command = ["node", "--import", "tsx", str(REPO / "models/training/lab/flow-context-columns.ts"), *args]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"flow-context-columns failed: {result.stderr.strip()}")
+    for capture, rows in zip(captures, rows_by_capture, strict=True):
+        with capture.with_suffix(".context.csv").open(newline="") as handle:
+            context = list(csv.DictReader(handle))
+        if len(context) != len(rows):
+            raise SystemExit(f"{capture}: {len(context)} context rows for {len(rows)} flows")
+        for row, ctx in zip(rows, context, strict=True):
+            row.update(ctx)
 
 
 def label_rows(truth: dict[str, str], rows: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -85,6 +106,7 @@ def main() -> int:
     parser.add_argument("--lab-output", type=Path, default=REPO / "lab-output")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--max-attack-flows", type=int, default=2000)
+    parser.add_argument("--reuse-flows", action="store_true", help="reuse a cached <scenario>.flows.csv newer than its capture, even if the engine code changed")
     args = parser.parse_args()
     out_path = args.out or args.lab_output / "lab-flows-labeled.csv"
     truths = sorted(args.lab_output.glob("*.json"))
@@ -92,9 +114,12 @@ def main() -> int:
         print(f"no ground-truth files in {args.lab_output}; run lab.sh first", file=sys.stderr)
         return 1
     all_rows: list[dict[str, str]] = []
-    for truth_path in truths:
-        truth = json.loads(truth_path.read_text())
-        labeled = label_rows(truth, run_flows(args.lab_output / truth["capture"]))
+    loaded = [json.loads(t.read_text()) for t in truths]
+    captures = [args.lab_output / truth["capture"] for truth in loaded]
+    flows = [run_flows(capture, args.reuse_flows) for capture in captures]
+    add_context(captures, flows)
+    for truth, capture_rows in zip(loaded, flows, strict=True):
+        labeled = label_rows(truth, capture_rows)
         rows = cap_attack_rows(labeled, args.max_attack_flows)
         attacks = sum(1 for r in rows if r["family"] != "benign")
         print(f"{truth['scenario']}: {len(labeled)} flows, {attacks} attack kept", file=sys.stderr)

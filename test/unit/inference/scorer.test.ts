@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { FLOW_CONTEXT_COLUMNS, type FlowContextInput } from '../../../functions/flows/flow-context.js';
 import { loadScorer, type ScorableRecord, type Scorer } from '../../../functions/inference/index.js';
 import { FeatureSchemaError, ModelError, ValidationError } from '../../../functions/platform/errors.js';
 
@@ -144,6 +145,52 @@ describe('loadScorer with the committed models', () => {
     expect(error).toBeInstanceOf(ValidationError);
   });
 
+  it('scores a lone flow (no context columns) as a flow whose context is absent (-1), anomaly score 0', async () => {
+    const withContext = golden.synthetic_flows.find((row) => 'ctx_pair_flows' in row.record);
+    if (!withContext) throw new Error('golden file has no flow with context columns');
+    const record = Object.fromEntries(
+      Object.entries(withContext.record).map(([k, v]) => [k, decodeSpecial(v)]),
+    );
+    const lone = Object.fromEntries(Object.entries(record).filter(([k]) => !k.startsWith('ctx_')));
+    const absent = { ...lone, ...Object.fromEntries(FLOW_CONTEXT_COLUMNS.map((c) => [c, -1])) };
+    const [withCtx, alone, explicit] = await scorer.scoreFlows([record, lone, absent]);
+    expect(alone).toEqual(explicit);
+    // The anomaly detector reads only the context: without it, it has no evidence and says 0.
+    expect(alone?.anomaly_score).toBe(0);
+    expect(withCtx?.anomaly_score).not.toBe(0);
+  });
+
+  it('annotates a capture stream with the context the models were trained with (manifest flow_context)', async () => {
+    expect(scorer.manifest.flow_context?.columns).toEqual([...FLOW_CONTEXT_COLUMNS]);
+    const base = golden.synthetic_flows.find((row) => 'ctx_pair_flows' in row.record);
+    if (!base) throw new Error('golden file has no flow with context columns');
+    const cic = Object.fromEntries(
+      Object.entries(base.record)
+        .filter(([k]) => !k.startsWith('ctx_'))
+        .map(([k, v]) => [k, decodeSpecial(v)]),
+    );
+    const context = scorer.newFlowContext();
+    const second = Date.UTC(2026, 10, 28, 23, 0, 0);
+    const annotated: ScorableRecord[] = Array.from({ length: 50 }, (_, i) => {
+      const input: FlowContextInput = {
+        'Src IP': '10.9.0.2',
+        'Dst IP': '10.9.0.1',
+        'Dst Port': cic['Dst Port'] ?? 0,
+        Protocol: cic.Protocol ?? 6,
+        Timestamp: `${new Date(second).toISOString().slice(0, 10)} 23:00:00.${String(i * 1000).padStart(6, '0')}`,
+        'Total Bwd packets': cic['Total Bwd packets'] ?? 0,
+        'Total Length of Fwd Packet': cic['Total Length of Fwd Packet'] ?? 0,
+        'Total Fwd Packet': cic['Total Fwd Packet'] ?? 0,
+        'Flow Duration': cic['Flow Duration'] ?? 0,
+      };
+      return { ...cic, ...context.annotate(input) };
+    });
+    expect(annotated[49]?.ctx_pair_flows).toBe(50);
+    const scores = await scorer.scoreFlows(annotated);
+    expect(scores).toHaveLength(50);
+    expect(scores.every((s) => s.anomaly_score !== 0)).toBe(true);
+  });
+
   it('scores batches larger than one ONNX call the same as one by one', async () => {
     const small = await loadScorer({ modelsDir, batchSize: 3 });
     try {
@@ -186,6 +233,15 @@ describe('model files are checked against the manifest', () => {
     const error = await loadScorer({ modelsDir: copy }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelError);
     expect((error as ModelError).message).toContain('models.0.sha256');
+  });
+
+  it('rejects a bundle trained on other context columns than this code computes', async () => {
+    const manifest = JSON.parse(await readFile(join(modelsDir, 'manifest.json'), 'utf8'));
+    manifest.flow_context.columns = [...manifest.flow_context.columns].reverse();
+    await writeFile(join(copy, 'manifest.json'), JSON.stringify(manifest));
+    const error = await loadScorer({ modelsDir: copy }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelError);
+    expect((error as ModelError).message).toContain('flow_context columns differ');
   });
 
   it('rejects a missing models directory with ModelError', async () => {
