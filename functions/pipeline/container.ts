@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { loadScorer } from '../inference/scorer.js';
-import { createDocumentClient, createS3Client } from '../platform/aws-clients.js';
+import { createDocumentClient, createDynamoClient, createS3Client } from '../platform/aws-clients.js';
 import { getConfig, type PlatformConfig } from '../platform/config.js';
 import { DynamoCaptureRepository, DynamoPredictionRepository } from '../platform/dynamodb-repositories.js';
+import { createIdempotentRunner, type IdempotentRunner } from '../platform/idempotency.js';
 import { predictionPublisherFor } from '../platform/kafka-publisher.js';
 import type {
   CaptureRepository,
@@ -16,6 +17,7 @@ import type {
 import { S3CaptureStore } from '../platform/s3-capture-store.js';
 import type { CaptureAnalyzer } from './capture-analysis.js';
 import { createCaptureAnalyzer } from './capture-analyzer.js';
+import type { PredictResponse } from './predict.js';
 import { coalescePacketScoring, type PredictionScorer } from './scoring.js';
 
 /**
@@ -31,9 +33,14 @@ export interface Container {
   publisher: PredictionPublisher;
   clock: Clock;
   ids: IdSource;
+  /** Powertools Idempotency for POST /api/predict requests that carry an `Idempotency-Key`. */
+  idempotentPredict: IdempotentRunner<PredictResponse>;
   scorer(): Promise<PredictionScorer>;
   analyzer(): CaptureAnalyzer;
 }
+
+/** How long a repeated Idempotency-Key gets the first answer back. */
+const IDEMPOTENCY_EXPIRY_S = 3600;
 
 export interface ContainerOverrides {
   /**
@@ -64,6 +71,12 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     publisher: overrides.publisher ?? predictionPublisherFor(config),
     clock: { now: () => new Date() },
     ids: { newId: () => randomUUID() },
+    idempotentPredict: createIdempotentRunner<PredictResponse>({
+      client: createDynamoClient(config),
+      tableName: config.TABLE_NAME,
+      expiresAfterS: IDEMPOTENCY_EXPIRY_S,
+      functionName: config.AWS_LAMBDA_FUNCTION_NAME ?? 'local-predict',
+    }),
     scorer() {
       scorer ??= (
         overrides.scorer ??

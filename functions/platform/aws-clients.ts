@@ -25,13 +25,18 @@ export function createS3Client(config: PlatformConfig, endpoint = config.S3_ENDP
   });
 }
 
-export function createDocumentClient(config: PlatformConfig): DynamoDBDocumentClient {
+/** The low-level client (Powertools idempotency sends its own marshalled commands). */
+export function createDynamoClient(config: PlatformConfig): DynamoDBClient {
   const credentials = localCredentials(config);
-  const client = new DynamoDBClient({
+  return new DynamoDBClient({
     region: config.AWS_REGION,
     ...(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {}),
     ...(credentials ? { credentials } : {}),
   });
+}
+
+export function createDocumentClient(config: PlatformConfig): DynamoDBDocumentClient {
+  const client = createDynamoClient(config);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });

@@ -92,3 +92,8 @@ export class DependencyError extends CcfError {
 export function isCcfError(error: unknown): error is CcfError {
   return error instanceof CcfError;
 }
+
+/** The request conflicts with one made before (an idempotency key reused with another body, or still running). */
+export class ConflictError extends CcfError {
+  readonly code = 'CONFLICT';
+}

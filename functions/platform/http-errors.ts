@@ -2,6 +2,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import {
   type CcfError,
   ConfigError,
+  ConflictError,
   DependencyError,
   FeatureSchemaError,
   isCcfError,
@@ -38,6 +39,7 @@ function statusOf(error: CcfError): number | undefined {
   if (error instanceof FeatureSchemaError) return 422;
   if (error instanceof NotACaptureError || error instanceof PcapFormatError) return 422;
   if (error instanceof NotFoundError) return 404;
+  if (error instanceof ConflictError) return 409;
   if (error instanceof PayloadTooLargeError || error instanceof LimitExceededError) return 413;
   return undefined;
 }

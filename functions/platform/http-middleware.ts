@@ -84,7 +84,7 @@ export function httpHandler(core: ApiHandler, options: HttpOptions) {
     .use(
       httpCors({
         origins,
-        headers: 'Content-Type,X-Api-Key,Authorization',
+        headers: 'Content-Type,X-Api-Key,Authorization,Idempotency-Key',
         exposeHeaders: 'X-Next-Cursor,Link',
         methods: 'GET,POST,OPTIONS',
       }),

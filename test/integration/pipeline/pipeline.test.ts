@@ -172,6 +172,45 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
     expect(lens).toEqual(Array.from({ length: count }, (_, i) => 1000 + i));
   });
 
+  it('POST /api/predict with an Idempotency-Key answers a repeat with the first answer and stores one prediction (Powertools Idempotency on dynalite)', async () => {
+    const key = randomUUID();
+    const send = (body: unknown) =>
+      requestJson(`${api}/api/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'Idempotency-Key': key },
+        body: JSON.stringify(body),
+      });
+    const len = 5000 + Math.floor(Math.random() * 50_000);
+    const packet = { len, source_port: 1234, dest_port: 4321 };
+    const stored = async () =>
+      z
+        .array(historyItemSchema)
+        .parse((await requestJson(`${api}/api/history?capture_id=api&limit=1000`)).body)
+        .filter((item) => item.input.len === len && item.input.source_port === 1234);
+    const first = await send(packet);
+    expect(first.status, first.text).toBe(200);
+    const again = await Promise.all([send(packet), send(packet)]);
+    for (const answer of again) {
+      // a concurrent repeat may still find the first in progress (409); a later one gets its answer
+      expect([200, 409]).toContain(answer.status);
+      if (answer.status === 200) expect(answer.body).toEqual(first.body);
+    }
+    expect((await send(packet)).body).toEqual(first.body);
+    expect((await stored()).length).toBe(1);
+    // the same key with another body is a conflict, named
+    const other = await send({ ...packet, dest_port: 1 });
+    expect(other.status).toBe(409);
+    expect(
+      z.object({ error: z.string(), details: z.object({ field: z.string() }) }).parse(other.body),
+    ).toMatchObject({
+      error: 'CONFLICT',
+      details: { field: 'Idempotency-Key' },
+    });
+    // without a key, the same body is a new prediction
+    expect((await postJson(`${api}/api/predict`, packet)).status).toBe(200);
+    expect((await stored()).length).toBe(2);
+  });
+
   it('an unstorable prediction fails only its own request, not the ones it shared a page with', async () => {
     const repository = harness.runtime.container.predictions;
     // Issued in one tick, so the small ones share one page; the first is over the page limit even gzipped.
