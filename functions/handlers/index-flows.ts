@@ -143,6 +143,7 @@ export function createIndexFlowsHandler(deps: IndexFlowsDependencies) {
 const streamingConfigSchema = configSchema.pick({
   AWS_REGION: true,
   KAFKA_BROKERS: true,
+  KAFKA_AUTH: true,
   OPENSEARCH_URL: true,
 });
 

@@ -43,7 +43,9 @@ export interface KafkaBridge {
 
 export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<KafkaBridge> {
   const topic = options.topic ?? PREDICTIONS_TOPIC;
-  const maxBatch = options.maxBatchRecords ?? 500;
+  // Larger than Lambda's batches on AWS (the stage config's batch size): locally one process indexes everything,
+  // and the indexer splits a batch into concurrent bulk requests.
+  const maxBatch = options.maxBatchRecords ?? 2000;
   const backoff = options.retryBackoffMs ?? { initial: 500, max: 10_000 };
   const log = options.log ?? (() => undefined);
   const groupId = options.groupId ?? 'ccf-index-flows';
@@ -51,6 +53,9 @@ export async function startKafkaBridge(options: KafkaBridgeOptions): Promise<Kaf
     groupId,
     sessionTimeout: 30_000,
     heartbeatInterval: 3000,
+    // One capture's predictions share a key, hence a partition: fetch big slices of it (default 1 MiB ≈ 400 predictions).
+    maxBytesPerPartition: 16 * 1024 * 1024,
+    maxBytes: 64 * 1024 * 1024,
     retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5000 },
   });
   const stats = { batches: 0, committed: 0, failedBatches: 0 };
@@ -161,6 +166,8 @@ export async function startLocalStreaming(
   const connection = kafkaConnectionFrom({
     KAFKA_BROKERS: brokersSetting,
     AWS_REGION: settings.AWS_REGION ?? 'us-east-1',
+    // The local broker (scripts/services) speaks plaintext only.
+    KAFKA_AUTH: 'plaintext',
   });
   if (!connection) {
     return {

@@ -10,6 +10,7 @@ import { createCaptureStatusHandler } from '../handlers/capture-status.js';
 import { createHistoryHandler } from '../handlers/history.js';
 import { createParseCaptureHandler } from '../handlers/parse-capture.js';
 import { createPredictHandler } from '../handlers/predict.js';
+import { createRepublishCaptureHandler } from '../handlers/republish-capture.js';
 import type { S3Event } from '../handlers/s3-records.js';
 import { createScoreFlowsHandler } from '../handlers/score-flows.js';
 import { createSearchFlowsHandler, searchFor } from '../handlers/search-flows.js';
@@ -263,6 +264,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     { method: 'POST', resource: '/api/predict', handler: createPredictHandler(container) },
     { method: 'GET', resource: '/api/history', handler: createHistoryHandler(container) },
     { method: 'GET', resource: '/api/captures/{id}', handler: createCaptureStatusHandler(container) },
+    // Issue 6: the publish retry path (republishes what Kafka did not acknowledge).
+    {
+      method: 'POST',
+      resource: '/api/captures/{id}/publish',
+      handler: createRepublishCaptureHandler(container),
+    },
     // Issue 6: search answered from OpenSearch (503-style "not configured" answer without OPENSEARCH_URL).
     {
       method: 'GET',

@@ -57,6 +57,11 @@ export const configSchema = z.object({
   AWS_LAMBDA_FUNCTION_NAME: z.string().min(1).optional(),
   /** Streaming (issue 6): when unset, predictions are not published and captures say so. */
   KAFKA_BROKERS: z.string().trim().min(1).optional(),
+  /**
+   * How clients authenticate to the brokers: `iam` = SASL/OAUTHBEARER over TLS with the AWS MSK signer (MSK, set
+   * by the CDK stack), `plaintext` = no TLS, no SASL (the local broker). Said explicitly, never guessed from a port.
+   */
+  KAFKA_AUTH: z.enum(['plaintext', 'iam']).default('plaintext'),
   OPENSEARCH_URL: optionalUrl,
 });
 

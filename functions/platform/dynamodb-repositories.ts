@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import type { Prediction } from '../records/prediction.js';
+import { unacknowledgedFlowsSchema } from '../records/prediction-message.js';
 import { DependencyError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type {
   CaptureErrorInfo,
@@ -131,6 +132,7 @@ const publishSchema = z.object({
   published: z.number(),
   failed: z.number(),
   message: z.string().optional(),
+  unacknowledged: unacknowledgedFlowsSchema.optional(),
 });
 const captureItemSchema = z.object({
   capture_id: z.string(),
@@ -340,6 +342,47 @@ export class DynamoCaptureRepository implements CaptureRepository {
       );
     } catch (caught) {
       throw dependencyError('UpdateItem (failed)', caught);
+    }
+  }
+
+  async claimRepublish(captureId: string, nowMs: number, leaseS: number): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: capturePk(captureId), sk: CAPTURE_SK },
+          UpdateExpression: 'SET publish_claim_ms = :now, updated_at = :at',
+          ConditionExpression:
+            '#status = :scored AND (attribute_not_exists(publish_claim_ms) OR publish_claim_ms < :expired)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':now': nowMs,
+            ':expired': nowMs - leaseS * 1000,
+            ':scored': 'SCORED',
+            ':at': new Date(nowMs).toISOString(),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw dependencyError('UpdateItem (publish claim)', error);
+    }
+  }
+
+  async recordPublish(captureId: string, publish: PublishResult): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: capturePk(captureId), sk: CAPTURE_SK },
+          UpdateExpression: 'SET publish = :publish, updated_at = :at REMOVE publish_claim_ms',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':publish': publish, ':at': this.#now().toISOString() },
+        }),
+      );
+    } catch (error) {
+      throw dependencyError('UpdateItem (publish)', error);
     }
   }
 

@@ -7,21 +7,35 @@ import {
   encodePredictionMessage,
   PREDICTIONS_TOPIC,
   predictionMessageKey,
+  unacknowledgedOf,
 } from '../records/prediction-message.js';
 import type { PlatformConfig } from './config.js';
 import { DependencyError } from './errors.js';
-import type { Clock, PredictionPublisher, PredictionRepository, PublishResult } from './ports.js';
+import type { Clock, PredictionPublisher, PublishResult } from './ports.js';
 import { UnconfiguredPublisher } from './unconfigured-publisher.js';
 
 /**
  * Publishes predictions to Kafka (`network_predictions`) with one kafkajs idempotent producer per container:
  * acks from all in-sync replicas, key = capture id (or `api`), SASL/IAM (OAUTHBEARER through the AWS MSK signer)
- * on MSK, plaintext locally. Every prediction not acknowledged is reported by id and kept for `retryUnacknowledged()`,
- * so a retry path republishes exactly what is missing; OpenSearch documents are keyed by prediction id, so a
- * message that was written but whose acknowledgement was lost still yields one document.
+ * when KAFKA_AUTH=iam, plaintext otherwise. Produce requests are bounded by count and bytes (under the broker's
+ * max.message.bytes). Every prediction not acknowledged is reported (by id, and for capture flows as compact
+ * flow-index ranges that score-flows stores on the capture record for the retry path).
+ *
+ * What is guaranteed about duplicates ("nothing published twice under the same id"):
+ * - Within one producer session the idempotent producer (producer id + per-partition sequence numbers) lets the
+ *   broker drop the copies its own retries would otherwise write, so a send that succeeds leaves one message.
+ * - A send reported failed is never retried with the same producer id: the producer is replaced. If the broker
+ *   had in fact written it (acknowledgement lost), republishing it writes a second message with the same
+ *   prediction id. Kafka is therefore at-least-once across failures, and duplicates are limited to the messages
+ *   of produce requests whose outcome was unknown.
+ * - Acknowledged predictions are never republished by the retry path (it selects only the recorded
+ *   unacknowledged flows, under a per-capture lease), except when the recorded ranges had to be joined to stay
+ *   small (`exact: false`).
+ * - OpenSearch documents use `_id` = prediction id, so every prediction is exactly one document however many
+ *   messages carried it.
  */
 
-export type KafkaAuth = 'plaintext' | 'iam';
+export type KafkaAuth = PlatformConfig['KAFKA_AUTH'];
 
 export interface KafkaConnection {
   brokers: string[];
@@ -31,9 +45,9 @@ export interface KafkaConnection {
   clientId: string;
 }
 
-/** MSK serves IAM-authenticated clients on port 9098 (public: 9198); everything else is treated as plaintext. */
+/** The brokers and how to authenticate to them, from the parsed config (KAFKA_AUTH says it; nothing is guessed). */
 export function kafkaConnectionFrom(
-  config: Pick<PlatformConfig, 'KAFKA_BROKERS' | 'AWS_REGION'>,
+  config: Pick<PlatformConfig, 'KAFKA_BROKERS' | 'AWS_REGION' | 'KAFKA_AUTH'>,
   overrides: Partial<KafkaConnection> = {},
 ): KafkaConnection | undefined {
   const brokers = (config.KAFKA_BROKERS ?? '')
@@ -41,10 +55,9 @@ export function kafkaConnectionFrom(
     .map((b) => b.trim())
     .filter((b) => b !== '');
   if (brokers.length === 0 && !overrides.brokers) return undefined;
-  const iam = brokers.some((b) => /:(9098|9198)$/.test(b));
   return {
     brokers,
-    auth: iam ? 'iam' : 'plaintext',
+    auth: config.KAFKA_AUTH,
     region: config.AWS_REGION,
     clientId: 'ccf-catcher',
     ...overrides,
@@ -84,6 +97,14 @@ export interface KafkaPublisherOptions {
   clock?: Clock;
   /** Messages per produce request; a failed request marks its messages (and the rest of the call) unacknowledged. */
   chunkSize?: number;
+  /** Bytes of message values per produce request (below the broker's 1 MiB max.message.bytes). */
+  maxBatchBytes?: number;
+  /**
+   * After a failed send, calls within this many ms report their predictions unacknowledged at once instead of
+   * waiting for the broker again: a capture publishes hundreds of pages, and each wait costs the client's
+   * connection retries (tens of seconds), which would hold score-flows for hours while Kafka is down.
+   */
+  failFastMs?: number;
   /** Producer retries before a send is reported failed (bounded, so an unreachable broker fails the call). */
   retries?: number;
   /** Unacknowledged predictions kept in memory for `retryUnacknowledged()`, oldest dropped beyond this. */
@@ -95,6 +116,9 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
   readonly #topic: string;
   readonly #clock: Clock;
   readonly #chunkSize: number;
+  readonly #maxBatchBytes: number;
+  readonly #failFastMs: number;
+  #unavailable: { until: number; error: unknown } | undefined;
   readonly #retries: number;
   readonly #maxPending: number;
   readonly #pending = new Map<string, { prediction: Prediction; capture: CaptureContext | undefined }>();
@@ -105,6 +129,8 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     this.#topic = options.topic ?? PREDICTIONS_TOPIC;
     this.#clock = options.clock ?? { now: () => new Date() };
     this.#chunkSize = options.chunkSize ?? 500;
+    this.#maxBatchBytes = options.maxBatchBytes ?? 768 * 1024;
+    this.#failFastMs = options.failFastMs ?? 15_000;
     this.#retries = options.retries ?? 5;
     this.#maxPending = options.maxPending ?? 1_000_000;
   }
@@ -164,42 +190,63 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     if (entries.length === 0) return result;
     const publishedAt = this.#clock.now();
     let failure: unknown;
-    for (let start = 0; start < entries.length; start += this.#chunkSize) {
-      const chunk = entries.slice(start, start + this.#chunkSize);
-      if (failure === undefined) {
-        const messages: Message[] = [];
-        const sendable: typeof chunk = [];
-        for (const entry of chunk) {
-          try {
-            const value = encodePredictionMessage(
-              buildPredictionMessage(entry.prediction, publishedAt, entry.capture),
-            );
-            messages.push({ key: predictionMessageKey(entry.prediction), value });
-            sendable.push(entry);
-          } catch (error) {
-            // Cannot happen for schema-valid predictions; counted as failed and never sent.
-            failure ??= error;
-            this.#markFailed(result, entry);
-          }
-        }
-        try {
-          const producer = await this.#connectedProducer();
-          await producer.send({ topic: this.#topic, acks: -1, messages });
-          for (const entry of sendable) this.#pending.delete(entry.prediction.prediction_id);
-          result.published += sendable.length;
-          continue;
-        } catch (error) {
-          failure = error;
-          await this.#resetProducer();
-          for (const entry of sendable) this.#markFailed(result, entry);
-          continue;
-        }
+    if (this.#unavailable && Date.now() < this.#unavailable.until) failure = this.#unavailable.error;
+    let messages: Message[] = [];
+    let sendable: typeof entries = [];
+    let chunkBytes = 0;
+    const send = async () => {
+      if (sendable.length === 0) return;
+      const batch = sendable;
+      const batchMessages = messages;
+      sendable = [];
+      messages = [];
+      chunkBytes = 0;
+      if (failure !== undefined) {
+        // Kafka already failed in this call: the rest is reported unacknowledged without waiting again.
+        for (const entry of batch) this.#markFailed(result, entry);
+        return;
       }
-      for (const entry of chunk) this.#markFailed(result, entry);
+      try {
+        const producer = await this.#connectedProducer();
+        await producer.send({ topic: this.#topic, acks: -1, messages: batchMessages });
+        for (const entry of batch) this.#pending.delete(entry.prediction.prediction_id);
+        result.published += batch.length;
+        this.#unavailable = undefined;
+      } catch (error) {
+        failure = error;
+        this.#unavailable = { until: Date.now() + this.#failFastMs, error };
+        await this.#resetProducer();
+        for (const entry of batch) this.#markFailed(result, entry);
+      }
+    };
+    for (const entry of entries) {
+      let value: string;
+      try {
+        value = encodePredictionMessage(buildPredictionMessage(entry.prediction, publishedAt, entry.capture));
+      } catch (error) {
+        // Cannot happen for schema-valid predictions; counted as failed and never sent.
+        failure ??= error;
+        this.#markFailed(result, entry);
+        continue;
+      }
+      // A produce request's record batch must stay under the broker's max.message.bytes (1 MiB by default on
+      // Kafka and MSK); a flow prediction is ~2–3 KB, so 500 of them would be refused as one batch.
+      const bytes = Buffer.byteLength(value) + entry.prediction.capture_id.length + 64;
+      if (
+        sendable.length >= this.#chunkSize ||
+        (sendable.length > 0 && chunkBytes + bytes > this.#maxBatchBytes)
+      )
+        await send();
+      messages.push({ key: predictionMessageKey(entry.prediction), value });
+      sendable.push(entry);
+      chunkBytes += bytes;
     }
+    await send();
     if (result.failed > 0) {
       result.status = result.published > 0 ? 'partial' : 'failed';
       result.message = `Kafka did not acknowledge ${result.failed} of ${entries.length} predictions: ${messageOf(failure)}`;
+      const unacknowledged = unacknowledgedOf(result.unacknowledged_ids);
+      if (unacknowledged) result.unacknowledged = unacknowledged;
     }
     return result;
   }
@@ -225,39 +272,6 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/**
- * The durable retry path: republishes a capture's predictions from the prediction store (all of them, or only
- * `onlyIds`, e.g. the `unacknowledged_ids` recorded with the capture), page by page.
- */
-export async function republishCapture(
-  deps: { predictions: PredictionRepository; publisher: PredictionPublisher },
-  captureId: string,
-  onlyIds?: ReadonlySet<string>,
-  pageSize = 500,
-): Promise<PublishResult> {
-  const totals: PublishResult = { status: 'published', published: 0, failed: 0 };
-  let cursor: string | undefined;
-  do {
-    const page = await deps.predictions.history({
-      limit: pageSize,
-      captureId,
-      ...(cursor ? { cursor } : {}),
-    });
-    const selected = onlyIds ? page.items.filter((p) => onlyIds.has(p.prediction_id)) : page.items;
-    if (selected.length > 0) {
-      const result = await deps.publisher.publish(selected);
-      totals.published += result.published;
-      totals.failed += result.failed;
-      if (result.message) totals.message = result.message;
-      if (result.status === 'not_configured') totals.status = 'not_configured';
-    }
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
-  if (totals.status !== 'not_configured' && totals.failed > 0)
-    totals.status = totals.published > 0 ? 'partial' : 'failed';
-  return totals;
-}
-
 let containerPublisher: PredictionPublisher | undefined;
 
 /**
@@ -265,7 +279,7 @@ let containerPublisher: PredictionPublisher | undefined;
  * Created once (module scope), so a warm Lambda reuses its connected producer.
  */
 export function predictionPublisherFor(
-  config: Pick<PlatformConfig, 'KAFKA_BROKERS' | 'AWS_REGION'>,
+  config: Pick<PlatformConfig, 'KAFKA_BROKERS' | 'AWS_REGION' | 'KAFKA_AUTH'>,
 ): PredictionPublisher {
   if (containerPublisher) return containerPublisher;
   const connection = kafkaConnectionFrom(config);

@@ -45,6 +45,14 @@ export interface OpenSearchIndexerOptions {
   templateName?: string;
   /** Attempts for items (or requests) answered 429, including the first. */
   maxAttempts?: number;
+  /** Documents per `_bulk` request (a larger batch is split). */
+  bulkSize?: number;
+  /**
+   * `_bulk` requests in flight per call. One capture's predictions share a Kafka key, hence one partition, so
+   * its batches reach the indexer one after another; sending a batch's bulks side by side is what lets the
+   * single-node write thread pool and the network overlap.
+   */
+  bulkConcurrency?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
   sleep?: (ms: number) => Promise<unknown>;
@@ -69,6 +77,8 @@ export class OpenSearchIndexer {
   readonly index: string;
   readonly #templateName: string;
   readonly #maxAttempts: number;
+  readonly #bulkSize: number;
+  readonly #bulkConcurrency: number;
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
   readonly #sleep: (ms: number) => Promise<unknown>;
@@ -79,6 +89,8 @@ export class OpenSearchIndexer {
     this.index = options.index ?? DEFAULT_FLOWS_INDEX;
     this.#templateName = options.templateName ?? `${this.index}-template`;
     this.#maxAttempts = options.maxAttempts ?? 6;
+    this.#bulkSize = Math.max(1, options.bulkSize ?? 500);
+    this.#bulkConcurrency = Math.max(1, options.bulkConcurrency ?? 3);
     this.#baseDelayMs = options.baseDelayMs ?? 200;
     this.#maxDelayMs = options.maxDelayMs ?? 5000;
     this.#sleep = options.sleep ?? sleepMs;
@@ -123,7 +135,35 @@ export class OpenSearchIndexer {
     await this.ensureTemplate();
     const results = new Map<string, IndexItemResult>();
     // The last request for an id wins (a batch may carry the same message twice).
-    let pending = [...new Map(requests.map((r) => [r.id, r])).values()];
+    const unique = [...new Map(requests.map((r) => [r.id, r])).values()];
+    const chunks: IndexRequest[][] = [];
+    for (let i = 0; i < unique.length; i += this.#bulkSize) chunks.push(unique.slice(i, i + this.#bulkSize));
+    const errors: unknown[] = [];
+    let next = 0;
+    const worker = async () => {
+      for (let chunk = chunks[next++]; chunk; chunk = chunks[next++]) {
+        try {
+          await this.#indexChunk(chunk, results);
+        } catch (error) {
+          // This bulk could not be sent at all: its documents are retryable failures (the others may have landed).
+          errors.push(error);
+          const message = error instanceof Error ? error.message : String(error);
+          for (const r of chunk)
+            results.set(r.id, { id: r.id, ok: false, status: 503, retryable: true, error: message });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#bulkConcurrency, chunks.length) }, worker));
+    // Nothing reached OpenSearch: say so as one error (the caller reports the whole batch for redelivery).
+    if (errors.length === chunks.length) throw errors[0];
+    return requests.map(
+      (r) =>
+        results.get(r.id) ?? { id: r.id, ok: false, status: 500, retryable: true, error: 'no bulk result' },
+    );
+  }
+
+  async #indexChunk(chunk: IndexRequest[], results: Map<string, IndexItemResult>): Promise<void> {
+    let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
       const body = pending.flatMap((r) => [{ index: { _index: this.index, _id: r.id } }, r.document]);
       let items: BulkItem[];
@@ -166,9 +206,5 @@ export class OpenSearchIndexer {
       pending = retry;
       if (pending.length > 0) await this.#sleep(this.#delay(attempt));
     }
-    return requests.map(
-      (r) =>
-        results.get(r.id) ?? { id: r.id, ok: false, status: 500, retryable: true, error: 'no bulk result' },
-    );
   }
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Prediction, Verdict } from '../records/prediction.js';
+import type { UnacknowledgedFlows } from '../records/prediction-message.js';
 import type { CsvInputs } from './prediction-pages.js';
 
 /**
@@ -91,6 +92,11 @@ export interface PublishResult {
   published: number;
   failed: number;
   message?: string;
+  /**
+   * The capture's flow predictions Kafka did not acknowledge (flow-index ranges, bounded), stored on the capture
+   * record; the retry path (`republishCapture`) publishes exactly these. Absent when nothing is missing.
+   */
+  unacknowledged?: UnacknowledgedFlows;
 }
 
 export interface CaptureRecord {
@@ -130,6 +136,13 @@ export interface CaptureRepository {
   markScored(captureId: string, summary: ScoreSummary, publish: PublishResult): Promise<void>;
   /** FAILED with the error; keeps what was parsed so far. */
   markFailed(captureId: string, error: CaptureErrorInfo, parse: ParseResult | null): Promise<void>;
+  /**
+   * Takes the publish-retry lease of a SCORED capture (conditional write), so two retries never publish the same
+   * predictions at once. False when another retry holds a live lease.
+   */
+  claimRepublish(captureId: string, nowMs: number, leaseS: number): Promise<boolean>;
+  /** Replaces the capture's publish result after a retry and releases the lease. */
+  recordPublish(captureId: string, publish: PublishResult): Promise<void>;
 }
 
 // ---------------------------------------------------------------- predictions

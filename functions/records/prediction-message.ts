@@ -93,3 +93,132 @@ export function decodePredictionMessage(value: Uint8Array | string): PredictionM
   }
   return result.data;
 }
+
+// ---------------------------------------------------------------- what Kafka did not acknowledge
+
+/**
+ * The flow predictions of one capture that Kafka did not acknowledge, as inclusive `[first, last]` ranges of flow
+ * indexes (a capture's prediction ids are `${captureId}:${flow index}`), ascending and disjoint. A capture's
+ * publish calls follow its flows in order and a failed call fails the rest of itself, so an outage yields a few
+ * long ranges, never a scatter: the capture record stays small however many flows failed.
+ */
+export interface UnacknowledgedFlows {
+  ranges: [number, number][];
+  /**
+   * false when neighbouring ranges were joined to stay within `MAX_UNACKNOWLEDGED_RANGES`: the ranges then also
+   * cover some acknowledged flows, which a retry publishes again (OpenSearch keeps one document per prediction id).
+   */
+  exact: boolean;
+}
+
+/** Bound on the ranges kept on a capture record (~20 bytes each in DynamoDB, far below the 400 KB item limit). */
+export const MAX_UNACKNOWLEDGED_RANGES = 256;
+
+export const unacknowledgedFlowsSchema = z.object({
+  ranges: z.array(z.tuple([z.number().int().positive(), z.number().int().positive()])),
+  exact: z.boolean(),
+});
+
+/** The flow index of a capture prediction id (`…:000000042` → 42); undefined for other ids (API predictions). */
+export function flowIndexOfPredictionId(predictionId: string): number | undefined {
+  const match = /:(\d{1,15})$/.exec(predictionId);
+  if (!match?.[1]) return undefined;
+  const index = Number(match[1]);
+  return index > 0 ? index : undefined;
+}
+
+/** Sorts, joins touching/overlapping ranges, then joins across the smallest gaps until at most `max` remain. */
+export function normalizeUnacknowledged(
+  ranges: readonly (readonly [number, number])[],
+  exact = true,
+  max = MAX_UNACKNOWLEDGED_RANGES,
+): UnacknowledgedFlows {
+  const sorted = ranges.map(([a, b]): [number, number] => [a, b]).sort((x, y) => x[0] - y[0]);
+  const joined: [number, number][] = [];
+  for (const range of sorted) {
+    const last = joined[joined.length - 1];
+    if (last && range[0] <= last[1] + 1) last[1] = Math.max(last[1], range[1]);
+    else joined.push(range);
+  }
+  let isExact = exact;
+  while (joined.length > Math.max(1, max)) {
+    let smallest = 0;
+    for (let i = 1; i < joined.length - 1; i++) {
+      const gap = (joined[i + 1]?.[0] ?? 0) - (joined[i]?.[1] ?? 0);
+      const best = (joined[smallest + 1]?.[0] ?? 0) - (joined[smallest]?.[1] ?? 0);
+      if (gap < best) smallest = i;
+    }
+    const left = joined[smallest];
+    const right = joined[smallest + 1];
+    if (!left || !right) break;
+    left[1] = right[1];
+    joined.splice(smallest + 1, 1);
+    isExact = false;
+  }
+  return { ranges: joined, exact: isExact };
+}
+
+/** The ranges of a set of prediction ids (ids without a flow index are left out: they have no capture record). */
+export function unacknowledgedOf(predictionIds: readonly string[]): UnacknowledgedFlows | undefined {
+  const ranges: [number, number][] = [];
+  for (const id of predictionIds) {
+    const index = flowIndexOfPredictionId(id);
+    if (index !== undefined) ranges.push([index, index]);
+  }
+  return ranges.length > 0 ? normalizeUnacknowledged(ranges) : undefined;
+}
+
+/** Union of two sets (either may be absent). */
+export function mergeUnacknowledged(
+  a: UnacknowledgedFlows | undefined,
+  b: UnacknowledgedFlows | undefined,
+): UnacknowledgedFlows | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return normalizeUnacknowledged([...a.ranges, ...b.ranges], a.exact && b.exact);
+}
+
+/** Number of flows the ranges cover. */
+export function unacknowledgedCount(set: UnacknowledgedFlows | undefined): number {
+  return (set?.ranges ?? []).reduce((sum, [a, b]) => sum + (b - a + 1), 0);
+}
+
+/** Whether a flow index is in the set (binary search over the sorted ranges). */
+export function isUnacknowledged(set: UnacknowledgedFlows, flowIndex: number): boolean {
+  let lo = 0;
+  let hi = set.ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const range = set.ranges[mid];
+    if (!range) return false;
+    if (flowIndex < range[0]) hi = mid - 1;
+    else if (flowIndex > range[1]) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** The ranges of `a` not in `b` (both sorted and disjoint). */
+export function subtractRanges(
+  a: readonly (readonly [number, number])[],
+  b: readonly (readonly [number, number])[],
+): [number, number][] {
+  const out: [number, number][] = [];
+  let j = 0;
+  for (const [first, last] of a) {
+    let start = first;
+    while (j < b.length && (b[j]?.[1] ?? 0) < start) j++;
+    let k = j;
+    while (start <= last) {
+      const cut = b[k];
+      if (!cut || cut[0] > last) {
+        out.push([start, last]);
+        break;
+      }
+      if (cut[0] > start) out.push([start, cut[0] - 1]);
+      start = Math.max(start, cut[1] + 1);
+      k++;
+    }
+  }
+  return out;
+}

@@ -37,6 +37,7 @@ export const HANDLER_ENTRIES = {
   predict: 'functions/handlers/predict.ts',
   history: 'functions/handlers/history.ts',
   captureStatus: 'functions/handlers/capture-status.ts',
+  republishCapture: 'functions/handlers/republish-capture.ts',
   indexFlows: 'functions/handlers/index-flows.ts',
   searchFlows: 'functions/handlers/search-flows.ts',
 } as const;
@@ -89,7 +90,8 @@ export class StatelessStack extends Stack {
       RETENTION_DAYS: String(config.recordTtlDays),
       CORS_ORIGINS: config.upload.allowedOrigins.join(','),
     };
-    const kafkaEnv = { KAFKA_BROKERS: kafka.bootstrapBrokersSaslIam };
+    // MSK here accepts IAM-authenticated clients only (SASL/OAUTHBEARER over TLS).
+    const kafkaEnv = { KAFKA_BROKERS: kafka.bootstrapBrokersSaslIam, KAFKA_AUTH: 'iam' };
     // The platform config requires the bucket and table names in every function (names only: access
     // is granted per function below).
     const openSearchEnv = { ...common, OPENSEARCH_URL: `https://${domain.domainEndpoint}` };
@@ -162,6 +164,13 @@ export class StatelessStack extends Stack {
         sizing: config.functions.api,
         environment: common,
       }),
+      republishCapture: make('republishCapture', {
+        description:
+          'POST /api/captures/{id}/publish: republishes the predictions Kafka did not acknowledge (retry path)',
+        sizing: config.functions.api,
+        environment: { ...common, ...kafkaEnv },
+        vpc: kafkaVpc,
+      }),
       indexFlows: make('indexFlows', {
         description: `MSK ${PREDICTIONS_TOPIC}: bulk-indexes predictions into OpenSearch`,
         sizing: config.functions.index,
@@ -190,12 +199,14 @@ export class StatelessStack extends Stack {
     bucket.grantRead(fns.scoreFlows.fn, `${CAPTURE_PREFIXES.features}*`);
     table.grantReadWriteData(fns.scoreFlows.fn);
     table.grantReadWriteData(fns.predict.fn);
+    // Reads the stored predictions back and records the new publish result (with its lease) on the capture.
+    table.grantReadWriteData(fns.republishCapture.fn);
     table.grantReadData(fns.history.fn);
     table.grantReadData(fns.captureStatus.fn);
     for (const prefix of [CAPTURE_PREFIXES.packets, CAPTURE_PREFIXES.flows, CAPTURE_PREFIXES.features]) {
       bucket.grantRead(fns.captureStatus.fn, `${prefix}*`);
     }
-    for (const publisher of [fns.scoreFlows.fn, fns.predict.fn]) {
+    for (const publisher of [fns.scoreFlows.fn, fns.predict.fn, fns.republishCapture.fn]) {
       publisher.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ConnectIdempotentProducer',
@@ -307,6 +318,7 @@ export class StatelessStack extends Stack {
       predict: fns.predict.fn,
       history: fns.history.fn,
       captureStatus: fns.captureStatus.fn,
+      republishCapture: fns.republishCapture.fn,
       searchFlows: fns.searchFlows.fn,
     });
 

@@ -294,7 +294,7 @@ describe('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
       );
       expect((indexFlows.VpcConfig as { SecurityGroupIds: unknown[] }).SecurityGroupIds).toHaveLength(2);
       const template = stage().stateless;
-      const inVpc: HandlerName[] = ['scoreFlows', 'predict', 'indexFlows', 'searchFlows'];
+      const inVpc: HandlerName[] = ['scoreFlows', 'predict', 'republishCapture', 'indexFlows', 'searchFlows'];
       for (const name of Object.keys(HANDLER_ENTRIES) as HandlerName[]) {
         const fn = props(resourcesOf(template, 'AWS::Lambda::Function')[functionLogicalId(template, name)]!);
         expect(fn.VpcConfig !== undefined, name).toBe(inVpc.includes(name));
@@ -347,6 +347,71 @@ describe('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
       });
     });
 
+    it('MSK error handling is in provisioned mode, bounded, and matches what index-flows answers', async () => {
+      // Lambda honours partial batch responses, split-on-error and retry limits for Kafka event sources only in
+      // provisioned poller mode; without it the settings above would be ignored and a failed record would be
+      // retried forever or skipped. Pin all of it, plus the record → response contract the handler relies on.
+      const template = stage().stateless;
+      const indexer = stage().config.indexer;
+      const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping')).map(props);
+      expect(mappings).toHaveLength(1);
+      const mapping = mappings[0]!;
+      expect(mapping.ProvisionedPollerConfig).toEqual({
+        MinimumPollers: 1,
+        MaximumPollers: indexer.maxPollers,
+      });
+      // Bounded: an infinite retry (-1) would block a partition behind one bad batch.
+      expect(indexer.retryAttempts).toBeGreaterThanOrEqual(0);
+      expect(indexer.retryAttempts).toBeLessThanOrEqual(10_000);
+      expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      const destination = JSON.stringify(mapping.DestinationConfig);
+      expect(destination).toContain('IndexFlowsFailures');
+
+      // With ReportBatchItemFailures, index-flows answers {batchItemFailures: [{itemIdentifier: {partition:
+      // "topic-partition", offset}}]} for records to retry (the MSK form), and an empty list when all succeeded.
+      const { indexMskBatch } = await import('../../functions/handlers/index-flows.js');
+      const { toMskEvent } = await import('../../functions/platform/kafka-msk-event.js');
+      const event = toMskEvent(
+        [0, 1].map((offset) => ({
+          topic: PREDICTIONS_TOPIC,
+          partition: 2,
+          offset,
+          timestamp: 0,
+          key: Buffer.from('cap'),
+          value: Buffer.from(`{"not":"a prediction ${offset}"}`),
+        })),
+        ['b-1.example:9098'],
+      );
+      const unreachable = async () => {
+        throw new Error('down');
+      };
+      const failing = await indexMskBatch(event, {
+        indexer: { indexDocuments: unreachable },
+        poison: { send: unreachable },
+      });
+      expect(failing.response).toEqual({
+        batchItemFailures: [
+          { itemIdentifier: { partition: `${PREDICTIONS_TOPIC}-2`, offset: 0 } },
+          { itemIdentifier: { partition: `${PREDICTIONS_TOPIC}-2`, offset: 1 } },
+        ],
+      });
+      const stored = await indexMskBatch(event, {
+        indexer: { indexDocuments: unreachable },
+        poison: { send: async () => undefined },
+      });
+      expect(stored.response).toEqual({ batchItemFailures: [] });
+    });
+
+    it('Kafka clients authenticate with IAM on MSK (KAFKA_AUTH=iam wherever KAFKA_BROKERS is set)', () => {
+      const template = stage().stateless;
+      const withBrokers = Object.values(resourcesOf(template, 'AWS::Lambda::Function'))
+        .map((fn) => ((props(fn).Environment as { Variables?: Json } | undefined)?.Variables ?? {}) as Json)
+        .filter((variables) => 'KAFKA_BROKERS' in variables);
+      // score-flows, predict, republish-capture, index-flows.
+      expect(withBrokers).toHaveLength(4);
+      for (const variables of withBrokers) expect(variables.KAFKA_AUTH).toBe('iam');
+    });
+
     it('creates the predictions and dead-letter topics with the stage partitions on deploy', () => {
       const kafka = stage().config.kafka;
       stage().stateless.resourceCountIs('Custom::KafkaTopic', 2);
@@ -368,7 +433,7 @@ describe('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
       const api = stage().config.api;
       const methods = Object.values(resourcesOf(template, 'AWS::ApiGateway::Method')).map(props);
       const routes = methods.filter((method) => method.HttpMethod !== 'OPTIONS');
-      expect(routes).toHaveLength(5);
+      expect(routes).toHaveLength(6);
       for (const method of routes) {
         expect(method.ApiKeyRequired).toBe(true);
         expect(method.RequestValidatorId).toBeDefined();
@@ -460,7 +525,7 @@ describe('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
         false,
       );
       expect(historyActions.some((action) => action.startsWith('s3:'))).toBe(false);
-      for (const name of SCORING_HANDLERS) {
+      for (const name of [...SCORING_HANDLERS, 'republishCapture'] as const) {
         const kafka = statementsFor(name).filter((statement) =>
           statement.actions.includes('kafka-cluster:WriteData'),
         );

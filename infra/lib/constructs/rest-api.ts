@@ -12,6 +12,7 @@ export interface RestApiRoutes {
   readonly predict: lambda.IFunction;
   readonly history: lambda.IFunction;
   readonly captureStatus: lambda.IFunction;
+  readonly republishCapture: lambda.IFunction;
   readonly searchFlows: lambda.IFunction;
 }
 
@@ -132,13 +133,15 @@ export class RestApi extends Construct {
         'method.request.querystring.to': false,
       },
     });
-    root
-      .addResource('captures')
-      .addResource('{id}')
-      .addMethod('GET', integration(routes.captureStatus), {
-        requestValidator: validateParameters,
-        requestParameters: { 'method.request.path.id': true },
-      });
+    const capture = root.addResource('captures').addResource('{id}');
+    capture.addMethod('GET', integration(routes.captureStatus), {
+      requestValidator: validateParameters,
+      requestParameters: { 'method.request.path.id': true },
+    });
+    capture.addResource('publish').addMethod('POST', integration(routes.republishCapture), {
+      requestValidator: validateParameters,
+      requestParameters: { 'method.request.path.id': true },
+    });
     root.addResource('flows').addMethod('GET', integration(routes.searchFlows), {
       requestValidator: validateParameters,
       requestParameters: {

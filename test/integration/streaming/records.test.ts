@@ -3,8 +3,11 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { indexMskBatch } from '../../../functions/handlers/index-flows.js';
+import { unacknowledgedTarget } from '../../../functions/pipeline/republish-capture.js';
+import { parseConfig } from '../../../functions/platform/config.js';
 import type { PoisonRecord } from '../../../functions/platform/kafka-dead-letter.js';
 import { toMskEvent } from '../../../functions/platform/kafka-msk-event.js';
+import { kafkaConnectionFrom } from '../../../functions/platform/kafka-publisher.js';
 import { createOpenSearchClient, OpenSearchIndexer } from '../../../functions/platform/opensearch-indexer.js';
 import {
   ecsDocumentSchema,
@@ -16,7 +19,14 @@ import {
   buildPredictionMessage,
   decodePredictionMessage,
   encodePredictionMessage,
+  isUnacknowledged,
+  MAX_UNACKNOWLEDGED_RANGES,
+  mergeUnacknowledged,
+  normalizeUnacknowledged,
   PoisonMessageError,
+  subtractRanges,
+  unacknowledgedCount,
+  unacknowledgedOf,
 } from '../../../functions/records/prediction-message.js';
 import { flowPrediction } from './support.js';
 
@@ -36,6 +46,110 @@ describe('prediction message', () => {
     const broken = { ...message, prediction: { ...prediction, probability: 3 } };
     expect(() => encodePredictionMessage(broken)).toThrow(/Refusing to publish/);
     expect(() => decodePredictionMessage(JSON.stringify(broken))).toThrow(/prediction\.probability/);
+  });
+});
+
+describe('unacknowledged flows (what a capture record keeps for the retry path)', () => {
+  it('turns prediction ids into joined flow-index ranges, ignoring API ids', () => {
+    const ids = [3, 4, 5, 9, 10, 42].map((i) => `cap:${String(i).padStart(9, '0')}`);
+    expect(unacknowledgedOf([...ids, 'api:abc:1x', 'a4b1c2d3-0000'])).toEqual({
+      ranges: [
+        [3, 5],
+        [9, 10],
+        [42, 42],
+      ],
+      exact: true,
+    });
+    expect(unacknowledgedOf(['api-uuid'])).toBeUndefined();
+  });
+
+  it('merges, counts, looks up and subtracts ranges', () => {
+    const a = normalizeUnacknowledged([
+      [10, 20],
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(a.ranges).toEqual([
+      [1, 4],
+      [10, 20],
+    ]);
+    const merged = mergeUnacknowledged(a, { ranges: [[21, 30]], exact: true });
+    expect(merged).toEqual({
+      ranges: [
+        [1, 4],
+        [10, 30],
+      ],
+      exact: true,
+    });
+    expect(unacknowledgedCount(merged)).toBe(25);
+    expect([0, 1, 4, 5, 9, 10, 20, 21].map((i) => isUnacknowledged(a, i))).toEqual([
+      false,
+      true,
+      true,
+      false,
+      false,
+      true,
+      true,
+      false,
+    ]);
+    expect(
+      subtractRanges(
+        [
+          [1, 10],
+          [20, 30],
+        ],
+        [
+          [3, 4],
+          [8, 22],
+          [30, 40],
+        ],
+      ),
+    ).toEqual([
+      [1, 2],
+      [5, 7],
+      [23, 29],
+    ]);
+    expect(subtractRanges([[1, 5]], [])).toEqual([[1, 5]]);
+    expect(subtractRanges([[1, 5]], [[1, 5]])).toEqual([]);
+  });
+
+  it('stays bounded: beyond the limit the closest ranges are joined and the set is marked inexact', () => {
+    const scattered = Array.from({ length: 1000 }, (_, i): [number, number] => [i * 10 + 1, i * 10 + 1]);
+    const bounded = normalizeUnacknowledged(scattered);
+    expect(bounded.ranges.length).toBeLessThanOrEqual(MAX_UNACKNOWLEDGED_RANGES);
+    expect(bounded.exact).toBe(false);
+    // Still a superset: nothing unacknowledged is ever dropped.
+    for (const [index] of scattered) expect(isUnacknowledged(bounded, index)).toBe(true);
+    expect(JSON.stringify(bounded).length).toBeLessThan(8 * 1024);
+  });
+
+  it('the retry target: the recorded set, else every flow (exact only when nothing was attempted)', () => {
+    const recorded = { ranges: [[5, 9]] as [number, number][], exact: true };
+    expect(
+      unacknowledgedTarget({ status: 'partial', published: 4, failed: 5, unacknowledged: recorded }, 9),
+    ).toBe(recorded);
+    expect(unacknowledgedTarget({ status: 'published', published: 9, failed: 0 }, 9)).toBeUndefined();
+    expect(unacknowledgedTarget({ status: 'not_configured', published: 0, failed: 9 }, 9)).toEqual({
+      ranges: [[1, 9]],
+      exact: true,
+    });
+    expect(unacknowledgedTarget({ status: 'failed', published: 0, failed: 9 }, 9)).toEqual({
+      ranges: [[1, 9]],
+      exact: false,
+    });
+    expect(unacknowledgedTarget(null, 0)).toBeUndefined();
+  });
+});
+
+describe('KAFKA_AUTH', () => {
+  const base = { CAPTURE_BUCKET: 'bucket', TABLE_NAME: 'table', KAFKA_BROKERS: 'b-1.example:9098' };
+  it('is parsed once from the config: plaintext by default, iam when set, never guessed from the port', () => {
+    const plain = parseConfig(base);
+    expect(plain.KAFKA_AUTH).toBe('plaintext');
+    expect(kafkaConnectionFrom(plain)?.auth).toBe('plaintext');
+    const iam = parseConfig({ ...base, KAFKA_BROKERS: 'localhost:9092', KAFKA_AUTH: 'iam' });
+    expect(kafkaConnectionFrom(iam)).toMatchObject({ auth: 'iam', brokers: ['localhost:9092'] });
+    expect(() => parseConfig({ ...base, KAFKA_AUTH: 'scram' })).toThrow(/KAFKA_AUTH/);
   });
 });
 

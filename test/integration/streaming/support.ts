@@ -118,7 +118,17 @@ export async function readAll(
 ): Promise<{ key: string | null; value: Buffer | null; partition: number; offset: string }[]> {
   const admin = kafka.admin();
   await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
+  // Right after a broker restart (the outage tests) leadership may still be moving: retry briefly.
+  let ends: Awaited<ReturnType<Admin['fetchTopicOffsets']>> = [];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      ends = await admin.fetchTopicOffsets(topic);
+      break;
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await sleep(500);
+    }
+  }
   await admin.disconnect();
   const remaining = new Map(
     ends.filter((e) => Number(e.high) > Number(e.low)).map((e) => [e.partition, Number(e.high)]),
