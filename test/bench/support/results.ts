@@ -37,6 +37,18 @@ export interface Ratio {
   value: number;
   target?: string;
   met?: boolean;
+  /**
+   * Set when `value` is a measurement (requests/s, ms), not a ratio: the table shows it with this unit in
+   * the "measured" column and, as its ratio, value / the target's number (0.2× for 398 req/s against ≥ 2000).
+   */
+  unit?: string;
+}
+
+function ratioCells(ratio: Ratio): { measured: string; ratio: string } {
+  if (ratio.unit === undefined) return { measured: '', ratio: formatRatio(ratio.value) };
+  const goal = Number((ratio.target ?? '').replace(/[^0-9.]/g, ''));
+  const measured = `${ratio.value.toLocaleString('en-US')} ${ratio.unit}`;
+  return { measured, ratio: goal > 0 ? formatRatio(ratio.value / goal) : '' };
 }
 
 export interface SectionResult {
@@ -130,10 +142,22 @@ export function markdownFor(result: SectionResult): string {
     lines.push(`| ${cells.join(' | ')} |`);
   }
   if (result.ratios.length > 0) {
-    lines.push('', '| comparison | ratio | target | met |', '| --- | --- | --- | --- |');
+    const measuredColumn = result.ratios.some((ratio) => ratio.unit !== undefined);
+    lines.push(
+      '',
+      measuredColumn
+        ? '| comparison | measured | ratio | target | met |'
+        : '| comparison | ratio | target | met |',
+      measuredColumn ? '| --- | --- | --- | --- | --- |' : '| --- | --- | --- | --- |',
+    );
     for (const ratio of result.ratios) {
       const met = ratio.met === undefined ? '' : ratio.met ? 'yes' : 'no';
-      lines.push(`| ${ratio.label} | ${formatRatio(ratio.value)} | ${ratio.target ?? ''} | ${met} |`);
+      const cells = ratioCells(ratio);
+      lines.push(
+        measuredColumn
+          ? `| ${ratio.label} | ${cells.measured} | ${cells.ratio} | ${ratio.target ?? ''} | ${met} |`
+          : `| ${ratio.label} | ${cells.ratio} | ${ratio.target ?? ''} | ${met} |`,
+      );
     }
   }
   if (result.unavailable.length > 0) {
