@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { EXPIRY_REASONS, FLOW_CSV_COLUMNS, FLOW_STRING_COLUMNS } from '../flows/flow-columns.js';
+import { FLOW_CONTEXT_COLUMNS } from '../flows/flow-context.js';
 import { ValidationError } from '../platform/errors.js';
 
 /**
- * zod schema of a flow record as accepted by POST /api/predict and read back from features/ objects:
- * every column optional (models need only their own features; the scorer names missing ones), each with
- * its type, unknown columns refused so a misspelt feature is reported instead of ignored.
+ * zod schema of a flow record as accepted by POST /api/predict: every column optional (models need only
+ * their own features; the scorer names missing ones), each with its type, unknown columns refused so a
+ * misspelt feature is reported instead of ignored. The capture-context columns (FLOW_CONTEXT_COLUMNS) are
+ * accepted too: a record taken from history carries them and is then scored exactly as its capture was.
  */
 const stringColumns = new Set<string>(FLOW_STRING_COLUMNS);
 
@@ -14,6 +16,7 @@ for (const column of FLOW_CSV_COLUMNS) {
   if (column === 'expiry_reason') shape[column] = z.enum(EXPIRY_REASONS).optional();
   else shape[column] = stringColumns.has(column) ? z.string().optional() : z.number().finite().optional();
 }
+for (const column of FLOW_CONTEXT_COLUMNS) shape[column] = z.number().finite().optional();
 
 export const flowRecordInputSchema = z.object(shape).strict();
 export type FlowRecordInput = Record<string, string | number>;

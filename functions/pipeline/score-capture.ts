@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { FLOW_CONTEXT_COLUMNS, type FlowContextInput } from '../flows/flow-context.js';
 import { DependencyError, ValidationError } from '../platform/errors.js';
 import type {
   CaptureRepository,
@@ -42,6 +43,21 @@ export type ScoreOutcome =
   | { outcome: 'skipped'; captureId: string | undefined; reason: string };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The fields the flow context reads, from a features record (text and numbers checked by flowRecordFromCsv). */
+function contextInput(record: FlowRecordInput): FlowContextInput {
+  return {
+    'Src IP': String(record['Src IP']),
+    'Dst IP': String(record['Dst IP']),
+    'Dst Port': Number(record['Dst Port']),
+    Protocol: Number(record.Protocol),
+    Timestamp: String(record.Timestamp),
+    'Total Bwd packets': Number(record['Total Bwd packets']),
+    'Total Length of Fwd Packet': Number(record['Total Length of Fwd Packet']),
+    'Total Fwd Packet': Number(record['Total Fwd Packet']),
+    'Flow Duration': Number(record['Flow Duration']),
+  };
+}
 
 /**
  * score-flows: read features/{id}.csv (the flow CSV) as a stream, score flows in batches, store the predictions
@@ -126,7 +142,7 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
       pendingWrite = (async () => {
         await deps.predictions.putCapturePredictions(
           writing,
-          columns ? { columns, lines: writingLines } : undefined,
+          columns ? { columns: storedColumns, lines: writingLines } : undefined,
         );
         const published = await deps.publisher.publish(writing);
         mergePublish(publishTotals, published);
@@ -135,6 +151,8 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
     };
 
     let columns: string[] | undefined;
+    let storedColumns: string[] = [];
+    const context = deps.scorer.newFlowContext?.();
     let lineNumber = 0;
     for await (const line of lines) {
       lineNumber++;
@@ -147,10 +165,24 @@ export async function scoreCapture(deps: ScoreDependencies, objectKey: string): 
             line: 1,
           });
         columns = header.data;
+        storedColumns = context ? [...columns, ...FLOW_CONTEXT_COLUMNS] : columns;
         continue;
       }
-      batch.push(flowRecordFromCsv(columns, line, lineNumber));
-      batchLines.push(line);
+      const record = flowRecordFromCsv(columns, line, lineNumber);
+      if (context) {
+        // Context columns, computed in emission order (the features file's order), as `ccf analyze` does:
+        // the models score a capture's flows with them. They are stored with the input too.
+        const features = context.next(contextInput(record));
+        let withContext = line;
+        for (const column of FLOW_CONTEXT_COLUMNS) {
+          record[column] = features[column];
+          withContext += `,${features[column]}`;
+        }
+        batchLines.push(withContext);
+      } else {
+        batchLines.push(line);
+      }
+      batch.push(record);
       if (batch.length >= deps.batchSize) await flush(false);
     }
     await flush(true);

@@ -1,3 +1,4 @@
+import type { FlowContextFeatures, FlowContextInput } from '../flows/flow-context.js';
 import type { Verdict } from '../records/prediction.js';
 
 /**
@@ -27,9 +28,19 @@ export interface PacketInput {
   tcp_window?: number;
 }
 
+/** Context features of a capture's flows, fed in emission order (functions/flows/flow-context.ts). */
+export interface FlowContextSource {
+  next(flow: FlowContextInput): FlowContextFeatures;
+}
+
 export interface PredictionScorer {
   scoreFlows(records: readonly ScorableRecord[]): Promise<readonly RecordScore[]> | readonly RecordScore[];
   scorePacket(input: PacketInput): Promise<RecordScore> | RecordScore;
+  /**
+   * A fresh context accumulator for one capture, when the models use context features: records carrying the
+   * context columns are scored with them (as `ccf analyze` does), records without them as lone flows.
+   */
+  newFlowContext?(): FlowContextSource;
 }
 
 /** A scorer that can also score many packets in one model run (the `functions/inference` Scorer can). */
@@ -64,8 +75,10 @@ export function coalescePacketScoring(scorer: BatchPacketScorer): PredictionScor
       },
     );
   };
+  const newFlowContext = scorer.newFlowContext?.bind(scorer);
   return {
     scoreFlows: (records) => scorer.scoreFlows(records),
+    ...(newFlowContext ? { newFlowContext } : {}),
     scorePacket: (input) =>
       new Promise<RecordScore>((resolve, reject) => {
         queue.push({ input, resolve, reject });

@@ -1,7 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { runAnalyze } from '../../../functions/cli/commands/analyze-command.js';
 import { createDocumentClient } from '../../../functions/platform/aws-clients.js';
 import { DynamoPredictionRepository } from '../../../functions/platform/dynamodb-repositories.js';
 import type { PredictionDraft } from '../../../functions/platform/ports.js';
@@ -129,6 +133,19 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
     expect(ours.length).toBe(flows);
     const times = recent.items.map((item) => item.timestamp);
     expect([...times].sort().reverse()).toEqual(times);
+
+    // ... and the verdicts are those `ccf analyze` gives the same file (same models, same flow context)
+    const dir = mkdtempSync(join(tmpdir(), 'ccf-pipeline-'));
+    try {
+      const file = join(dir, capture.name);
+      writeFileSync(file, capture.bytes);
+      const analyzed = await runAnalyze(file, { output: join(dir, 'out'), top: 0 });
+      expect(analyzed.flows).toBe(flows);
+      expect(view.summary?.by_verdict.malicious ?? 0).toBe(analyzed.byVerdict.malicious ?? 0);
+      expect(view.summary?.by_label).toEqual(analyzed.byLabel);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
 
     scored = { id: ticket.capture_id, flows, predictions: view.counts.predictions ?? -1 };
   });
