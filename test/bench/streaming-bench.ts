@@ -1,19 +1,26 @@
 /**
  * Streaming section: predictions published per second to the local Kafka (idempotent producer, acks=all) and
  * documents indexed per second into the local OpenSearch through the same path as AWS (Kafka → MSK-shaped batch
- * → index-flows → bulk). Starts (or reuses) the services with scripts/services.
+ * → index-flows → bulk); then the ~100 MB harness capture end to end on the local runtime: upload → SCORED and
+ * upload → last document indexed in the same run (target: the second ≤ 1.3 × the first).
+ * Starts (or reuses) the services with scripts/services.
  */
 import { randomUUID } from 'node:crypto';
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
+import { uploadCapture } from '../../functions/cli/commands/upload-command.js';
 import { createIndexFlowsHandler } from '../../functions/handlers/index-flows.js';
 import { startKafkaBridge } from '../../functions/local/kafka-bridge.js';
 import { KafkaDeadLetterSink } from '../../functions/platform/kafka-dead-letter.js';
 import { KafkaPredictionPublisher } from '../../functions/platform/kafka-publisher.js';
 import { createOpenSearchClient, OpenSearchIndexer } from '../../functions/platform/opensearch-indexer.js';
+import type { PredictionPublisher } from '../../functions/platform/ports.js';
 import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../../functions/records/prediction.js';
 import { ensureServices } from '../../scripts/services/services.js';
-import type { BenchContext } from './support/context.js';
+import { type BenchContext, benchCapture } from './support/context.js';
+import { slicePcap } from './support/large-capture.js';
 import { type BenchRow, machineInfo, type SectionResult } from './support/results.js';
 
 function prediction(captureId: string, index: number): Prediction {
@@ -159,18 +166,18 @@ export async function runStreamingBench(context: BenchContext): Promise<SectionR
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   await admin.disconnect();
 
+  const e2e = await endToEnd(context, kafka, brokers, state.opensearch.url);
+
   return {
     section: 'streaming',
     generatedAt: new Date().toISOString(),
     quick: context.quick,
     machine: machineInfo(),
     capture: {
-      path: '(synthetic predictions)',
-      bytes,
-      packets: total,
-      description: `${total} flow predictions; "packets" columns count predictions/documents here`,
+      ...e2e.capture,
+      description: `${e2e.capture.description}; the first two rows use ${total} synthetic flow predictions ("packets" = predictions/documents there)`,
     },
-    rows: [publishRow, indexRow],
+    rows: [publishRow, indexRow, ...e2e.rows],
     unavailable: [],
     ratios: [
       { label: 'predictions published per second (wall)', value: total / publishWall },
@@ -181,10 +188,169 @@ export async function runStreamingBench(context: BenchContext): Promise<SectionR
         target: '= 1 (each prediction indexed exactly once)',
         met: count === total,
       },
+      ...e2e.ratios,
     ],
     notes: [
       'Local single-node Kafka 3.9.1 (KRaft, 512 MB heap) and OpenSearch 2.19.4 (512 MB heap), both on this machine, started by scripts/services.',
-      'Indexing rate includes consuming from Kafka, decoding and validating each message, ECS mapping and OpenSearch bulk requests of up to 500 documents.',
+      'Indexing rate includes consuming from Kafka, decoding and validating each message, ECS mapping and OpenSearch bulk requests of up to 500 documents (3 in flight per handler call).',
+      ...e2e.notes,
     ],
   };
+}
+
+interface EndToEnd {
+  rows: BenchRow[];
+  ratios: SectionResult['ratios'];
+  notes: string[];
+  capture: SectionResult['capture'];
+}
+
+/**
+ * The harness capture through the local runtime with streaming on, as `npm start` runs it: score-flows publishes
+ * to Kafka, the bridge hands MSK-shaped batches to index-flows. SCORED and the last indexed document are timed
+ * from the same upload start.
+ */
+async function endToEnd(
+  context: BenchContext,
+  kafka: Kafka,
+  brokers: string[],
+  opensearchUrl: string,
+): Promise<EndToEnd> {
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  const { startLocalRuntime } = await import('../../functions/local/runtime.js');
+  const large = await benchCapture({ ...context, quick: true });
+  let capturePath = large.path;
+  let packets = large.packets;
+  if (context.quick) {
+    capturePath = join(context.outputDir, 'streaming-slice.pcap');
+    packets = (await slicePcap(large.path, capturePath, 100_000)).packets;
+  }
+  const bytes = statSync(capturePath).size;
+
+  const suffix = randomUUID().slice(0, 8);
+  const topic = `bench-e2e-${suffix}`;
+  const index = `bench-e2e-flows-${suffix}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: 3, replicationFactor: 1 }],
+    waitForLeaders: true,
+  });
+  const client = createOpenSearchClient({ url: opensearchUrl });
+  const indexer = new OpenSearchIndexer({ client, index, templateName: `${index}-template` });
+  await indexer.ensureTemplate();
+  const deadLetters = new KafkaDeadLetterSink(kafka, `${topic}.dlq`);
+  const kafkaPublisher = new KafkaPredictionPublisher({ kafka, topic });
+  let publishMs = 0;
+  let firstPublishAt = 0;
+  let published = 0;
+  const timedPublisher: PredictionPublisher = {
+    async publish(predictions) {
+      const at = performance.now();
+      if (firstPublishAt === 0) firstPublishAt = at;
+      const result = await kafkaPublisher.publish(predictions);
+      publishMs += performance.now() - at;
+      published += result.published;
+      return result;
+    },
+  };
+  const bridge = await startKafkaBridge({
+    kafka,
+    brokers,
+    topic,
+    groupId: `bench-e2e-${suffix}`,
+    handler: createIndexFlowsHandler({ indexer, poison: deadLetters }),
+  });
+  const dataDir = join(context.outputDir, 'streaming-local');
+  rmSync(dataDir, { recursive: true, force: true });
+  const runtime = await startLocalRuntime({
+    port: 0,
+    s3Port: 0,
+    dynamoPort: 0,
+    dataDir,
+    settings: { MODELS_DIR: join(context.repoDir, 'models') },
+    overrides: { publisher: timedPublisher },
+  });
+  try {
+    context.log(`streaming e2e: uploading ${(bytes / 1e6).toFixed(0)} MB to ${runtime.apiUrl}`);
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    const result = await uploadCapture(capturePath, {
+      api: runtime.apiUrl,
+      wait: true,
+      timeoutS: 3600,
+      log: context.log,
+    });
+    const scoredSeconds = (performance.now() - started) / 1000;
+    if (!('status' in result)) throw new Error('upload did not wait for SCORED');
+    const flows = result.counts.predictions ?? 0;
+    const indexedAtScored = bridge.stats().committed;
+    const deadline = Date.now() + 1_800_000;
+    while (bridge.stats().committed < flows && Date.now() < deadline) await sleep(25);
+    const lastIndexedAt = performance.now();
+    const endToEndSeconds = (lastIndexedAt - started) / 1000;
+    const cpuSecondsUsed = cpuSeconds(cpu);
+    await client.indices.refresh({ index });
+    const count = (await client.count({ index })).body.count;
+    const publishSeconds = publishMs / 1000;
+    const indexingSeconds = (lastIndexedAt - firstPublishAt) / 1000;
+    const ratio = endToEndSeconds / scoredSeconds;
+    const e2eRow = (name: string, command: string, seconds: number): BenchRow => ({
+      ...row(name, command, packets, bytes, seconds, cpuSecondsUsed),
+      flows,
+      flowsPerSecond: Math.round(flows / seconds),
+    });
+    return {
+      capture: {
+        path: capturePath,
+        bytes,
+        packets,
+        description: `${large.sourceFiles} corpus files repeated (harness mix)${context.quick ? `, first ${packets} packets` : ''}; ${flows} flows`,
+      },
+      rows: [
+        e2eRow('e2e upload → SCORED', 'ccf upload (local runtime, streaming on)', scoredSeconds),
+        e2eRow(
+          'e2e upload → last document indexed',
+          'ccf upload → Kafka → bridge → index-flows',
+          endToEndSeconds,
+        ),
+      ],
+      ratios: [
+        {
+          label: 'end-to-end (upload → last document indexed) / upload → SCORED',
+          value: Math.round(ratio * 100) / 100,
+          target: '≤ 1.3',
+          met: ratio <= 1.3,
+        },
+        {
+          label: 'e2e: predictions published per second (time inside publish calls)',
+          value: Math.round(published / Math.max(publishSeconds, 1e-9)),
+        },
+        {
+          label: 'e2e: documents indexed per second (first publish → last document indexed)',
+          value: Math.round(count / Math.max(indexingSeconds, 1e-9)),
+        },
+        {
+          label: 'e2e: documents indexed / predictions stored',
+          value: count / Math.max(flows, 1),
+          target: '= 1',
+          met: count === flows,
+        },
+      ],
+      notes: [
+        `end to end: ${flows} flows; SCORED after ${scoredSeconds.toFixed(1)} s (parse ${((result.timings_ms.parse ?? 0) / 1000).toFixed(1)} s, score ${((result.timings_ms.score ?? 0) / 1000).toFixed(1)} s), last document indexed after ${endToEndSeconds.toFixed(1)} s; ${indexedAtScored} documents were indexed when SCORED was seen; publish calls took ${publishSeconds.toFixed(1)} s in all.`,
+        'End to end runs everything in one Node process as `npm start` does (s3rver, handlers, Kafka bridge; dynalite in its own process), next to Kafka and OpenSearch on the same 2 cores.',
+      ],
+    };
+  } finally {
+    await runtime.close();
+    await bridge.stop();
+    await kafkaPublisher.disconnect();
+    await deadLetters.disconnect();
+    await client.indices.delete({ index }).catch(() => undefined);
+    await client.indices.deleteIndexTemplate({ name: `${index}-template` }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
 }
