@@ -344,7 +344,10 @@ export function flowsIndexTemplate(indexPattern = `${DEFAULT_FLOWS_INDEX}*`) {
     index_patterns: [indexPattern],
     priority: 100,
     template: {
-      settings: { number_of_shards: 1, number_of_replicas: 0, refresh_interval: '1s' },
+      // No explicit refresh_interval: left at OpenSearch's default (1 s), a shard nobody searched for 30 s skips
+      // its refreshes (search idle) and refreshes on the next search. A capture's bulk indexing then builds no
+      // tiny segments nobody reads; an explicit '1s' would disable that and refresh every second regardless.
+      settings: { number_of_shards: 1, number_of_replicas: 0 },
       mappings: {
         dynamic: false,
         _meta: { ecs_version: ECS_VERSION, document_version: SEARCH_DOCUMENT_VERSION },
