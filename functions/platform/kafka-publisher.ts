@@ -5,6 +5,7 @@ import {
   buildPredictionMessage,
   type CaptureContext,
   encodePredictionMessage,
+  flowIndexOfPredictionId,
   PREDICTIONS_TOPIC,
   predictionMessageKey,
   unacknowledgedOf,
@@ -107,7 +108,10 @@ export interface KafkaPublisherOptions {
   failFastMs?: number;
   /** Producer retries before a send is reported failed (bounded, so an unreachable broker fails the call). */
   retries?: number;
-  /** Unacknowledged predictions kept in memory for `retryUnacknowledged()`, oldest dropped beyond this. */
+  /**
+   * Unacknowledged API predictions kept in memory for `retryUnacknowledged()`, oldest dropped beyond this
+   * (capture flows are not kept: their capture record names them for the durable retry path).
+   */
   maxPending?: number;
 }
 
@@ -132,7 +136,7 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     this.#maxBatchBytes = options.maxBatchBytes ?? 768 * 1024;
     this.#failFastMs = options.failFastMs ?? 15_000;
     this.#retries = options.retries ?? 5;
-    this.#maxPending = options.maxPending ?? 1_000_000;
+    this.#maxPending = options.maxPending ?? 10_000;
   }
 
   /** Connects the producer once (lazily); after a failed send the next call reconnects with a fresh producer id. */
@@ -245,7 +249,13 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     if (result.failed > 0) {
       result.status = result.published > 0 ? 'partial' : 'failed';
       result.message = `Kafka did not acknowledge ${result.failed} of ${entries.length} predictions: ${messageOf(failure)}`;
-      const unacknowledged = unacknowledgedOf(result.unacknowledged_ids);
+      // Flow-index ranges only for capture flows (API prediction ids end in a page slot, not a flow index).
+      const failedIds = new Set(result.unacknowledged_ids);
+      const unacknowledged = unacknowledgedOf(
+        entries
+          .filter((e) => e.prediction.capture_id !== 'api' && failedIds.has(e.prediction.prediction_id))
+          .map((e) => e.prediction.prediction_id),
+      );
       if (unacknowledged) result.unacknowledged = unacknowledged;
     }
     return result;
@@ -259,6 +269,9 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     result.failed++;
     result.unacknowledged_ids.push(id);
     this.#pending.delete(id);
+    // A capture's flows are recorded durably on its capture record (the retry path reads them back from the
+    // store); holding them here too would keep a whole capture's predictions in memory through an outage.
+    if (flowIndexOfPredictionId(id) !== undefined && entry.prediction.capture_id !== 'api') return;
     this.#pending.set(id, entry);
     while (this.#pending.size > this.#maxPending) {
       const oldest = this.#pending.keys().next();

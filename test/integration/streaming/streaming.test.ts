@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@opensearch-project/opensearch';
@@ -13,7 +15,7 @@ import {
 import type { LocalRuntime } from '../../../functions/local/runtime.js';
 import { KafkaDeadLetterSink } from '../../../functions/platform/kafka-dead-letter.js';
 import { type MskEvent, toMskEvent } from '../../../functions/platform/kafka-msk-event.js';
-import { KafkaPredictionPublisher } from '../../../functions/platform/kafka-publisher.js';
+import { createKafka, KafkaPredictionPublisher } from '../../../functions/platform/kafka-publisher.js';
 import { createOpenSearchClient, OpenSearchIndexer } from '../../../functions/platform/opensearch-indexer.js';
 import { OpenSearchFlowSearch, resolveFlowSearch } from '../../../functions/platform/opensearch-search.js';
 import type { PredictionPublisher, PublishResult } from '../../../functions/platform/ports.js';
@@ -388,6 +390,49 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
     expect(seen.size).toBe(60);
     expect(() => resolveFlowSearch({ q: 'verdict:malicious OR 1=1' })).toThrow(/key:value/);
     expect(() => resolveFlowSearch({ q: 'script:boom' })).toThrow(/unknown key 'script'/);
+  });
+
+  it('unreachable broker: capture flows come back as flow-index ranges, only API predictions stay in memory', async () => {
+    // A port nothing listens on: connection refused at once, as when the broker is down.
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((done) => closed.close(() => done()));
+    const p = new KafkaPredictionPublisher({
+      kafka: createKafka(
+        { brokers: [`127.0.0.1:${port}`], auth: 'plaintext', region: 'us-east-1', clientId: 'down' },
+        { retries: 0 },
+      ),
+      topic: uniqueName('down'),
+      retries: 0,
+      failFastMs: 60_000,
+    });
+    cleanups.push(() => p.disconnect());
+    const captureId = uniqueName('cap');
+    const flows = [3, 4, 5, 9].map((i) => flowPrediction(captureId, i));
+    const api = flowPrediction('api', 1, { prediction_id: 'api:page-1:7', capture_id: 'api' });
+    const started = Date.now();
+    const result = await p.publish([...flows, api]);
+    expect(result).toMatchObject({
+      status: 'failed',
+      published: 0,
+      failed: 5,
+      unacknowledged: {
+        ranges: [
+          [3, 5],
+          [9, 9],
+        ],
+        exact: true,
+      },
+    });
+    expect(p.unacknowledged().map((x) => x.prediction_id)).toEqual(['api:page-1:7']);
+    // Within the fail-fast window the next call does not wait for the broker again.
+    const again = Date.now();
+    expect((await p.publish([flowPrediction(captureId, 10)])).unacknowledged).toEqual({
+      ranges: [[10, 10]],
+      exact: true,
+    });
+    expect(Date.now() - again).toBeLessThan(Math.max(1000, (again - started) / 2));
   });
 
   it('MSK redelivery of a batch does not duplicate documents', async () => {
