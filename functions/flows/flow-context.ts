@@ -93,16 +93,26 @@ export class TimestampParser {
 
   parseUs(text: string): number {
     const dot = text.indexOf('.');
-    const head = dot < 0 ? text : text.slice(0, dot);
-    if (head !== this.prefix) {
+    const headLength = dot < 0 ? text.length : dot;
+    // Same second as the last flow (the common case): no allocation.
+    if (headLength !== this.prefix.length || !text.startsWith(this.prefix)) {
+      const head = text.slice(0, headLength);
       const ms = Date.parse(`${head.replace(' ', 'T')}Z`);
       if (Number.isNaN(ms)) return Number.NaN;
       this.prefix = head;
       this.prefixUs = ms * 1000;
     }
     if (dot < 0) return this.prefixUs;
-    const fraction = text.slice(dot + 1, dot + 7);
-    return this.prefixUs + Number(fraction.padEnd(6, '0'));
+    // Up to six fraction digits, read as microseconds ("5" → 500000 µs).
+    let us = 0;
+    let scale = 100_000;
+    for (let i = dot + 1; i < text.length && scale >= 1; i++) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) return Number.NaN;
+      us += digit * scale;
+      scale /= 10;
+    }
+    return this.prefixUs + us;
   }
 }
 
@@ -112,15 +122,15 @@ export class TimestampParser {
  */
 class KeyWindow {
   start: number[] = [];
-  value: string[] = [];
+  value: (string | number)[] = [];
   flags: number[] = [];
   durationUs: number[] = [];
-  shape: string[] = [];
-  shapes = new Map<string, number>();
+  shape: number[] = [];
+  shapes = new Map<number, number>();
   head = 0;
   durationSumUs = 0;
   latestUs = Number.NEGATIVE_INFINITY;
-  distinct = new Map<string, number>();
+  distinct = new Map<string | number, number>();
   unanswered = 0;
   payload = 0;
   /** Index (into `start`) of the oldest flow within the 1 s rate window. */
@@ -132,10 +142,10 @@ class KeyWindow {
 
   add(
     startUs: number,
-    value: string,
+    value: string | number,
     flag: number,
     durationUs: number,
-    shape: string,
+    shape: number,
     windowUs: number,
     maxFlows: number,
   ): void {
@@ -176,7 +186,7 @@ class KeyWindow {
   }
 
   private evictHead(): void {
-    const value = this.value[this.head] as string;
+    const value = this.value[this.head] as string | number;
     const left = (this.distinct.get(value) ?? 1) - 1;
     if (left === 0) this.distinct.delete(value);
     else this.distinct.set(value, left);
@@ -184,7 +194,7 @@ class KeyWindow {
     if (flag & 1) this.unanswered--;
     if (flag & 2) this.payload--;
     this.durationSumUs -= this.durationUs[this.head] as number;
-    const shape = this.shape[this.head] as string;
+    const shape = this.shape[this.head] as number;
     const same = (this.shapes.get(shape) ?? 1) - 1;
     if (same === 0) this.shapes.delete(shape);
     else this.shapes.set(shape, same);
@@ -192,24 +202,27 @@ class KeyWindow {
   }
 }
 
-/** Keyed windows with a bound on the number of keys (least recently updated dropped first). */
+/**
+ * Keyed windows with a bound on the number of keys: keys whose window has emptied are swept periodically; when the
+ * map is full even so, the oldest-created keys go first (Map insertion order), so the result stays deterministic.
+ */
 class KeyedWindows {
   private readonly windows = new Map<string, KeyWindow>();
   constructor(private readonly maxKeys: number) {}
 
-  touch(key: string): KeyWindow {
+  touch(key: string, oldestUs: number): KeyWindow {
     let w = this.windows.get(key);
     if (w === undefined) {
-      w = new KeyWindow();
       if (this.windows.size >= this.maxKeys) {
-        const first = this.windows.keys().next();
-        if (!first.done) this.windows.delete(first.value);
+        this.sweep(oldestUs);
+        for (const first of this.windows.keys()) {
+          if (this.windows.size < this.maxKeys) break;
+          this.windows.delete(first);
+        }
       }
-    } else {
-      // Re-insert: Map iteration order becomes least-recently-updated first.
-      this.windows.delete(key);
+      w = new KeyWindow();
+      this.windows.set(key, w);
     }
-    this.windows.set(key, w);
     return w;
   }
 
@@ -217,7 +230,6 @@ class KeyedWindows {
   sweep(oldestUs: number): void {
     for (const [key, w] of this.windows) {
       if (w.latestUs < oldestUs) this.windows.delete(key);
-      else break; // LRU order: the rest were updated later; a stale one left here is dropped on a later sweep.
     }
   }
 
@@ -258,20 +270,21 @@ export class FlowContext {
     if (startUs > this.latestUs) this.latestUs = startUs;
     const src = flow['Src IP'];
     const dst = flow['Dst IP'];
-    const port = String(flow['Dst Port']);
+    const port = flow['Dst Port'];
     const flag = (flow['Total Bwd packets'] === 0 ? 1 : 0) | (flow['Total Length of Fwd Packet'] > 0 ? 2 : 0);
-    const s = this.bySrc.touch(src);
+    const oldest = this.latestUs - this.windowUs;
+    const s = this.bySrc.touch(src, oldest);
     const duration = flow['Flow Duration'];
     // Durations are integers (µs), so the running sums stay exact whatever the order of adds and evictions.
     const durationUs = Number.isFinite(duration) && duration > 0 ? Math.round(duration) : 0;
-    const shape = `${flow['Total Fwd Packet']}:${Math.floor(flow['Total Length of Fwd Packet'] / 64)}`;
-    s.add(startUs, dst, 0, 0, '', this.windowUs, this.maxFlows);
-    const p = this.byPair.touch(`${src}>${dst}`);
+    // (forward packets, forward bytes / 64) as one number: a Map key without a string per flow.
+    const shape = flow['Total Fwd Packet'] * 2 ** 26 + Math.floor(flow['Total Length of Fwd Packet'] / 64);
+    s.add(startUs, dst, 0, 0, 0, this.windowUs, this.maxFlows);
+    const p = this.byPair.touch(`${src}>${dst}`, oldest);
     p.add(startUs, port, flag, durationUs, shape, this.windowUs, this.maxFlows);
-    const v = this.bySvc.touch(`${dst}|${port}|${flow.Protocol}`);
-    v.add(startUs, src, 0, 0, '', this.windowUs, this.maxFlows);
+    const v = this.bySvc.touch(`${dst}|${port}|${flow.Protocol}`, oldest);
+    v.add(startUs, src, 0, 0, 0, this.windowUs, this.maxFlows);
     if (++this.seen % SWEEP_EVERY === 0) {
-      const oldest = this.latestUs - this.windowUs;
       this.bySrc.sweep(oldest);
       this.byPair.sweep(oldest);
       this.bySvc.sweep(oldest);

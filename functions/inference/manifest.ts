@@ -58,6 +58,8 @@ export const manifestSchema = z.object({
       description: z.string(),
       classifier_threshold: z.number().min(0).max(1),
       anomaly_threshold: z.number(),
+      /** Threshold of flow-classifier-lone (flows without context); absent in bundles without that model. */
+      lone_classifier_threshold: z.number().min(0).max(1).optional(),
       target_benign_fpr: z.number(),
     })
     .loose(),

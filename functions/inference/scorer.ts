@@ -19,6 +19,18 @@ import {
 
 export const FLOW_CLASSIFIER = 'flow-classifier';
 export const FLOW_ANOMALY = 'flow-anomaly';
+/** Scores flows that come without their capture (no context columns): POST /api/predict, `ccf predict`. */
+export const FLOW_CLASSIFIER_LONE = 'flow-classifier-lone';
+/** The context column whose presence (a number ≥ 0) says a record was scored with its capture. */
+const CONTEXT_MARKER = 'ctx_pair_flows';
+
+/** Whether `record` carries its capture's context (else it is a lone flow). */
+export function hasFlowContext(record: ScorableRecord): boolean {
+  const value = record[CONTEXT_MARKER];
+  if (typeof value === 'number') return value >= 0;
+  if (typeof value === 'string') return value.trim() !== '' && Number(value) >= 0;
+  return false;
+}
 export const PACKET_CLASSIFIER = 'packet-classifier';
 
 /** Rows per ONNX call: bounds the input buffer (83 features × 4 bytes × 8192 ≈ 2.7 MB). */
@@ -193,10 +205,12 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
   const classifierEntry = requireModel(manifest, FLOW_CLASSIFIER);
   const anomalyEntry = requireModel(manifest, FLOW_ANOMALY);
   const packetEntry = requireModel(manifest, PACKET_CLASSIFIER);
-  const [classifier, anomaly, packet] = await Promise.all([
+  const loneEntry = manifest.models.find((m) => m.name === FLOW_CLASSIFIER_LONE);
+  const [classifier, anomaly, packet, lone] = await Promise.all([
     openModel(modelsDir, classifierEntry, 'probabilities', threads),
     openModel(modelsDir, anomalyEntry, 'anomaly_score', threads),
     openModel(modelsDir, packetEntry, 'probabilities', threads),
+    loneEntry ? openModel(modelsDir, loneEntry, 'probabilities', threads) : undefined,
   ]);
   const classes = classifierEntry.classes;
   const packetClasses = packetEntry.classes;
@@ -222,6 +236,26 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
     anomalyName: FLOW_ANOMALY,
     modelVersion: manifest.model_version,
   };
+  const loneThreshold = manifest.combination_policy.lone_classifier_threshold;
+  if (
+    lone &&
+    (loneThreshold === undefined ||
+      lone.entry.classes?.length !== classes.length ||
+      lone.entry.classes.some((c, i) => c !== classes[i]))
+  ) {
+    throw new ModelError(
+      `Model ${FLOW_CLASSIFIER_LONE} needs the classifier's classes and combination_policy.lone_classifier_threshold`,
+      { model: FLOW_CLASSIFIER_LONE },
+    );
+  }
+  // A lone flow has no context, so no anomaly evidence: only its classifier can flag it.
+  const lonePolicy: CombinationPolicy = {
+    ...policy,
+    classifierThreshold: loneThreshold ?? policy.classifierThreshold,
+    anomalyThreshold: Number.POSITIVE_INFINITY,
+    classifierName: FLOW_CLASSIFIER_LONE,
+  };
+  const loneBuffer = lone ? new Float32Array(batchSize * lone.layout.features.length) : undefined;
   const packetThreshold = packetEntry.thresholds.malicious_probability;
   if (packetThreshold === undefined) {
     throw new ModelError(`Model ${PACKET_CLASSIFIER} has no malicious_probability threshold`, {
@@ -244,12 +278,12 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
     return next;
   };
 
-  async function scoreFlowBatch(
+  /** Records [from, to) that all carry context: classifier + anomaly detector. */
+  async function scoreWithContext(
     records: readonly ScorableRecord[],
     from: number,
     to: number,
-    out: FlowScore[],
-  ) {
+  ): Promise<FlowScore[]> {
     const rows = to - from;
     classifier.write(records, from, to, flowBuffer);
     if (!sameInputs) anomaly.write(records, from, to, anomalyBuffer);
@@ -257,7 +291,60 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
       runModel(classifier, flowBuffer, rows),
       runModel(anomaly, anomalyBuffer, rows),
     ]);
-    for (let i = 0; i < rows; i++) out.push(combineVerdict(probabilities, i, scores[i] as number, policy));
+    const out: FlowScore[] = new Array(rows);
+    for (let i = 0; i < rows; i++) out[i] = combineVerdict(probabilities, i, scores[i] as number, policy);
+    return out;
+  }
+
+  /** Records [from, to) without context: the lone-flow classifier, anomaly score 0. */
+  async function scoreLone(
+    records: readonly ScorableRecord[],
+    from: number,
+    to: number,
+  ): Promise<FlowScore[]> {
+    const model = lone as LoadedModel;
+    const buffer = loneBuffer as Float32Array;
+    const rows = to - from;
+    model.write(records, from, to, buffer);
+    const probabilities = await runModel(model, buffer, rows);
+    const out: FlowScore[] = new Array(rows);
+    for (let i = 0; i < rows; i++) out[i] = combineVerdict(probabilities, i, 0, lonePolicy);
+    return out;
+  }
+
+  async function scoreFlowBatch(
+    records: readonly ScorableRecord[],
+    from: number,
+    to: number,
+    out: FlowScore[],
+  ) {
+    if (!lone) {
+      for (const score of await scoreWithContext(records, from, to)) out.push(score);
+      return;
+    }
+    // A capture's flows all carry context and one POST carries none: split only when a batch mixes them.
+    let lones = 0;
+    for (let r = from; r < to; r++) if (!hasFlowContext(records[r] as ScorableRecord)) lones++;
+    if (lones === 0 || lones === to - from) {
+      const scores =
+        lones === 0 ? await scoreWithContext(records, from, to) : await scoreLone(records, from, to);
+      for (const score of scores) out.push(score);
+      return;
+    }
+    const withContext: ScorableRecord[] = [];
+    const without: ScorableRecord[] = [];
+    const isContext: boolean[] = [];
+    for (let r = from; r < to; r++) {
+      const record = records[r] as ScorableRecord;
+      const has = hasFlowContext(record);
+      isContext.push(has);
+      (has ? withContext : without).push(record);
+    }
+    const a = await scoreWithContext(withContext, 0, withContext.length);
+    const b = await scoreLone(without, 0, without.length);
+    let i = 0;
+    let j = 0;
+    for (const has of isContext) out.push((has ? a[i++] : b[j++]) as FlowScore);
   }
 
   async function scorePacketBatch(
@@ -315,7 +402,12 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
       });
     },
     async close() {
-      await Promise.all([classifier.session.release(), anomaly.session.release(), packet.session.release()]);
+      await Promise.all([
+        classifier.session.release(),
+        anomaly.session.release(),
+        packet.session.release(),
+        lone?.session.release(),
+      ]);
     },
   };
   return scorer;

@@ -16,6 +16,7 @@ import {
   compileRowWriter,
   FLOW_ANOMALY,
   FLOW_CLASSIFIER,
+  FLOW_CLASSIFIER_LONE,
   loadScorer,
   PACKET_CLASSIFIER,
   readModelFile,
@@ -170,6 +171,7 @@ export async function runInferenceBench(context: BenchContext): Promise<SectionR
     for (const [name, output] of [
       [FLOW_CLASSIFIER, 'probabilities'],
       [FLOW_ANOMALY, 'anomaly_score'],
+      [FLOW_CLASSIFIER_LONE, 'probabilities'],
       [PACKET_CLASSIFIER, 'probabilities'],
     ] as const) {
       const entry = requireModel(manifest, name);
@@ -244,6 +246,22 @@ export async function runInferenceBench(context: BenchContext): Promise<SectionR
       combined,
     );
     rows.push(combinedRow);
+    // The same flows without their capture (POST /api/predict): the lone-flow classifier path.
+    const loneFlows: ScorableRecord[] = flows.map((r) =>
+      Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('ctx_'))),
+    );
+    const loneT = await bestOf(REPEATS, async () => {
+      await scorer.scoreFlows(loneFlows);
+    });
+    rows.push(
+      row(
+        `lone-flow verdict (batched ${batch})`,
+        'scorer.scoreFlows(records without context columns)',
+        loneFlows.length,
+        width - 13,
+        loneT,
+      ),
+    );
     const packetsT = await bestOf(REPEATS, async () => {
       await scorer.scorePackets(packets);
     });
@@ -275,11 +293,16 @@ export async function runInferenceBench(context: BenchContext): Promise<SectionR
       };
     };
     const flowLatency = await latency((i) => scorer.scoreFlows([flows[i % flows.length] as ScorableRecord]));
+    // POST /api/predict sends one flow without its capture: the lone-flow classifier.
+    const loneLatency = await latency((i) =>
+      scorer.scoreFlows([loneFlows[i % loneFlows.length] as ScorableRecord]),
+    );
     const packetLatency = await latency((i) =>
       scorer.scorePacket(packets[i % packets.length] as ScorableRecord),
     );
     notes.push(
-      `single flow record, combined verdict (2 models): wall p50 ${flowLatency.p50.toFixed(3)} ms, p99 ${flowLatency.p99.toFixed(3)} ms; CPU time per call p50 ${flowLatency.cpuP50.toFixed(3)} ms, p99 ${flowLatency.cpuP99.toFixed(3)} ms (${latencyRuns} calls)`,
+      `single flow record with context, combined verdict (2 models): wall p50 ${flowLatency.p50.toFixed(3)} ms, p99 ${flowLatency.p99.toFixed(3)} ms; CPU time per call p50 ${flowLatency.cpuP50.toFixed(3)} ms, p99 ${flowLatency.cpuP99.toFixed(3)} ms (${latencyRuns} calls)`,
+      `single lone flow record (no context, POST /api/predict), lone-flow classifier: wall p50 ${loneLatency.p50.toFixed(3)} ms, p99 ${loneLatency.p99.toFixed(3)} ms; CPU time per call p50 ${loneLatency.cpuP50.toFixed(3)} ms, p99 ${loneLatency.cpuP99.toFixed(3)} ms (${latencyRuns} calls)`,
       `single packet record: wall p50 ${packetLatency.p50.toFixed(3)} ms, p99 ${packetLatency.p99.toFixed(3)} ms; CPU time per call p50 ${packetLatency.cpuP50.toFixed(3)} ms, p99 ${packetLatency.cpuP99.toFixed(3)} ms (${latencyRuns} calls)`,
       `Columns "packets" and "flows" both count scored records; MB/s counts float32 input bytes. Rates are per CPU second of this process (onnxruntime: 1 intra-op thread per session), best of ${REPEATS} runs.`,
       `Records: ${flowCount} flow records from ${source}; ${flowCount} synthetic packets (deterministic seed).`,

@@ -61,7 +61,9 @@ def _float32_floor(t: float) -> float:
     return float(t32)
 
 
-def isolation_forest_to_onnx(model: Any, n_features: int, doc: str, gate_feature: int | None = None) -> bytes:
+def isolation_forest_to_onnx(
+    model: Any, n_features: int, doc: str, gate_feature: int | None = None, columns: list[int] | None = None
+) -> bytes:
     """A fitted sklearn IsolationForest (on signed_log1p(features)) as ONE TreeEnsembleRegressor node.
 
     skl2onnx emits ~27 nodes per tree (5,000+ for 200 trees), which takes seconds to load and is slow to run.
@@ -72,7 +74,10 @@ def isolation_forest_to_onnx(model: Any, n_features: int, doc: str, gate_feature
 
     With `gate_feature`, the score is multiplied by (input[:, gate_feature] >= 0): a record whose context columns
     are absent (-1: a lone flow, scored without its capture) gets 0, "no evidence", instead of a score for a
-    point outside everything the detector was trained on."""
+    point outside everything the detector was trained on.
+
+    With `columns`, the forest was fitted on x[:, columns] and the graph reads the full row (n_features wide):
+    its splits refer to columns[j], so the scorer can hand it the classifier's input buffer as is."""
     tree_ids, node_ids, feature_ids, values, modes, true_ids, false_ids = [], [], [], [], [], [], []
     target_tree, target_node, target_weight = [], [], []
     for t, (estimator, features) in enumerate(zip(model.estimators_, model.estimators_features_, strict=True)):
@@ -95,7 +100,8 @@ def isolation_forest_to_onnx(model: Any, n_features: int, doc: str, gate_feature
                 target_node.append(node)
                 target_weight.append(float(depth[node] + _average_path_length(float(tree.n_node_samples[node]))))
             else:
-                feature_ids.append(int(features[tree.feature[node]]))
+                fitted = int(features[tree.feature[node]])
+                feature_ids.append(fitted if columns is None else int(columns[fitted]))
                 values.append(_float32_floor(float(tree.threshold[node])))
                 modes.append("BRANCH_LEQ")
                 true_ids.append(int(tree.children_left[node]))

@@ -133,6 +133,9 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         f"- benign scenarios only: {cv['benign_scenario_flows']} flows over {cv['benign_scenario_seconds']} s of traffic,"
         f" {cv['benign_scenario_fp']} false positives → **{cv['benign_fp_per_hour']} per hour** of benign lab traffic",
         f"- attack flows detected (verdict malicious): {cv['attack_detected']} of {cv['attack_flows']}",
+        f"- the same held-out flows scored as lone records (no context columns, as POST /api/predict sees a flow):"
+        f" macro-F1 {cv['lone_flows']['macro_f1']}, benign FP {cv['lone_flows']['benign_fp_per_1000']} per 1,000,"
+        f" attack flows detected {cv['lone_flows']['attack_detected']}",
         "",
         *table(["class", "precision", "recall", "F1", "support"], [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in rep["per_class"].items()]),
         "",

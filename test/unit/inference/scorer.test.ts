@@ -7,7 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { FLOW_CONTEXT_COLUMNS, type FlowContextInput } from '../../../functions/flows/flow-context.js';
-import { loadScorer, type ScorableRecord, type Scorer } from '../../../functions/inference/index.js';
+import {
+  hasFlowContext,
+  loadScorer,
+  type ScorableRecord,
+  type Scorer,
+} from '../../../functions/inference/index.js';
 import { FeatureSchemaError, ModelError, ValidationError } from '../../../functions/platform/errors.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -155,9 +160,25 @@ describe('loadScorer with the committed models', () => {
     const absent = { ...lone, ...Object.fromEntries(FLOW_CONTEXT_COLUMNS.map((c) => [c, -1])) };
     const [withCtx, alone, explicit] = await scorer.scoreFlows([record, lone, absent]);
     expect(alone).toEqual(explicit);
-    // The anomaly detector reads only the context: without it, it has no evidence and says 0.
+    // Without context the lone-flow classifier decides, and there is no anomaly evidence.
     expect(alone?.anomaly_score).toBe(0);
+    expect(alone?.decided_by).toBe('flow-classifier-lone');
     expect(withCtx?.anomaly_score).not.toBe(0);
+    expect(['flow-classifier', 'flow-anomaly']).toContain(withCtx?.decided_by);
+    expect(hasFlowContext(record)).toBe(true);
+    expect(hasFlowContext(lone)).toBe(false);
+    expect(hasFlowContext({ ...lone, ctx_pair_flows: '-1' })).toBe(false);
+  });
+
+  it('scores a batch mixing flows with and without context like each alone, in order', async () => {
+    const rows = golden.synthetic_flows.map((row) =>
+      Object.fromEntries(Object.entries(row.record).map(([k, v]) => [k, decodeSpecial(v)])),
+    );
+    const mixed = [...rows, ...rows.slice().reverse()];
+    const together = await scorer.scoreFlows(mixed);
+    const alone = await Promise.all(mixed.map(async (r) => (await scorer.scoreFlows([r]))[0]));
+    expect(together).toEqual(alone);
+    expect(new Set(together.map((s) => s.decided_by === 'flow-classifier-lone')).size).toBe(2);
   });
 
   it('annotates a capture stream with the context the models were trained with (manifest flow_context)', async () => {
