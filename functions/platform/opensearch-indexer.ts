@@ -1,7 +1,13 @@
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { Client } from '@opensearch-project/opensearch';
 import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws';
-import { DEFAULT_FLOWS_INDEX, type EcsDocument, flowsIndexTemplate } from '../records/ecs-document.js';
+import { z } from 'zod';
+import {
+  DEFAULT_FLOWS_INDEX,
+  type EcsDocument,
+  FLOWS_TEMPLATE_VERSION,
+  flowsIndexTemplate,
+} from '../records/ecs-document.js';
 import { DependencyError } from './errors.js';
 
 /**
@@ -9,6 +15,9 @@ import { DependencyError } from './errors.js';
  * duplicates), installs the `ccf-flows` index template when it is missing, retries items rejected with 429
  * (and whole requests answered 429) with exponential backoff, and returns one result per document.
  */
+
+/** What the indexer reads back from an installed template: its version (absent before versions existed → 0). */
+const templateMetaSchema = z.object({ template_version: z.number().int() });
 
 export interface OpenSearchConnection {
   url: string;
@@ -96,12 +105,17 @@ export class OpenSearchIndexer {
     this.#sleep = options.sleep ?? sleepMs;
   }
 
-  /** Installs the index template once per container when it is missing (an existing one is left as is). */
+  /**
+   * Installs the index template once per container when it is missing or older than this code's
+   * (`_meta.template_version`); a newer one (installed by a later deployment) is left as is. Existing indices
+   * keep their settings; the template applies to indices created afterwards.
+   */
   ensureTemplate(): Promise<void> {
     this.#templateReady ??= (async () => {
       try {
         const exists = await this.client.indices.existsIndexTemplate({ name: this.#templateName });
-        if (exists.body === true) return;
+        if (exists.body === true && (await this.#installedTemplateVersion()) >= FLOWS_TEMPLATE_VERSION)
+          return;
         await this.client.indices.putIndexTemplate({
           name: this.#templateName,
           body: flowsIndexTemplate(`${this.index}*`),
@@ -119,6 +133,14 @@ export class OpenSearchIndexer {
       if (this.#templateReady === installing) this.#templateReady = undefined;
     });
     return installing;
+  }
+
+  async #installedTemplateVersion(): Promise<number> {
+    const response = await this.client.indices.getIndexTemplate({ name: this.#templateName });
+    const meta = templateMetaSchema.safeParse(
+      response.body.index_templates?.[0]?.index_template?.template?.mappings?._meta,
+    );
+    return meta.success ? meta.data.template_version : 0;
   }
 
   #delay(attempt: number): number {

@@ -11,6 +11,8 @@ import type { PredictionMessage } from './prediction-message.js';
  */
 export const ECS_VERSION = '8.11.0';
 export const SEARCH_DOCUMENT_VERSION = 1;
+/** Bumped whenever `flowsIndexTemplate` changes, so the indexer replaces an older installed template. */
+export const FLOWS_TEMPLATE_VERSION = 2;
 export const DEFAULT_FLOWS_INDEX = 'ccf-flows';
 
 const IANA_TRANSPORT: Readonly<Record<number, string>> = {
@@ -350,7 +352,11 @@ export function flowsIndexTemplate(indexPattern = `${DEFAULT_FLOWS_INDEX}*`) {
       settings: { number_of_shards: 1, number_of_replicas: 0 },
       mappings: {
         dynamic: false,
-        _meta: { ecs_version: ECS_VERSION, document_version: SEARCH_DOCUMENT_VERSION },
+        _meta: {
+          ecs_version: ECS_VERSION,
+          document_version: SEARCH_DOCUMENT_VERSION,
+          template_version: FLOWS_TEMPLATE_VERSION,
+        },
         properties: {
           '@timestamp': { type: 'date' },
           ecs: { properties: { version: keyword } },

@@ -11,6 +11,7 @@ import { kafkaConnectionFrom } from '../../../functions/platform/kafka-publisher
 import { createOpenSearchClient, OpenSearchIndexer } from '../../../functions/platform/opensearch-indexer.js';
 import {
   ecsDocumentSchema,
+  FLOWS_TEMPLATE_VERSION,
   featureFieldName,
   parseCicTimestamp,
   toEcsDocument,
@@ -219,6 +220,18 @@ describe('OpenSearch indexer backpressure (a real HTTP server answering like a b
       if (request.method === 'HEAD') {
         response.statusCode = 200;
         response.end();
+        return;
+      }
+      if (request.method === 'GET' && request.url?.startsWith('/_index_template/')) {
+        // The installed template is current, so the indexer leaves it alone.
+        const template = { mappings: { _meta: { template_version: FLOWS_TEMPLATE_VERSION } } };
+        response.end(
+          JSON.stringify({
+            index_templates: [
+              { name: 'ccf-flows-template', index_template: { index_patterns: [], template } },
+            ],
+          }),
+        );
         return;
       }
       if (request.url?.startsWith('/_bulk')) {

@@ -19,6 +19,7 @@ import { createKafka, KafkaPredictionPublisher } from '../../../functions/platfo
 import { createOpenSearchClient, OpenSearchIndexer } from '../../../functions/platform/opensearch-indexer.js';
 import { OpenSearchFlowSearch, resolveFlowSearch } from '../../../functions/platform/opensearch-search.js';
 import type { PredictionPublisher, PublishResult } from '../../../functions/platform/ports.js';
+import { FLOWS_TEMPLATE_VERSION, flowsIndexTemplate } from '../../../functions/records/ecs-document.js';
 import {
   decodePredictionMessage,
   unacknowledgedCount,
@@ -433,6 +434,47 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
       exact: true,
     });
     expect(Date.now() - again).toBeLessThan(Math.max(1000, (again - started) / 2));
+  });
+
+  it('the index template is replaced when older than the code, and left alone when newer', async () => {
+    const index = uniqueName('flows');
+    const name = `${index}-template`;
+    cleanups.push(() => client.indices.deleteIndexTemplate({ name }).catch(() => undefined));
+    const installed = async () => {
+      const response = await client.indices.getIndexTemplate({ name });
+      return response.body.index_templates?.[0]?.index_template?.template;
+    };
+    // As installed before templates carried a version: refresh_interval pinned to 1s.
+    const old = flowsIndexTemplate(`${index}*`);
+    await client.indices.putIndexTemplate({
+      name,
+      body: {
+        ...old,
+        template: {
+          ...old.template,
+          settings: { ...old.template.settings, refresh_interval: '1s' },
+          mappings: { ...old.template.mappings, _meta: { document_version: 1 } },
+        },
+      },
+    });
+    await new OpenSearchIndexer({ client, index, templateName: name }).ensureTemplate();
+    const replaced = await installed();
+    expect(replaced?.mappings?._meta).toMatchObject({ template_version: FLOWS_TEMPLATE_VERSION });
+    expect(JSON.stringify(replaced?.settings ?? {})).not.toContain('refresh_interval');
+
+    const newer = flowsIndexTemplate(`${index}*`);
+    await client.indices.putIndexTemplate({
+      name,
+      body: {
+        ...newer,
+        template: {
+          ...newer.template,
+          mappings: { ...newer.template.mappings, _meta: { template_version: 99 } },
+        },
+      },
+    });
+    await new OpenSearchIndexer({ client, index, templateName: name }).ensureTemplate();
+    expect((await installed())?.mappings?._meta).toEqual({ template_version: 99 });
   });
 
   it('MSK redelivery of a batch does not duplicate documents', async () => {
