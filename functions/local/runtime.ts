@@ -112,6 +112,10 @@ async function startDynalite(host: string, requestedPort: number, path: string |
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      // Exit with the runtime even when it dies without stopping us (crash, SIGKILL): the IPC channel
+      // below closes then. Without this an orphaned dynalite kept its port and LevelDB lock.
+      '--import',
+      'data:text/javascript,process.on("disconnect",()=>process.exit(0))',
       cli,
       '--host',
       host,
@@ -125,7 +129,7 @@ async function startDynalite(host: string, requestedPort: number, path: string |
       '--updateTableMs',
       '0',
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
   );
   await new Promise<void>((ready, fail) => {
     const onExit = (code: number | null) =>
