@@ -6,8 +6,8 @@ import type { CaptureSummary } from '../capture/capture-reader.js';
  * implements it with the real reader, decoders and flow meter; tests may pass another.
  */
 export interface AnalysisSinks {
-  /** Packet CSV text (header first), in order. */
-  packetCsv(text: string): void;
+  /** Packet CSV bytes (UTF-8, header first), in order; each chunk may be kept. */
+  packetCsv(chunk: Uint8Array): void;
   /** Flow CSV bytes (UTF-8, header first, FLOW_CSV_COLUMNS), in order; each chunk may be kept. */
   flowCsv(chunk: Uint8Array): void;
 }

@@ -22,8 +22,10 @@ export function createCaptureAnalyzer(
   const names = options.protocolNames ?? loadProtocolNames();
   const analyze: CaptureAnalyzer = async (source, sinks, { sourceName }) => {
     const packet = new DecodedPacket();
-    const packetCsv = new PacketCsvWriter(names, (chunk) => sinks.packetCsv(chunk), {
+    // Rows handed on as bytes: no latin1 string per chunk for the gzip stream to encode back.
+    const packetCsv = new PacketCsvWriter(names, () => {}, {
       chunkChars: 256 * 1024,
+      onBytes: (chunk) => sinks.packetCsv(chunk),
     });
     sinks.flowCsv(Buffer.from(FLOW_CSV_HEADER, 'utf8'));
     const flowRows = CsvRowBuffer.toBytes((chunk) => sinks.flowCsv(chunk));

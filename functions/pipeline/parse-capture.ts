@@ -89,7 +89,7 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
     const analysis = await deps.analyze(
       hashedBody(object.body),
       {
-        packetCsv: (text) => packetSink.write(text),
+        packetCsv: (chunk) => packetSink.writeBytes(chunk),
         // The flow CSV is also the model input: the same bytes go to flows/ and features/.
         flowCsv: (chunk) => {
           flowSink.writeBytes(chunk);
