@@ -13,7 +13,7 @@ export type Verdict = z.infer<typeof verdictSchema>;
 export const predictionSchema = z
   .object({
     schema_version: z.literal(PREDICTION_SCHEMA_VERSION),
-    /** Deterministic: `${capture_id}:${flow index}` for captures, a UUID for API calls. Used as OpenSearch _id. */
+    /** Deterministic: `${capture_id}:${flow index}` for captures, `api:${page uuid}:${slot}` for API calls (their page). Used as OpenSearch _id. */
     prediction_id: z.string().min(1),
     /** Capture id, or 'api' for records scored through POST /api/predict. */
     capture_id: z.string().min(1),
