@@ -1,5 +1,5 @@
 import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
-import { Kafka, type KafkaConfig, logLevel, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, type KafkaConfig, logLevel, type Message, type Producer } from 'kafkajs';
 import type { Prediction } from '../records/prediction.js';
 import {
   buildPredictionMessage,
@@ -113,6 +113,8 @@ export interface KafkaPublisherOptions {
    * (capture flows are not kept: their capture record names them for the durable retry path).
    */
   maxPending?: number;
+  /** Codec of produce batches (`CompressionTypes.None` / `GZIP`; consumers decode either natively). */
+  compression?: CompressionTypes;
 }
 
 export class KafkaPredictionPublisher implements PredictionPublisher {
@@ -125,6 +127,7 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
   #unavailable: { until: number; error: unknown } | undefined;
   readonly #retries: number;
   readonly #maxPending: number;
+  readonly #compression: CompressionTypes;
   readonly #pending = new Map<string, { prediction: Prediction; capture: CaptureContext | undefined }>();
   #producer: Promise<Producer> | undefined;
 
@@ -137,6 +140,7 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     this.#failFastMs = options.failFastMs ?? 15_000;
     this.#retries = options.retries ?? 5;
     this.#maxPending = options.maxPending ?? 10_000;
+    this.#compression = options.compression ?? CompressionTypes.None;
   }
 
   /** Connects the producer once (lazily); after a failed send the next call reconnects with a fresh producer id. */
@@ -212,7 +216,12 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
       }
       try {
         const producer = await this.#connectedProducer();
-        await producer.send({ topic: this.#topic, acks: -1, messages: batchMessages });
+        await producer.send({
+          topic: this.#topic,
+          acks: -1,
+          compression: this.#compression,
+          messages: batchMessages,
+        });
         for (const entry of batch) this.#pending.delete(entry.prediction.prediction_id);
         result.published += batch.length;
         this.#unavailable = undefined;

@@ -12,7 +12,7 @@ import type { PredictionMessage } from './prediction-message.js';
 export const ECS_VERSION = '8.11.0';
 export const SEARCH_DOCUMENT_VERSION = 1;
 /** Bumped whenever `flowsIndexTemplate` changes, so the indexer replaces an older installed template. */
-export const FLOWS_TEMPLATE_VERSION = 2;
+export const FLOWS_TEMPLATE_VERSION = 3;
 export const DEFAULT_FLOWS_INDEX = 'ccf-flows';
 
 const IANA_TRANSPORT: Readonly<Record<number, string>> = {
@@ -298,40 +298,15 @@ export function toEcsDocument(message: PredictionMessage): EcsDocument {
 }
 
 /**
- * The index template for `ccf-flows*`: explicit types for every searchable field (ip, keyword, date, numbers),
- * features as doubles (strings among them as keywords), and `dynamic: false` elsewhere so stray fields never
- * change the mapping.
+ * The index template for `ccf-flows*`: explicit types for every searchable field (ip, keyword, date, numbers) and
+ * `dynamic: false` elsewhere so stray fields never change the mapping.
+ *
+ * `ccf.features` is stored (in `_source`, returned with every hit) but not indexed (`enabled: false`): nothing
+ * searches it (GET /api/flows filters on verdict, label, ip, port, time and capture; the ECS fields carry bytes,
+ * packets and duration), and its ~80 numeric fields were most of OpenSearch's work per document: 20,000 flow
+ * documents took 2.5–4.5 s of its CPU instead of 5.8–8.0 s (doc values off alone saved nothing). A feature that
+ * must become searchable gets its own explicit mapping (and a reindex), not all of them.
  */
-interface FeatureDynamicTemplate {
-  path_match: string;
-  match_mapping_type: 'long' | 'double' | 'string';
-  mapping: { type: 'double' } | { type: 'keyword'; ignore_above: number };
-}
-
-const featureDynamicTemplates: Record<string, FeatureDynamicTemplate>[] = [
-  {
-    ccf_feature_longs: {
-      path_match: 'ccf.features.*',
-      match_mapping_type: 'long',
-      mapping: { type: 'double' },
-    },
-  },
-  {
-    ccf_feature_doubles: {
-      path_match: 'ccf.features.*',
-      match_mapping_type: 'double',
-      mapping: { type: 'double' },
-    },
-  },
-  {
-    ccf_feature_strings: {
-      path_match: 'ccf.features.*',
-      match_mapping_type: 'string',
-      mapping: { type: 'keyword', ignore_above: 256 },
-    },
-  },
-];
-
 export function flowsIndexTemplate(indexPattern = `${DEFAULT_FLOWS_INDEX}*`) {
   const keyword = { type: 'keyword' } as const;
   const endpoint = {
@@ -349,7 +324,12 @@ export function flowsIndexTemplate(indexPattern = `${DEFAULT_FLOWS_INDEX}*`) {
       // No explicit refresh_interval: left at OpenSearch's default (1 s), a shard nobody searched for 30 s skips
       // its refreshes (search idle) and refreshes on the next search. A capture's bulk indexing then builds no
       // tiny segments nobody reads; an explicit '1s' would disable that and refresh every second regardless.
-      settings: { number_of_shards: 1, number_of_replicas: 0 },
+      // One replica wherever a second data node exists (the prod domain has two), none on a single node (the
+      // local service, the dev domain), where a replica could never be allocated and would leave the index
+      // yellow. A fixed 0 lost a prod shard's documents with its node: index-flows has committed their Kafka
+      // offsets by then, so nothing would redeliver them. Translog durability stays `request` (fsync before a
+      // bulk answers) for the same reason; see docs/streaming.md.
+      settings: { number_of_shards: 1, auto_expand_replicas: '0-1' },
       mappings: {
         dynamic: false,
         _meta: {
@@ -396,10 +376,7 @@ export function flowsIndexTemplate(indexPattern = `${DEFAULT_FLOWS_INDEX}*`) {
               kind: keyword,
               flow_id: keyword,
               feature_set: keyword,
-              features: {
-                type: 'object',
-                dynamic: true,
-              },
+              features: { type: 'object', enabled: false },
               prediction: {
                 properties: {
                   label: keyword,
@@ -415,7 +392,6 @@ export function flowsIndexTemplate(indexPattern = `${DEFAULT_FLOWS_INDEX}*`) {
             },
           },
         } as const,
-        dynamic_templates: featureDynamicTemplates,
       },
     },
   };

@@ -180,8 +180,17 @@ export async function runStreamingBench(context: BenchContext): Promise<SectionR
     rows: [publishRow, indexRow, ...e2e.rows],
     unavailable: [],
     ratios: [
-      { label: 'predictions published per second (wall)', value: total / publishWall },
-      { label: 'documents indexed per second (wall, consume + map + bulk)', value: count / indexWall },
+      // Plain rates, not ratios: shown in the "measured" column with their unit.
+      {
+        label: 'predictions published per second (wall)',
+        value: Math.round(total / publishWall),
+        unit: 'predictions/s',
+      },
+      {
+        label: 'documents indexed per second (wall, consume + map + bulk)',
+        value: Math.round(count / indexWall),
+        unit: 'documents/s',
+      },
       {
         label: 'documents indexed / predictions published',
         value: count / total,
@@ -326,10 +335,12 @@ async function endToEnd(
         {
           label: 'e2e: predictions published per second (time inside publish calls)',
           value: Math.round(published / Math.max(publishSeconds, 1e-9)),
+          unit: 'predictions/s',
         },
         {
           label: 'e2e: documents indexed per second (first publish → last document indexed)',
           value: Math.round(count / Math.max(indexingSeconds, 1e-9)),
+          unit: 'documents/s',
         },
         {
           label: 'e2e: documents indexed / predictions stored',

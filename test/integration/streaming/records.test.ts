@@ -16,10 +16,12 @@ import {
   parseCicTimestamp,
   toEcsDocument,
 } from '../../../functions/records/ecs-document.js';
+import { predictionSchema } from '../../../functions/records/prediction.js';
 import {
   buildPredictionMessage,
   decodePredictionMessage,
   encodePredictionMessage,
+  isPredictionInput,
   isUnacknowledged,
   MAX_UNACKNOWLEDGED_RANGES,
   mergeUnacknowledged,
@@ -47,6 +49,57 @@ describe('prediction message', () => {
     const broken = { ...message, prediction: { ...prediction, probability: 3 } };
     expect(() => encodePredictionMessage(broken)).toThrow(/Refusing to publish/);
     expect(() => decodePredictionMessage(JSON.stringify(broken))).toThrow(/prediction\.probability/);
+  });
+
+  it("checks `input` exactly as the prediction schema's zod record does (the fast check must not widen it)", () => {
+    const prediction = flowPrediction('cap-1', 8);
+    const inputs: unknown[] = [
+      {},
+      { a: 1, b: 'x', c: true, d: null, e: -0 },
+      prediction.input,
+      Object.assign(Object.create(null), { a: 1 }),
+      JSON.parse('{"__proto__": 1, "b": 2}'),
+      { a: Number.NaN },
+      { a: Number.POSITIVE_INFINITY },
+      { a: Number.NEGATIVE_INFINITY },
+      { a: undefined },
+      { a: {} },
+      { a: [] },
+      { a: 1n },
+      { a: Symbol('s') },
+      { a: () => 1 },
+      [],
+      null,
+      'x',
+      3,
+      new Date(),
+      new Map(),
+    ];
+    for (const [i, input] of inputs.entries()) {
+      const expected = predictionSchema.safeParse({ ...prediction, input }).success;
+      expect(isPredictionInput(input), `case ${i}`).toBe(expected);
+      // Deliberately mistyped (the point is what the runtime check refuses).
+      const message = {
+        ...buildPredictionMessage(prediction, new Date()),
+        prediction: { ...prediction, input: input as Record<string, string> },
+      };
+      if (expected) expect(() => encodePredictionMessage(message)).not.toThrow();
+      else expect(() => encodePredictionMessage(message)).toThrow(/Refusing to publish/);
+    }
+    expect(() =>
+      decodePredictionMessage(
+        JSON.stringify({
+          ...buildPredictionMessage(prediction, new Date()),
+          prediction: { ...prediction, input: { a: [1] } },
+        }),
+      ),
+    ).toThrow(/prediction\.input/);
+    // Still strict: an unknown prediction field is refused.
+    const extra = {
+      ...buildPredictionMessage(prediction, new Date()),
+      prediction: { ...prediction, extra: 1 },
+    };
+    expect(() => encodePredictionMessage(extra)).toThrow(/Refusing to publish/);
   });
 });
 
