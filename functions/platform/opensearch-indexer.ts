@@ -67,6 +67,9 @@ export interface OpenSearchIndexerOptions {
   sleep?: (ms: number) => Promise<unknown>;
 }
 
+/** Items keep their positions (every item has a status), so results are still matched by index. */
+const BULK_RESPONSE_FIELDS = ['items.*.status', 'items.*.error.type', 'items.*.error.reason'];
+
 interface BulkItem {
   status?: number;
   _id?: string | null;
@@ -190,7 +193,9 @@ export class OpenSearchIndexer {
       const body = pending.flatMap((r) => [{ index: { _index: this.index, _id: r.id } }, r.document]);
       let items: BulkItem[];
       try {
-        const response = await this.client.bulk({ body });
+        // Only what is read back: a full answer repeats index, id, version, seq_no and shard counts for every
+        // document (~200 bytes each), which OpenSearch serialises and this process parses for nothing.
+        const response = await this.client.bulk({ body, filter_path: BULK_RESPONSE_FIELDS });
         items = (response.body.items ?? []).map((item) => Object.values(item)[0] as BulkItem);
       } catch (error) {
         const status = statusOf(error);
