@@ -78,6 +78,16 @@ export interface Scorer {
    * lone flows (context absent), as POST /api/predict does.
    */
   scoreFlows(records: readonly ScorableRecord[]): Promise<FlowScore[]>;
+  /** The classifier's input layout: the column order, required names and absent value of `scoreFeatureRows`' rows. */
+  readonly flowLayout: FeatureLayout;
+  /**
+   * Lower-level `scoreFlows` for flows that carry their capture's context: `rows` holds `count` model rows in
+   * `flowLayout.features` order, already under the numeric policy of `fillRows` (finite, clamped to
+   * ±FLOAT32_MAX; float32 rounding is the array's own). Spares a per-flow object when the caller reads
+   * features from text (score-flows reads ~90k flows per capture). Same verdicts as `scoreFlows` on the
+   * equivalent records; a row whose context marker is absent (< 0) is refused, as it would need the lone model.
+   */
+  scoreFeatureRows(rows: Float32Array, count: number): Promise<FlowScore[]>;
   /**
    * A fresh context accumulator for ONE capture, configured as in training (manifest `flow_context`). Feed it every
    * flow of the capture in the flow engine's emission order — `context.annotate(record)` adds the context columns
@@ -296,6 +306,43 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
     return out;
   }
 
+  // The anomaly detector's columns within a classifier row (undefined when its inputs are not a subset).
+  const anomalyColumns = sameInputs
+    ? undefined
+    : anomaly.layout.features.map((name) => classifier.layout.features.indexOf(name));
+  const markerColumn = classifier.layout.features.indexOf(CONTEXT_MARKER);
+
+  async function scoreRows(rows: Float32Array, count: number): Promise<FlowScore[]> {
+    if (rows.length < count * flowWidth)
+      throw new ModelError('Feature rows buffer is shorter than its row count', { model: FLOW_CLASSIFIER });
+    if (markerColumn >= 0) {
+      for (let r = 0; r < count; r++) {
+        if (!((rows[r * flowWidth + markerColumn] as number) >= 0))
+          throw new ModelError('A feature row lacks its flow context', { model: FLOW_CLASSIFIER, row: r });
+      }
+    }
+    let anomalyInput = rows;
+    if (anomalyColumns) {
+      if (anomalyColumns.some((c) => c < 0))
+        throw new ModelError(`Model ${FLOW_ANOMALY} reads columns the classifier does not`, {
+          model: FLOW_ANOMALY,
+        });
+      // A fresh buffer per call: the shipped bundle never takes this branch (both models read the same columns).
+      const width = anomalyColumns.length;
+      anomalyInput = new Float32Array(count * width);
+      for (let r = 0; r < count; r++)
+        for (let j = 0; j < width; j++)
+          anomalyInput[r * width + j] = rows[r * flowWidth + (anomalyColumns[j] as number)] as number;
+    }
+    const [probabilities, scores] = await Promise.all([
+      runModel(classifier, rows, count),
+      runModel(anomaly, anomalyInput, count),
+    ]);
+    const out: FlowScore[] = new Array(count);
+    for (let i = 0; i < count; i++) out[i] = combineVerdict(probabilities, i, scores[i] as number, policy);
+    return out;
+  }
+
   /** Records [from, to) without context: the lone-flow classifier, anomaly score 0. */
   async function scoreLone(
     records: readonly ScorableRecord[],
@@ -375,6 +422,10 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
     manifest,
     modelVersion: manifest.model_version,
     flowFeatures: classifier.layout.features,
+    flowLayout: classifier.layout,
+    scoreFeatureRows(rows, count) {
+      return exclusive(() => (count === 0 ? Promise.resolve([]) : scoreRows(rows, count)));
+    },
     scoreFlows(records) {
       return exclusive(async () => {
         const out: FlowScore[] = [];

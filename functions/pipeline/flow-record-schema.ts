@@ -84,15 +84,7 @@ export function flowRecordFromCsv(
   lineNumber: number,
 ): FlowRecordInput {
   const fields = csvFields(line);
-  if (fields.length !== columns.length) {
-    throw new ValidationError(
-      `features line ${lineNumber}: expected ${columns.length} fields, got ${fields.length}`,
-      {
-        field: 'features',
-        line: lineNumber,
-      },
-    );
-  }
+  if (fields.length !== columns.length) throw fieldCountError(columns.length, fields.length, lineNumber);
   const record: FlowRecordInput = {};
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i] as string;
@@ -111,6 +103,24 @@ export function flowRecordFromCsv(
   return record;
 }
 
-function badField(column: string, line: number): ValidationError {
+/** A features line with the wrong number of fields. */
+export function fieldCountError(expected: number, got: number, lineNumber: number): ValidationError {
+  return new ValidationError(`features line ${lineNumber}: expected ${expected} fields, got ${got}`, {
+    field: 'features',
+    line: lineNumber,
+  });
+}
+
+/** How `flowRecordFromCsv` reads a column: text as is, an expiry reason, or a finite number. */
+export function flowColumnKind(column: string): 'text' | 'expiry' | 'number' {
+  if (column === 'expiry_reason') return 'expiry';
+  return stringColumns.has(column) ? 'text' : 'number';
+}
+
+export function isExpiryReason(text: string): boolean {
+  return EXPIRY.has(text);
+}
+
+export function badField(column: string, line: number): ValidationError {
   return new ValidationError(`features line ${line}: ${column} has a wrong value`, { field: column, line });
 }

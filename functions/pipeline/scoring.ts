@@ -33,8 +33,23 @@ export interface FlowContextSource {
   next(flow: FlowContextInput): FlowContextFeatures;
 }
 
+/** Model input columns of flows with context (`functions/inference` FeatureLayout, structurally). */
+export interface FlowRowLayout {
+  readonly features: readonly string[];
+  readonly required: ReadonlySet<string>;
+  readonly absentValue: number;
+  readonly model: string;
+}
+
 export interface PredictionScorer {
   scoreFlows(records: readonly ScorableRecord[]): Promise<readonly RecordScore[]> | readonly RecordScore[];
+  /**
+   * Optional lower-level entry (with `flowLayout`): `count` model rows of flows carrying their context, in
+   * `flowLayout.features` order, numbers already finite and clamped to ±FLOAT32_MAX. score-flows uses it to
+   * read features text straight into rows instead of building an object per flow.
+   */
+  scoreFeatureRows?(rows: Float32Array, count: number): Promise<readonly RecordScore[]>;
+  readonly flowLayout?: FlowRowLayout;
   scorePacket(input: PacketInput): Promise<RecordScore> | RecordScore;
   /**
    * A fresh context accumulator for one capture, when the models use context features: records carrying the
@@ -76,9 +91,11 @@ export function coalescePacketScoring(scorer: BatchPacketScorer): PredictionScor
     );
   };
   const newFlowContext = scorer.newFlowContext?.bind(scorer);
+  const scoreFeatureRows = scorer.scoreFeatureRows?.bind(scorer);
   return {
     scoreFlows: (records) => scorer.scoreFlows(records),
     ...(newFlowContext ? { newFlowContext } : {}),
+    ...(scoreFeatureRows && scorer.flowLayout ? { scoreFeatureRows, flowLayout: scorer.flowLayout } : {}),
     scorePacket: (input) =>
       new Promise<RecordScore>((resolve, reject) => {
         queue.push({ input, resolve, reject });

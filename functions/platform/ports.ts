@@ -195,6 +195,11 @@ export interface PredictionRepository {
 /** Publishes predictions to the stream (Kafka topic `network_predictions`). Implemented by the streaming code. */
 export interface PredictionPublisher {
   publish(predictions: Prediction[]): Promise<PublishResult>;
+  /**
+   * `false` when `publish` never reads `Prediction.input` (the unconfigured publisher): score-flows then skips
+   * rebuilding each flow's input object from its features line. Absent = it reads them.
+   */
+  readonly readsInputs?: boolean;
 }
 
 // ---------------------------------------------------------------- clock and ids

@@ -4,6 +4,7 @@ import type { PredictionPublisher, PublishResult } from './ports.js';
 /** Used when no Kafka broker is configured: publishes nothing and says so on every capture it scores. */
 export class UnconfiguredPublisher implements PredictionPublisher {
   readonly #reason: string;
+  readonly readsInputs = false;
 
   constructor(
     reason = 'Kafka is not configured (KAFKA_BROKERS unset): predictions are stored but not published',

@@ -210,6 +210,19 @@ describe('loadScorer with the committed models', () => {
     const scores = await scorer.scoreFlows(annotated);
     expect(scores).toHaveLength(50);
     expect(scores.every((s) => s.anomaly_score !== 0)).toBe(true);
+
+    // The lower-level entry (score-flows reads features text straight into rows) gives the same verdicts.
+    const { features } = scorer.flowLayout;
+    const rows = new Float32Array(annotated.length * features.length);
+    annotated.forEach((record, r) => {
+      features.forEach((name, j) => {
+        rows[r * features.length + j] = Number(record[name] ?? scorer.flowLayout.absentValue);
+      });
+    });
+    expect(await scorer.scoreFeatureRows(rows, annotated.length)).toEqual(scores);
+    // A row without context would need the lone model: refused rather than scored wrongly.
+    rows[features.indexOf('ctx_pair_flows')] = -1;
+    await expect(scorer.scoreFeatureRows(rows, 1)).rejects.toBeInstanceOf(ModelError);
   });
 
   it('scores batches larger than one ONNX call the same as one by one', async () => {
