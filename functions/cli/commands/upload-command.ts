@@ -238,7 +238,8 @@ export async function uploadCapture(
   }
 }
 
-export function formatSummary(capture: UploadedCapture): string {
+/** `withLinks: false` when the links die with the command (a `--local` stack stops at the end). */
+export function formatSummary(capture: UploadedCapture, withLinks = true): string {
   const lines = [
     `capture     ${capture.capture_id} (${capture.filename})`,
     `status      ${capture.status}`,
@@ -259,7 +260,7 @@ export function formatSummary(capture: UploadedCapture): string {
     lines.push(
       `publishing  ${capture.publish.status}${capture.publish.message ? ` (${capture.publish.message})` : ''}`,
     );
-  if (capture.links.flows) lines.push(`flows.csv   ${capture.links.flows}`);
+  if (withLinks && capture.links.flows) lines.push(`flows.csv   ${capture.links.flows}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -377,7 +378,9 @@ export function registerUploadCommand(program: Command): void {
             log,
           });
           process.stdout.write(
-            'status' in result ? formatSummary(result) : `capture ${result.capture_id} uploaded\n`,
+            'status' in result
+              ? formatSummary(result, localStack === undefined)
+              : `capture ${result.capture_id} uploaded\n`,
           );
           if ('status' in result && flags.output !== undefined) {
             for (const path of await downloadResults(result, flags.output))
