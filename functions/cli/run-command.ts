@@ -97,6 +97,14 @@ export async function runProgram(
   options: RunOptions,
 ): Promise<number> {
   const stderr = options.stderr ?? process.stderr;
+  // Text commander itself writes (help, version) can meet a closed pipe (`ccf --help | head -1`) after the
+  // command has returned; without a listener Node would crash with a stack trace. Commands see their own
+  // output errors through TextOutput and map them below.
+  process.stdout.on('error', (error) => {
+    if (isBrokenPipe(error)) return;
+    stderr.write(`ccf: cannot write to stdout (${oneLine(error.message)})\n`);
+    process.exitCode = EXIT_FAILURE;
+  });
   overrideExits(program);
   try {
     await program.parseAsync([...argv]);
