@@ -7,6 +7,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    // Stops the Kafka/OpenSearch that this run started (see the file).
+    globalSetup: ['test/services-teardown.ts'],
     reporters: ['default', 'json'],
     outputFile: { json: '.cache/vitest-results.json' },
   },

@@ -43,6 +43,8 @@ const captureSchema = z.object({
 });
 export type UploadedCapture = z.infer<typeof captureSchema>;
 
+const STATUS_POLL_MS = 200;
+
 const apiErrorSchema = z.object({ error: z.string(), message: z.string() });
 
 export interface UploadOptions {
@@ -234,7 +236,8 @@ export async function uploadCapture(
         },
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // One GetItem per poll is cheap; a long interval would add up to its length to every status change seen.
+    await new Promise((resolve) => setTimeout(resolve, STATUS_POLL_MS));
   }
 }
 
