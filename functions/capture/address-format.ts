@@ -36,18 +36,23 @@ export function formatMac(bytes: Uint8Array, offset: number): string {
   return `${HEX_OCTET[bytes[offset]!]}:${HEX_OCTET[bytes[offset + 1]!]}:${HEX_OCTET[bytes[offset + 2]!]}:${HEX_OCTET[bytes[offset + 3]!]}:${HEX_OCTET[bytes[offset + 4]!]}:${HEX_OCTET[bytes[offset + 5]!]}`;
 }
 
-// Scratch space for the eight 16-bit groups of the address being formatted (module-level: no allocation per call).
-const groups = new Uint16Array(8);
-
 /**
- * Canonical text of the 16-byte IPv6 address at `offset` (RFC 5952 §4):
- * leading zeros dropped (§4.1), the longest run of two or more all-zero groups replaced by "::" — the first
- * such run when two are equally long, never a single group (§4.2.2, §4.2.3) — and lowercase hex (§4.3).
- * Addresses whose first 80 bits are zero and whose next group is ffff (IPv4-mapped, RFC 4291 §2.5.5.2), and
- * the deprecated IPv4-compatible form (96 zero bits, then a non-zero group 7, RFC 4291 §2.5.5.1), end in
- * dotted-quad IPv4 (RFC 5952 §5) — the same text tshark/glibc `inet_ntop` print, so CSV values compare equal.
+ * The RFC 5952 shape of one IPv6 address, filled by `layoutIpv6` and read right after by the text writers
+ * (`formatIpv6` here, the byte-level CSV writer): one module-level object, so no allocation per address.
  */
-export function formatIpv6(bytes: Uint8Array, offset: number): string {
+export const ipv6Layout = {
+  /** The eight 16-bit groups. */
+  groups: new Uint16Array(8),
+  /** First group of the run written as "::", -1 for none. */
+  zeroRunStart: -1,
+  zeroRunLength: 0,
+  /** Ends in dotted-quad IPv4 (::ffff:a.b.c.d, or ::a.b.c.d). */
+  embeddedIpv4: false,
+};
+
+/** Fills `ipv6Layout` for the 16-byte address at `offset` (rules in `formatIpv6`). */
+export function layoutIpv6(bytes: Uint8Array, offset: number): void {
+  const groups = ipv6Layout.groups;
   let bestStart = -1;
   let bestLength = 0;
   let runStart = -1;
@@ -66,11 +71,25 @@ export function formatIpv6(bytes: Uint8Array, offset: number): string {
     }
   }
   if (bestLength < 2) bestStart = -1;
-
+  ipv6Layout.zeroRunStart = bestStart;
+  ipv6Layout.zeroRunLength = bestLength;
   // Embedded IPv4 (same rule as glibc inet_ntop6): ::ffff:a.b.c.d, and ::a.b.c.d when exactly the first
   // 96 bits are zero (so `::1`, `::` and `::5800` keep their hex forms).
-  const embeddedIpv4 = bestStart === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff));
+  ipv6Layout.embeddedIpv4 =
+    bestStart === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff));
+}
 
+/**
+ * Canonical text of the 16-byte IPv6 address at `offset` (RFC 5952 §4):
+ * leading zeros dropped (§4.1), the longest run of two or more all-zero groups replaced by "::" — the first
+ * such run when two are equally long, never a single group (§4.2.2, §4.2.3) — and lowercase hex (§4.3).
+ * Addresses whose first 80 bits are zero and whose next group is ffff (IPv4-mapped, RFC 4291 §2.5.5.2), and
+ * the deprecated IPv4-compatible form (96 zero bits, then a non-zero group 7, RFC 4291 §2.5.5.1), end in
+ * dotted-quad IPv4 (RFC 5952 §5) — the same text tshark/glibc `inet_ntop` print, so CSV values compare equal.
+ */
+export function formatIpv6(bytes: Uint8Array, offset: number): string {
+  layoutIpv6(bytes, offset);
+  const { groups, zeroRunStart: bestStart, zeroRunLength: bestLength, embeddedIpv4 } = ipv6Layout;
   let text = '';
   const lastGroup = embeddedIpv4 ? 6 : 8;
   for (let i = 0; i < lastGroup; i++) {

@@ -80,6 +80,19 @@ export interface FlowContextInput {
   readonly 'Flow Duration': number;
 }
 
+/** The columns of a flow record the context reads: what a reader of flow CSV lines must pick out for it. */
+export const FLOW_CONTEXT_INPUT_COLUMNS = [
+  'Src IP',
+  'Dst IP',
+  'Dst Port',
+  'Protocol',
+  'Timestamp',
+  'Total Bwd packets',
+  'Total Length of Fwd Packet',
+  'Total Fwd Packet',
+  'Flow Duration',
+] as const satisfies readonly (keyof FlowContextInput)[];
+
 export const DEFAULT_CONTEXT_WINDOW_S = 10;
 const RATE_WINDOW_US = 1e6;
 

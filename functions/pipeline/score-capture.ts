@@ -1,4 +1,8 @@
-import { FLOW_CONTEXT_COLUMNS, type FlowContextInput } from '../flows/flow-context.js';
+import {
+  FLOW_CONTEXT_COLUMNS,
+  FLOW_CONTEXT_INPUT_COLUMNS,
+  type FlowContextInput,
+} from '../flows/flow-context.js';
 import { DependencyError, ValidationError } from '../platform/errors.js';
 import type {
   CaptureRepository,
@@ -98,18 +102,7 @@ const KIND_NUMBER = 0;
 const KIND_TEXT = 1;
 const KIND_EXPIRY = 2;
 
-/** The columns the flow context reads, by position in a features line. */
-const CONTEXT_INPUT_COLUMNS = [
-  'Src IP',
-  'Dst IP',
-  'Dst Port',
-  'Protocol',
-  'Timestamp',
-  'Total Bwd packets',
-  'Total Length of Fwd Packet',
-  'Total Fwd Packet',
-  'Flow Duration',
-] as const;
+const CONTEXT_INPUT_COLUMNS = FLOW_CONTEXT_INPUT_COLUMNS;
 
 /** `fillRows`' numeric policy for a number: in range as is, non-finite → 0, beyond float32 → clamped. */
 function modelValue(value: number): number {

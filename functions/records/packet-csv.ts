@@ -9,7 +9,7 @@
  * byte tables for IPv4/MAC/hex, names encoded once per value) and hands the sink one flat string per chunk;
  * `formatPacketRow` is the string form of the same row, for single rows.
  */
-import { formatIpv4, formatIpv6, formatMac } from '../capture/address-format.js';
+import { formatIpv4, formatIpv6, formatMac, ipv6Layout, layoutIpv6 } from '../capture/address-format.js';
 import type { DecodedPacket } from '../capture/decoded-packet.js';
 import { frameTimestampUs, type RawFrame } from '../capture/frame.js';
 import type { ProtocolNames } from '../capture/protocol-names.js';
@@ -333,30 +333,10 @@ function writeHexGroup(buf: Uint8Array, pos: number, group: number): number {
   return p;
 }
 
-const ipv6Groups = new Uint16Array(8);
-
 /** The bytes of `formatIpv6(bytes, offset)` (RFC 5952 text, same rules, embedded IPv4 included). */
 function writeIpv6(buf: Uint8Array, pos: number, bytes: Uint8Array, offset: number): number {
-  const groups = ipv6Groups;
-  let bestStart = -1;
-  let bestLength = 0;
-  let runStart = -1;
-  for (let i = 0; i < 8; i++) {
-    const group = (bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!;
-    groups[i] = group;
-    if (group === 0) {
-      if (runStart < 0) runStart = i;
-      const runLength = i - runStart + 1;
-      if (runLength > bestLength) {
-        bestStart = runStart;
-        bestLength = runLength;
-      }
-    } else {
-      runStart = -1;
-    }
-  }
-  if (bestLength < 2) bestStart = -1;
-  const embeddedIpv4 = bestStart === 0 && (bestLength === 6 || (bestLength === 5 && groups[5] === 0xffff));
+  layoutIpv6(bytes, offset);
+  const { groups, zeroRunStart: bestStart, zeroRunLength: bestLength, embeddedIpv4 } = ipv6Layout;
   let p = pos;
   const lastGroup = embeddedIpv4 ? 6 : 8;
   for (let i = 0; i < lastGroup; i++) {

@@ -9,19 +9,13 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { FLOW_CONTEXT_COLUMNS, FlowContext } from '../../../functions/flows/flow-context.js';
+import {
+  FLOW_CONTEXT_COLUMNS,
+  FLOW_CONTEXT_INPUT_COLUMNS,
+  FlowContext,
+} from '../../../functions/flows/flow-context.js';
 
-const NEEDED = [
-  'Src IP',
-  'Dst IP',
-  'Dst Port',
-  'Protocol',
-  'Timestamp',
-  'Total Bwd packets',
-  'Total Length of Fwd Packet',
-  'Flow Duration',
-  'Total Fwd Packet',
-] as const;
+const NEEDED = FLOW_CONTEXT_INPUT_COLUMNS;
 
 async function convert(inPath: string, outPath: string): Promise<number> {
   const lines = createInterface({ input: createReadStream(inPath), crlfDelay: Number.POSITIVE_INFINITY });
@@ -48,15 +42,15 @@ async function convert(inPath: string, outPath: string): Promise<number> {
       throw new Error(`${inPath}: row ${rows + 1} has ${cells.length} cells, not ${width}`);
     const cell = (k: number): string => cells[index?.[k] as number] as string;
     const ctx = context.next({
-      'Src IP': cell(0),
-      'Dst IP': cell(1),
-      'Dst Port': Number(cell(2)),
-      Protocol: Number(cell(3)),
-      Timestamp: cell(4),
-      'Total Bwd packets': Number(cell(5)),
-      'Total Length of Fwd Packet': Number(cell(6)),
-      'Flow Duration': Number(cell(7)),
-      'Total Fwd Packet': Number(cell(8)),
+      'Src IP': cell(NEEDED.indexOf('Src IP')),
+      'Dst IP': cell(NEEDED.indexOf('Dst IP')),
+      'Dst Port': Number(cell(NEEDED.indexOf('Dst Port'))),
+      Protocol: Number(cell(NEEDED.indexOf('Protocol'))),
+      Timestamp: cell(NEEDED.indexOf('Timestamp')),
+      'Total Bwd packets': Number(cell(NEEDED.indexOf('Total Bwd packets'))),
+      'Total Length of Fwd Packet': Number(cell(NEEDED.indexOf('Total Length of Fwd Packet'))),
+      'Flow Duration': Number(cell(NEEDED.indexOf('Flow Duration'))),
+      'Total Fwd Packet': Number(cell(NEEDED.indexOf('Total Fwd Packet'))),
     });
     if (!out.write(`${FLOW_CONTEXT_COLUMNS.map((c) => String(ctx[c])).join(',')}\n`))
       await once(out, 'drain');
