@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
+import type { Command } from 'commander';
 import type { CaptureReaderOptions } from '../capture/capture-reader.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
 
@@ -216,6 +217,51 @@ export async function* pacedChunks(
     yield chunk;
     await output.room();
   }
+}
+
+const SIZE_PATTERN = /^(\d+)\s*([kmg]i?b?)?$/i;
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A byte count option: `65536`, `64k`, `16M`, `1G` (binary units). */
+export function parseByteSize(option: string): (value: string) => number {
+  return (value: string) => {
+    const match = SIZE_PATTERN.exec(value.trim());
+    const unit = (match?.[2] ?? '').charAt(0).toLowerCase();
+    const bytes = match ? Number(match[1]) * (SIZE_UNITS[unit] ?? Number.NaN) : Number.NaN;
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+      throw new ValidationError(
+        `${option} must be a positive byte count like 65536, 64k or 16M (got '${value}')`,
+        {
+          field: option,
+        },
+      );
+    }
+    return bytes;
+  };
+}
+
+/**
+ * The options every capture-reading command shares, declared once so `packets`, `flows` and `analyze` cannot
+ * drift apart in names, parsing or help text.
+ */
+export function addCaptureReaderOptions(command: Command, with_: { protocolDir: boolean }): Command {
+  if (with_.protocolDir) {
+    command.option(
+      '--protocol-dir <dir>',
+      'directory with the ETHER, IP, PORT, TCP and UDP name maps (default: $CCF_PROTOCOL_DIR, else protocol/)',
+    );
+  }
+  return command
+    .option(
+      '--max-block-bytes <bytes>',
+      'largest pcap record or pcapng block accepted (default 16M)',
+      parseByteSize('--max-block-bytes'),
+    )
+    .option(
+      '--max-snaplen <bytes>',
+      'largest captured length of one packet (default 262144)',
+      parseByteSize('--max-snaplen'),
+    );
 }
 
 /** The reader limits every capture command accepts (`--max-block-bytes`, `--max-snaplen`). */

@@ -23,9 +23,14 @@ import { defaultModelsDir, type FlowScore, loadScorer, type Scorer } from '../..
 import { type PcapFormatError, ValidationError } from '../../platform/errors.js';
 import { FLOW_CSV_HEADER, flowCsvRow } from '../../records/flow-csv.js';
 import { csvEscape, PacketCsvWriter } from '../../records/packet-csv.js';
-import { fileError, openCaptureInput, readerOptionsFor, TextOutput } from '../capture-input.js';
+import {
+  addCaptureReaderOptions,
+  fileError,
+  openCaptureInput,
+  readerOptionsFor,
+  TextOutput,
+} from '../capture-input.js';
 import { createProgress } from '../progress.js';
-import { parseByteSize } from './packets-command.js';
 
 export const PREDICTION_CSV_COLUMNS = [
   'flow_index',
@@ -299,7 +304,7 @@ function positiveCount(option: string): (value: string) => number {
 }
 
 export function registerAnalyzeCommand(program: Command): void {
-  program
+  const command = program
     .command('analyze')
     .description(
       'read a capture once: packets.csv, flows.csv and predictions.csv (one verdict per flow) + summary',
@@ -310,17 +315,8 @@ export function registerAnalyzeCommand(program: Command): void {
       '--models-dir <dir>',
       'folder with manifest.json and the .onnx models (default: the repository models/)',
     )
-    .option('--top <n>', 'how many suspicious flows to list', positiveCount('--top'), 10)
-    .option(
-      '--protocol-dir <dir>',
-      'directory with the ETHER, IP, PORT, TCP and UDP name maps (default: $CCF_PROTOCOL_DIR, else protocol/)',
-    )
-    .option(
-      '--max-block-bytes <bytes>',
-      'largest pcap record or pcapng block accepted',
-      parseByteSize('--max-block-bytes'),
-    )
-    .option('--max-snaplen <bytes>', 'largest captured length of one packet', parseByteSize('--max-snaplen'))
+    .option('--top <n>', 'how many suspicious flows to list', positiveCount('--top'), 10);
+  addCaptureReaderOptions(command, { protocolDir: true })
     .addHelpText(
       'after',
       `

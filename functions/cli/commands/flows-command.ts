@@ -24,9 +24,14 @@ import {
 } from '../../flows/flow-options.js';
 import { ValidationError } from '../../platform/errors.js';
 import { FLOW_CSV_HEADER } from '../../records/flow-csv.js';
-import { openCaptureInput, pacedChunks, readerOptionsFor, TextOutput } from '../capture-input.js';
+import {
+  addCaptureReaderOptions,
+  openCaptureInput,
+  pacedChunks,
+  readerOptionsFor,
+  TextOutput,
+} from '../capture-input.js';
 import { createProgress } from '../progress.js';
-import { parseByteSize } from './packets-command.js';
 
 export interface FlowsCommandOptions {
   output: string;
@@ -172,7 +177,7 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
 }
 
 export function registerFlowsCommand(program: Command): void {
-  program
+  const command = program
     .command('flows')
     .description(
       'write one CSV row per bidirectional flow with CICFlowMeter features (fixed fork, CICIDS2017_improved)',
@@ -213,17 +218,8 @@ export function registerFlowsCommand(program: Command): void {
     .option(
       '--summary <file.json>',
       'also write the run summary (flows by expiry reason, unassigned packets, ...) as JSON',
-    )
-    .option(
-      '--max-block-bytes <bytes>',
-      'largest pcap record or pcapng block accepted (default 16M)',
-      parseByteSize('--max-block-bytes'),
-    )
-    .option(
-      '--max-snaplen <bytes>',
-      'largest captured length of one packet (default 262144)',
-      parseByteSize('--max-snaplen'),
-    )
+    );
+  addCaptureReaderOptions(command, { protocolDir: false })
     .addHelpText(
       'after',
       `

@@ -11,9 +11,14 @@ import { decodeFrame } from '../../capture/decode/index.js';
 import { DecodedPacket } from '../../capture/decoded-packet.js';
 import type { RawFrame } from '../../capture/frame.js';
 import { loadProtocolNames } from '../../capture/protocol-names.js';
-import { ValidationError } from '../../platform/errors.js';
 import { PacketCsvWriter } from '../../records/packet-csv.js';
-import { openCaptureInput, pacedChunks, readerOptionsFor, TextOutput } from '../capture-input.js';
+import {
+  addCaptureReaderOptions,
+  openCaptureInput,
+  pacedChunks,
+  readerOptionsFor,
+  TextOutput,
+} from '../capture-input.js';
 import { createProgress } from '../progress.js';
 
 export interface PacketsCommandOptions {
@@ -29,27 +34,6 @@ export interface PacketsCommandOptions {
  * the same run spent over half its time in the garbage collector and took 2-3× the CPU.
  */
 const CSV_CHUNK_CHARS = 256 * 1024;
-
-const SIZE_PATTERN = /^(\d+)\s*([kmg]i?b?)?$/i;
-const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-/** A byte count option: `65536`, `64k`, `16M`, `1G` (binary units). */
-export function parseByteSize(option: string): (value: string) => number {
-  return (value: string) => {
-    const match = SIZE_PATTERN.exec(value.trim());
-    const unit = (match?.[2] ?? '').charAt(0).toLowerCase();
-    const bytes = match ? Number(match[1]) * (SIZE_UNITS[unit] ?? Number.NaN) : Number.NaN;
-    if (!Number.isSafeInteger(bytes) || bytes <= 0) {
-      throw new ValidationError(
-        `${option} must be a positive byte count like 65536, 64k or 16M (got '${value}')`,
-        {
-          field: option,
-        },
-      );
-    }
-    return bytes;
-  };
-}
 
 function seconds(ms: number): string {
   return (ms / 1000).toFixed(ms < 10_000 ? 2 : 1);
@@ -112,25 +96,12 @@ export async function runPackets(capturePath: string, options: PacketsCommandOpt
 }
 
 export function registerPacketsCommand(program: Command): void {
-  program
+  const command = program
     .command('packets')
     .description('write one CSV row per packet of a pcap/pcapng capture (gzip allowed)')
     .argument('<capture>', 'capture file (.pcap, .pcapng, optionally .gz), or - for stdin')
-    .option('-o, --output <file.csv>', 'CSV output file, or - for stdout', '-')
-    .option(
-      '--protocol-dir <dir>',
-      'directory with the ETHER, IP, PORT, TCP and UDP name maps (default: $CCF_PROTOCOL_DIR, else protocol/)',
-    )
-    .option(
-      '--max-block-bytes <bytes>',
-      'largest pcap record or pcapng block accepted (default 16M)',
-      parseByteSize('--max-block-bytes'),
-    )
-    .option(
-      '--max-snaplen <bytes>',
-      'largest captured length of one packet (default 262144)',
-      parseByteSize('--max-snaplen'),
-    )
+    .option('-o, --output <file.csv>', 'CSV output file, or - for stdout', '-');
+  addCaptureReaderOptions(command, { protocolDir: true })
     .addHelpText(
       'after',
       `
