@@ -12,7 +12,7 @@
 # are removed on exit, whatever happens.
 #
 # Usage: sudo models/training/lab/lab.sh [--out DIR] [--only scenario,scenario] [--list]
-# All 60 scenarios: about 19 minutes (sum of the scenario bounds; less on an idle machine).
+# All 68 scenarios: about 25 minutes (sum of the scenario bounds; less on an idle machine).
 # Needs: iproute2 tcpdump nginx-light openssh-server dnsmasq-base vsftpd iperf3 curl wget dnsutils
 #        nmap hping3 slowhttptest hydra apache2-utils openssl (see models/training/lab/README.md)
 set -euo pipefail
@@ -432,6 +432,103 @@ scenario_web_attack_login_hydra() {
     "/app/login:username=^USER^&password=^PASS^&submit=Login:S=Welcome-back"
 }
 
+
+# ---- more benign variety (issue 4 quality pass): each kind of ordinary traffic that the held-out evaluation
+# flagged, or that an attack family imitates per flow, in more than one scenario with other paces and mixes, so a
+# held-out benign scenario has siblings of its kind in the training folds ----
+# Keep-alive browsing with curl: several pages, the /app/ pages and a search on one connection, a user's pause.
+scenario_benign_browse_keepalive() {
+  for round in $(seq 1 60); do
+    a=$(( round % 20 + 1 )); b=$(( (round * 7) % 20 + 1 ))
+    timeout 10 curl -s -o /dev/null "http://$VIC_IP/index.html" -o /dev/null "http://$VIC_IP/page$a.html" \
+      -o /dev/null "http://$VIC_IP/app/" -o /dev/null "http://$VIC_IP/page$b.html"
+    case $(( round % 3 )) in
+      0) timeout 5 curl -s -o /dev/null "http://$VIC_IP/app/search?q=item+$round&sort=price" ;;
+      1) timeout 5 curl -s -o /dev/null "http://$VIC_IP/app/" -o /dev/null "http://$VIC_IP/app/account" ;;
+      *) timeout 5 curl -s -o /dev/null -d "comment=nice+page+$round&topic=general" "http://$VIC_IP/app/feedback" ;;
+    esac
+    sleep "0.$(( round % 6 + 1 ))"
+  done
+}
+# Keep-alive browsing with wget over the /app/ pages and HTTPS, at a slower pace than benign_web_keepalive.
+scenario_benign_browse_app() {
+  for round in $(seq 1 50); do
+    a=$(( (round * 3) % 20 + 1 ))
+    timeout 15 wget -q -O /dev/null "http://$VIC_IP/app/" "http://$VIC_IP/app/orders" "http://$VIC_IP/page$a.html" "http://$VIC_IP/app/profile"
+    if (( round % 2 == 0 )); then
+      timeout 10 wget -q --no-check-certificate -O /dev/null "https://$VIC_IP/index.html" "https://$VIC_IP/page$a.html"
+    fi
+    if (( round % 3 == 0 )); then
+      timeout 5 curl -s -o /dev/null -d "username=$LAB_USER&password=$LAB_PASS&submit=Login" "http://$VIC_IP/app/login"
+    fi
+    sleep "0.$(( round % 5 + 3 ))"
+  done
+}
+# Several users at once (parallel keep-alive sessions), each a few pages and a form.
+scenario_benign_browse_parallel_users() {
+  seq 1 90 | timeout 120 xargs -P 3 -I{} bash -c 'u={}; p=$(( u % 20 + 1 ));
+    curl -s -o /dev/null "http://$VIC_IP/index.html" -o /dev/null "http://$VIC_IP/app/" -o /dev/null "http://$VIC_IP/page$p.html";
+    sleep 0.$(( u % 7 + 2 ));
+    curl -s -o /dev/null -d "q=order+$u&page=$(( u % 4 ))" "http://$VIC_IP/app/search";
+    curl -sk -o /dev/null "https://$VIC_IP/page$(( (u * 3) % 20 + 1 )).html"'
+}
+# Downloads: whole files, ranges and resumed downloads, one after another and two at a time.
+scenario_benign_downloads() {
+  for i in $(seq 1 12); do
+    timeout 20 curl -s -o /dev/null "http://$VIC_IP/big.bin"
+    timeout 20 curl -s -o /dev/null -r "$(( i * 100000 ))-$(( i * 100000 + 250000 ))" "http://$VIC_IP/big.bin"
+    timeout 20 curl -sk -o /dev/null "https://$VIC_IP/big.bin" &
+    timeout 20 wget -q -O /dev/null "http://$VIC_IP/page$(( i + 5 )).html" "http://$VIC_IP/page$(( i + 6 )).html"
+    wait
+    sleep "0.$(( i % 5 + 2 ))"
+  done
+  for i in 1 2 3; do timeout 20 curl -s -o /dev/null "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/report.dat"; done
+}
+# A client resolving names as a browser and a mail client do: A/AAAA pairs, MX, NXDOMAIN, TCP fallbacks.
+scenario_benign_dns_client() {
+  for round in $(seq 1 120); do
+    timeout 5 dig +short +tries=1 "site$(( round % 30 )).lab.test" @"$VIC_IP" >/dev/null
+    timeout 5 dig +short +tries=1 -t AAAA "site$(( round % 30 )).lab.test" @"$VIC_IP" >/dev/null
+    if (( round % 4 == 0 )); then timeout 5 dig +short +tries=1 -t MX "example.lab" @"$VIC_IP" >/dev/null; fi
+    if (( round % 6 == 0 )); then timeout 5 dig +short +tries=1 "nosuch$round.invalid" @"$VIC_IP" >/dev/null; fi
+    if (( round % 10 == 0 )); then timeout 5 dig +short +tries=1 +tcp "tcp$round.example.lab" @"$VIC_IP" >/dev/null; fi
+    sleep "0.$(( round % 3 ))"
+  done
+}
+# SSH sessions: interactive-looking sessions with pauses, commands, uploads and downloads; a mistyped password.
+scenario_benign_ssh_sessions() {
+  for s in $(seq 1 6); do
+    timeout 30 sshpass -p "$LAB_PASS" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+      "$LAB_USER@$VIC_IP" "uptime; sleep 1; ls /etc | head -20; sleep $(( s % 3 + 1 )); cat /etc/os-release" >/dev/null
+    timeout 20 sshpass -p "$LAB_PASS" scp -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+      "$WORK/www/page$(( s * 3 )).html" "$LAB_USER@$VIC_IP:notes$s.html" >/dev/null
+    if (( s % 3 == 0 )); then
+      timeout 15 sshpass -p "wrong-$s" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o NumberOfPasswordPrompts=1 "$LAB_USER@$VIC_IP" true >/dev/null 2>&1
+    fi
+    sleep 1
+  done
+}
+# A monitoring client polling a status page and an API on a schedule: the same request again and again, benign.
+scenario_benign_polling() {
+  for round in $(seq 1 80); do
+    timeout 5 curl -s -o /dev/null "http://$VIC_IP/index.html"
+    if (( round % 2 == 0 )); then timeout 5 curl -s -o /dev/null "http://$VIC_IP/app/status?check=$round"; fi
+    if (( round % 10 == 0 )); then timeout 5 curl -sk -o /dev/null "https://$VIC_IP/index.html"; fi
+    if (( round % 20 == 0 )); then timeout 5 dig +short +tries=1 "monitor.lab.test" @"$VIC_IP" >/dev/null; fi
+    sleep 0.25
+  done
+}
+# FTP sessions: logins, listings, downloads, a failed login.
+scenario_benign_ftp_sessions() {
+  for i in $(seq 1 10); do
+    timeout 20 curl -s -o /dev/null "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/"
+    timeout 20 curl -s -o /dev/null "ftp://$LAB_USER:$LAB_PASS@$VIC_IP/report.dat"
+    if (( i % 5 == 0 )); then timeout 10 curl -s -o /dev/null "ftp://$LAB_USER:typo$i@$VIC_IP/"; fi
+    sleep "0.$(( i % 4 + 3 ))"
+  done
+}
+
 setup_network
 start_servers
 command -v sshpass >/dev/null || { echo "lab: missing tool 'sshpass'" >&2; exit 1; }
@@ -500,4 +597,12 @@ run_scenario slow_dos_slowbody_https 'DoS Slowhttptest' slow_dos atk scenario_sl
 run_scenario brute_force_ssh_t4_root SSH-Patator brute_force atk scenario_brute_force_ssh_t4_root
 run_scenario brute_force_ftp_t2 FTP-Patator brute_force atk scenario_brute_force_ftp_t2
 run_scenario web_attack_login_hydra 'Web Attack - Brute Force' web_attack atk scenario_web_attack_login_hydra
+run_scenario benign_browse_keepalive BENIGN benign atk scenario_benign_browse_keepalive
+run_scenario benign_browse_app BENIGN benign atk scenario_benign_browse_app
+run_scenario benign_browse_parallel_users BENIGN benign atk scenario_benign_browse_parallel_users
+run_scenario benign_downloads BENIGN benign atk scenario_benign_downloads
+run_scenario benign_dns_client BENIGN benign atk scenario_benign_dns_client
+run_scenario benign_ssh_sessions BENIGN benign atk scenario_benign_ssh_sessions
+run_scenario benign_polling BENIGN benign atk scenario_benign_polling
+run_scenario benign_ftp_sessions BENIGN benign atk scenario_benign_ftp_sessions
 log "done: captures and ground truth in $OUT_DIR"
