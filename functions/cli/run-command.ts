@@ -34,6 +34,20 @@ export function isBrokenPipe(error: unknown): boolean {
   return isSystemError(error) && error.code === 'EPIPE';
 }
 
+/**
+ * A capture found damaged part-way, with the name the user gave it: the reader's error says what is wrong and at
+ * which byte offset, this adds which file, so the one line on stderr names all three.
+ */
+export class DamagedCaptureError extends Error {
+  constructor(
+    readonly captureName: string,
+    readonly damage: PcapFormatError | LimitExceededError,
+  ) {
+    super(`${captureName}: ${damage.message}`, { cause: damage });
+    this.name = 'DamagedCaptureError';
+  }
+}
+
 function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
@@ -46,6 +60,18 @@ export function outcomeOf(error: unknown, debug: boolean): Outcome {
   }
   if (isBrokenPipe(error)) {
     return { exitCode: EXIT_OK, stderrLines: [] };
+  }
+  if (error instanceof DamagedCaptureError) {
+    const detail = outcomeOf(error.damage, debug);
+    return {
+      exitCode: detail.exitCode,
+      stderrLines: detail.stderrLines.map((line) =>
+        line.replace(
+          /^ccf: (damaged capture|capture exceeds a safety limit): /,
+          `ccf: $1 ${error.captureName}: `,
+        ),
+      ),
+    };
   }
   if (error instanceof PcapFormatError) {
     return {

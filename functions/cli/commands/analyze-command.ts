@@ -31,6 +31,7 @@ import {
   TextOutput,
 } from '../capture-input.js';
 import { createProgress } from '../progress.js';
+import { DamagedCaptureError } from '../run-command.js';
 
 export const PREDICTION_CSV_COLUMNS = [
   'flow_index',
@@ -329,6 +330,6 @@ Exit status: 0 done; 1 usage error, missing file, not a capture or unusable mode
     .action(async (capture: string, options: AnalyzeCommandOptions) => {
       const summary = await runAnalyze(capture, options);
       process.stdout.write(formatAnalyzeSummary(summary));
-      if (summary.damage !== undefined) throw summary.damage;
+      if (summary.damage !== undefined) throw new DamagedCaptureError(summary.capture, summary.damage);
     });
 }

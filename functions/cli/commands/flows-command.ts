@@ -32,6 +32,7 @@ import {
   TextOutput,
 } from '../capture-input.js';
 import { createProgress } from '../progress.js';
+import { DamagedCaptureError } from '../run-command.js';
 
 export interface FlowsCommandOptions {
   output: string;
@@ -171,7 +172,7 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
     );
   }
   if (capture.damage) {
-    throw capture.damage;
+    throw new DamagedCaptureError(input.name, capture.damage);
   }
   return flows;
 }

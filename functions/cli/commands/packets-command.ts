@@ -20,6 +20,7 @@ import {
   TextOutput,
 } from '../capture-input.js';
 import { createProgress } from '../progress.js';
+import { DamagedCaptureError } from '../run-command.js';
 
 export interface PacketsCommandOptions {
   output: string;
@@ -91,7 +92,7 @@ export async function runPackets(capturePath: string, options: PacketsCommandOpt
     );
   }
   if (summary.damage) {
-    throw summary.damage;
+    throw new DamagedCaptureError(input.name, summary.damage);
   }
 }
 

@@ -97,7 +97,7 @@ describe('ccf packets', () => {
     expect(result.code).toBe(2);
     expect(csvLines(readFileSync(out, 'utf8'))).toHaveLength(3 + 1);
     expect(result.stderr).toContain('3 packets from');
-    expect(result.stderr).toContain('ccf: damaged capture:');
+    expect(result.stderr).toContain(`ccf: damaged capture ${damagedPcap}: `);
     expect(result.stderr).toContain(`byte offset ${damageOffset}`);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
@@ -160,7 +160,7 @@ describe('ccf packets', () => {
     const result = await runCcf(['packets', capture, '--max-snaplen', '512']);
     expect(result.code).toBe(2);
     expect(csvLines(result.stdout)).toHaveLength(2 + 1);
-    expect(result.stderr).toContain('ccf: damaged capture:');
+    expect(result.stderr).toContain(`ccf: damaged capture ${capture}: `);
   });
 
   it('reads protocol names from --protocol-dir, and reports a malformed map with its path and line (exit 1)', async () => {

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import {
+  DamagedCaptureError,
   EXIT_DAMAGED,
   EXIT_FAILURE,
   EXIT_OK,
@@ -24,6 +25,25 @@ describe('outcomeOf', () => {
     expect(outcome.stderrLines).toEqual([
       'ccf: damaged capture: truncated record (at byte offset 1234, in EPB)',
     ]);
+  });
+
+  it('names the capture file in the one line when the command says which file was damaged', () => {
+    const damaged = new DamagedCaptureError(
+      'lab.pcapng',
+      new PcapFormatError('truncated record', 1234, 'EPB'),
+    );
+    expect(outcomeOf(damaged, false)).toEqual({
+      exitCode: EXIT_DAMAGED,
+      stderrLines: ['ccf: damaged capture lab.pcapng: truncated record (at byte offset 1234, in EPB)'],
+    });
+    const overLimit = new DamagedCaptureError(
+      'big.pcap',
+      new LimitExceededError('block of 20 MiB over 16 MiB'),
+    );
+    expect(outcomeOf(overLimit, false)).toEqual({
+      exitCode: EXIT_DAMAGED,
+      stderrLines: ['ccf: capture exceeds a safety limit big.pcap: block of 20 MiB over 16 MiB'],
+    });
   });
 
   it('maps an exceeded safety limit to exit 2', () => {
