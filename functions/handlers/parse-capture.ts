@@ -4,7 +4,7 @@ import { tracingEnabled } from '../platform/config.js';
 import { MetricUnit, metrics } from '../platform/observability.js';
 import { s3RecordsHandler } from './s3-records.js';
 
-/** S3 ObjectCreated on uploads/ → packets/, flows/, features/ and the capture record (PARSED or FAILED). */
+/** S3 ObjectCreated on uploads/ → packets/, flows/, features/ parts and the capture record (PARSED or FAILED). */
 export function createParseCaptureHandler(container: Container) {
   return s3RecordsHandler(
     'parse-capture',
@@ -16,6 +16,8 @@ export function createParseCaptureHandler(container: Container) {
           analyze: container.analyzer(),
           clock: container.clock,
           claimLeaseS: container.config.CLAIM_LEASE_S,
+          newFlowContext: await container.flowContext(),
+          featurePartFlows: container.config.FEATURE_PART_FLOWS,
         },
         key,
       );

@@ -4,7 +4,10 @@ import { tracingEnabled } from '../platform/config.js';
 import { MetricUnit, metrics } from '../platform/observability.js';
 import { s3RecordsHandler } from './s3-records.js';
 
-/** S3 ObjectCreated on features/ → predictions in DynamoDB (+ published), capture SCORED with its summary. */
+/**
+ * S3 ObjectCreated on features/ (one features part) → its predictions in DynamoDB (+ published); the capture
+ * SCORED with its summary once every part is scored.
+ */
 export function createScoreFlowsHandler(container: Container) {
   return s3RecordsHandler(
     'score-flows',
@@ -18,7 +21,6 @@ export function createScoreFlowsHandler(container: Container) {
           scorer: await container.scorer(),
           clock: container.clock,
           batchSize: container.config.SCORE_BATCH_SIZE,
-          claimLeaseS: container.config.CLAIM_LEASE_S,
           parsedWaitS: container.config.PARSED_WAIT_S,
         },
         key,
@@ -27,6 +29,7 @@ export function createScoreFlowsHandler(container: Container) {
         metrics.addMetric('FlowsScored', MetricUnit.Count, result.summary.predictions);
         return { key, outcome: 'scored', detail: `${result.summary.predictions} predictions` };
       }
+      if (result.outcome === 'part') return { key, outcome: 'part', detail: `from flow ${result.firstFlow}` };
       return { key, outcome: 'skipped', detail: result.reason };
     },
     { tracing: tracingEnabled(container.config) },

@@ -34,8 +34,31 @@ export function derivedKeys(captureId: string) {
   return {
     packets: `packets/${captureId}.csv.gz`,
     flows: `flows/${captureId}.csv`,
-    features: `${FEATURES_PREFIX}${captureId}.csv`,
+    features: `${FEATURES_PREFIX}${captureId}/`,
   };
+}
+
+/**
+ * A features part (see feature-parts.ts): `features/{id}/{first flow, 9 digits}.csv`, and `….last.csv` for the
+ * capture's last part, whose scorer waits for PARSED and completes the capture if every part is scored.
+ */
+export function featurePartKey(captureId: string, firstFlow: number, last: boolean): string {
+  return `${FEATURES_PREFIX}${captureId}/${String(firstFlow).padStart(9, '0')}${last ? '.last' : ''}.csv`;
+}
+
+export interface FeaturePartKey {
+  captureId: string;
+  firstFlow: number;
+  last: boolean;
+}
+
+/** The capture, first flow and last-part flag of a features part key; undefined for other keys. */
+export function parseFeaturePartKey(key: string): FeaturePartKey | undefined {
+  const match = /^features\/([A-Za-z0-9-]+)\/(\d{9,12})(\.last)?\.csv$/.exec(key);
+  const id = match?.[1];
+  if (!match || !id || !isCaptureId(id)) return undefined;
+  const firstFlow = Number(match[2]);
+  return firstFlow >= 1 ? { captureId: id, firstFlow, last: match[3] !== undefined } : undefined;
 }
 
 /** The capture id an S3 key belongs to, or undefined for keys outside the layout. */
@@ -43,12 +66,6 @@ export function captureIdOfUploadKey(key: string): string | undefined {
   if (!key.startsWith(UPLOAD_PREFIX)) return undefined;
   const id = key.slice(UPLOAD_PREFIX.length).split('/')[0] ?? '';
   return isCaptureId(id) ? id : undefined;
-}
-
-export function captureIdOfFeaturesKey(key: string): string | undefined {
-  const match = /^features\/([A-Za-z0-9-]+)\.csv$/.exec(key);
-  const id = match?.[1];
-  return id && isCaptureId(id) ? id : undefined;
 }
 
 /** Deterministic prediction id of the n-th flow (1-based) of a capture; zero-padded so ids sort by flow. */

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
+import { FlowContext } from '../flows/flow-context.js';
+import { loadManifest } from '../inference/manifest.js';
 import { loadScorer } from '../inference/scorer.js';
 import { createDocumentClient, createDynamoClient, createS3Client } from '../platform/aws-clients.js';
 import { getConfig, type PlatformConfig } from '../platform/config.js';
@@ -18,7 +20,7 @@ import { S3CaptureStore } from '../platform/s3-capture-store.js';
 import type { CaptureAnalyzer } from './capture-analysis.js';
 import { createCaptureAnalyzer } from './capture-analyzer.js';
 import type { PredictResponse } from './predict.js';
-import { coalescePacketScoring, type PredictionScorer } from './scoring.js';
+import { coalescePacketScoring, type FlowContextSource, type PredictionScorer } from './scoring.js';
 
 /**
  * The composition root: adapters built once per container (Lambda cold start or local process) from the
@@ -37,6 +39,11 @@ export interface Container {
   idempotentPredict: IdempotentRunner<PredictResponse>;
   scorer(): Promise<PredictionScorer>;
   analyzer(): CaptureAnalyzer;
+  /**
+   * Capture-context accumulators configured as the models were trained (manifest `flow_context`), for
+   * parse-capture; reads the manifest only, never the ONNX models.
+   */
+  flowContext(): Promise<() => FlowContextSource>;
 }
 
 /** How long a repeated Idempotency-Key gets the first answer back. */
@@ -63,6 +70,8 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
   };
   let scorer: Promise<PredictionScorer> | undefined;
   let analyzer: CaptureAnalyzer | undefined;
+  let flowContext: Promise<() => FlowContextSource> | undefined;
+  const modelsDir = resolve(config.MODELS_DIR ?? 'models');
   return {
     config,
     store: new S3CaptureStore({ client: s3, postClient: postS3, bucket: config.CAPTURE_BUCKET }),
@@ -79,9 +88,7 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     }),
     scorer() {
       scorer ??= (
-        overrides.scorer ??
-        (async () =>
-          coalescePacketScoring(await loadScorer({ modelsDir: resolve(config.MODELS_DIR ?? 'models') })))
+        overrides.scorer ?? (async () => coalescePacketScoring(await loadScorer({ modelsDir })))
       )().catch((error: unknown) => {
         scorer = undefined;
         throw error;
@@ -91,6 +98,19 @@ export function createContainer(config: PlatformConfig, overrides: ContainerOver
     analyzer() {
       analyzer ??= createCaptureAnalyzer();
       return analyzer;
+    },
+    flowContext() {
+      flowContext ??= loadManifest(modelsDir).then(
+        (manifest) => {
+          const spec = manifest.flow_context;
+          return () => new FlowContext(spec ? { windowS: spec.window_s } : {});
+        },
+        (error: unknown) => {
+          flowContext = undefined;
+          throw error;
+        },
+      );
+      return flowContext;
     },
   };
 }

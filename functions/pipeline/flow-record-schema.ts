@@ -31,11 +31,12 @@ export function parseFlowRecordInput(value: unknown): FlowRecordInput {
 }
 
 /**
- * features/{id}.csv: the model input of one capture, written by parse-capture and read by score-flows. It is
- * the flow CSV itself (header = column names, then one flow per line in emission order): numbers are written
- * in JavaScript's shortest round-trip form, so `Number(text)` gives back exactly the value the meter had.
+ * features/{id}/…: the model input of one capture in parts, written by parse-capture and read by score-flows
+ * (feature-parts.ts). Each part is the flow CSV plus the capture context columns (header = column names, then
+ * one flow per line in emission order): numbers are written in JavaScript's shortest round-trip form, so
+ * `Number(text)` gives back exactly the value the meter had.
  */
-export const featuresHeaderSchema = z.array(z.enum(FLOW_CSV_COLUMNS)).min(1);
+export const featuresHeaderSchema = z.array(z.enum([...FLOW_CSV_COLUMNS, ...FLOW_CONTEXT_COLUMNS])).min(1);
 
 const EXPIRY = new Set<string>(EXPIRY_REASONS);
 

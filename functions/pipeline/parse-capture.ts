@@ -4,8 +4,10 @@ import { createGzip } from 'node:zlib';
 import { NotFoundError } from '../platform/errors.js';
 import type { CaptureRepository, CaptureStore, Clock, ParseResult } from '../platform/ports.js';
 import type { CaptureAnalyzer } from './capture-analysis.js';
-import { captureIdOfUploadKey, derivedKeys, safeFileName } from './capture-keys.js';
+import { captureIdOfUploadKey, derivedKeys, featurePartKey, safeFileName } from './capture-keys.js';
 import { errorInfo } from './error-info.js';
+import { type FeaturePart, FeaturePartWriter } from './feature-parts.js';
+import type { FlowContextSource } from './scoring.js';
 import { TextSink } from './text-sink.js';
 
 export interface ParseDependencies {
@@ -14,7 +16,14 @@ export interface ParseDependencies {
   analyze: CaptureAnalyzer;
   clock: Clock;
   claimLeaseS: number;
+  /** A fresh capture-context accumulator (configured as the models were trained), one per capture. */
+  newFlowContext: () => FlowContextSource;
+  /** Flows per features part (a multiple of the prediction page size). */
+  featurePartFlows: number;
 }
+
+/** Feature parts being uploaded while parsing goes on (each is ~5 MB at 8,192 flows). */
+const PART_UPLOADS_IN_FLIGHT = 2;
 
 export type ParseOutcome =
   | { outcome: 'parsed'; captureId: string; result: ParseResult }
@@ -22,10 +31,12 @@ export type ParseOutcome =
   | { outcome: 'skipped'; captureId: string | undefined; reason: string };
 
 /**
- * parse-capture: stream the uploaded object once, writing packets/{id}.csv.gz, flows/{id}.csv and
- * features/{id}.csv (the flow CSV again: the model input) with multipart uploads; record PARSED (counts, sha256, duration, warnings) or
- * FAILED with the reader's typed error. Idempotent: a redelivered event finds the claim taken or the
- * capture past PENDING and does nothing.
+ * parse-capture: stream the uploaded object once, writing packets/{id}.csv.gz and flows/{id}.csv with
+ * multipart uploads and the model input in parts (features/{id}/…, the flow CSV + context columns, see
+ * feature-parts.ts) as soon as each part is full, so scoring starts while parsing goes on; record PARSED
+ * (counts, sha256, duration, warnings) or FAILED with the reader's typed error. Idempotent: a redelivered
+ * event finds the claim taken or the capture past PENDING and does nothing (parts have deterministic keys
+ * and contents, so a parse taken over after a crash rewrites the same objects).
  */
 export async function parseCapture(deps: ParseDependencies, objectKey: string): Promise<ParseOutcome> {
   const captureId = captureIdOfUploadKey(objectKey);
@@ -60,20 +71,31 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
 
   const packetsOut = new PassThrough();
   const flowsOut = new PassThrough();
-  const featuresOut = new PassThrough();
   const packetsGzip = packetsOut.pipe(createGzip({ level: 1 }));
   const packetSink = new TextSink(packetsOut);
   const flowSink = new TextSink(flowsOut);
-  const featureSink = new TextSink(featuresOut);
 
   const uploads = [
     deps.store.putStream(keys.packets, packetsGzip, 'text/csv', 'gzip'),
     deps.store.putStream(keys.flows, flowsOut, 'text/csv'),
   ];
-  // features/ triggers scoring: it is written only if the capture parses without damage (see below).
-  // Not compressed: score-flows reads it right away from the same region; gzip would cost both sides CPU.
-  const featuresUpload = deps.store.putStream(keys.features, featuresOut, 'text/csv');
-  featuresUpload.catch(() => undefined);
+  // Each features part triggers scoring of its flows. Not compressed: score-flows reads it right away from
+  // the same region; gzip would cost both sides CPU. The last part is written only if the capture parses
+  // without damage (see below): without it the capture is never SCORED.
+  const partUploads: Promise<void>[] = [];
+  let firstPartKey = '';
+  let lastPart: FeaturePart | undefined;
+  const parts = new FeaturePartWriter(deps.newFlowContext(), deps.featurePartFlows, (part) => {
+    if (part.last) {
+      lastPart = part;
+      return;
+    }
+    const key = featurePartKey(captureId, part.firstFlow, false);
+    if (firstPartKey === '') firstPartKey = key;
+    const upload = deps.store.putBytes(key, part.bytes, 'text/csv');
+    upload.catch(() => undefined);
+    partUploads.push(upload);
+  });
 
   const sha256 = createHash('sha256');
   async function* hashedBody(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -81,7 +103,8 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
       sha256.update(chunk);
       yield chunk;
       // Backpressure: the reader calls back synchronously, so wait for the outputs between input chunks.
-      await Promise.all([packetSink.drained(), flowSink.drained(), featureSink.drained()]);
+      await Promise.all([packetSink.drained(), flowSink.drained()]);
+      while (partUploads.length > PART_UPLOADS_IN_FLIGHT) await partUploads.shift();
     }
   }
 
@@ -90,23 +113,19 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
       hashedBody(object.body),
       {
         packetCsv: (chunk) => packetSink.writeBytes(chunk),
-        // The flow CSV is also the model input: the same bytes go to flows/ and features/.
+        // The flow CSV is also the model input: the same rows go to flows/ and, with context, to features/.
         flowCsv: (chunk) => {
           flowSink.writeBytes(chunk);
-          featureSink.writeBytes(chunk);
+          parts.write(chunk);
         },
       },
       { sourceName: objectKey },
     );
     packetSink.end();
     flowSink.end();
+    parts.end();
     const damage = analysis.summary.damage ? errorInfo('parse', analysis.summary.damage) : null;
-    if (damage) {
-      abort(featuresOut, undefined, 'capture is damaged: not scored');
-    } else {
-      featureSink.end();
-    }
-    await Promise.all(uploads);
+    await Promise.all([...uploads, ...partUploads]);
     const usToIso = (us: number | null) =>
       us === null ? null : new Date(Math.floor(us / 1000)).toISOString();
     const result: ParseResult = {
@@ -124,24 +143,29 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
           ? 0
           : (analysis.lastPacketUs - analysis.firstPacketUs) / 1e6,
       warnings: analysis.summary.warnings.slice(0, 100),
-      parseMs: deps.clock.now().getTime() - startedMs,
-      keys,
+      parseMs: 0,
+      keys: { ...keys, features: firstPartKey },
       damage,
     };
     if (damage) {
-      await featuresUpload.catch(() => undefined);
+      // Parts written before the damage showed up may be scored (their predictions stay); the capture is not.
+      result.parseMs = deps.clock.now().getTime() - startedMs;
       await deps.captures.markFailed(captureId, damage, result);
       return { outcome: 'failed', captureId, code: damage.code };
     }
-    await featuresUpload;
-    // The features/ event may reach score-flows before this write lands: it waits for PARSED (score-capture.ts).
+    const last: FeaturePart | undefined = lastPart;
+    if (!last) throw new Error('the features writer ended without its last part');
+    const lastKey = featurePartKey(captureId, last.firstFlow, true);
+    if (firstPartKey === '') result.keys.features = lastKey;
+    await deps.store.putBytes(lastKey, last.bytes, 'text/csv');
+    result.parseMs = deps.clock.now().getTime() - startedMs;
+    // The last part's event may reach score-flows before this write lands: it waits for PARSED (score-capture.ts).
     await deps.captures.markParsed(captureId, result);
     return { outcome: 'parsed', captureId, result };
   } catch (error) {
     abort(packetsOut, packetsGzip, 'parse failed');
     abort(flowsOut, undefined, 'parse failed');
-    abort(featuresOut, undefined, 'parse failed');
-    await Promise.allSettled([...uploads, featuresUpload]);
+    await Promise.allSettled([...uploads, ...partUploads]);
     const info = errorInfo('parse', error);
     if (info.code === 'INTERNAL' || info.code === 'DEPENDENCY') throw error;
     // A file that is not a capture (or breaks a reader limit) fails this capture only.

@@ -41,10 +41,15 @@ export const configSchema = z.object({
   TIME_INDEX_SHARDS: positiveInt(4),
   /** Flows scored per model call and per DynamoDB batch group. */
   SCORE_BATCH_SIZE: positiveInt(512),
+  /**
+   * Flows per features part (features/{id}/…): parse-capture writes a part, and score-flows scores it, while
+   * the rest of the capture is still parsed. A multiple of the prediction page size (256).
+   */
+  FEATURE_PART_FLOWS: positiveInt(8192).refine((n) => n % 256 === 0, 'must be a multiple of 256'),
   /** A parse or score claim older than this is taken over by a redelivered event (crashed worker). */
   CLAIM_LEASE_S: positiveInt(900),
   MODELS_DIR: z.string().min(1).optional(),
-  /** How long score-flows waits for parse-capture to record PARSED after the features object appeared. */
+  /** How long score-flows (the last features part) waits for parse-capture to record PARSED. */
   PARSED_WAIT_S: positiveInt(30),
   /** Comma-separated origins allowed by CORS; '*' for any. */
   CORS_ORIGINS: z.string().min(1).default('*'),

@@ -20,10 +20,12 @@ import type {
   HistoryQuery,
   NewCapture,
   ParseResult,
+  PartProgress,
   PipelineStage,
   PredictionDraft,
   PredictionRepository,
   PublishResult,
+  ScoredPart,
   ScoreSummary,
 } from './ports.js';
 import {
@@ -149,6 +151,30 @@ const captureItemSchema = z.object({
   errors: z.array(errorInfoSchema).default([]),
 });
 
+const scoredPartSchema = z.object({
+  firstFlow: z.number(),
+  predictions: z.number(),
+  byVerdict: z.record(z.string(), z.number()),
+  byLabel: z.record(z.string(), z.number()),
+  modelVersions: z.array(z.string()),
+  startedMs: z.number(),
+  finishedMs: z.number(),
+  publish: publishSchema,
+});
+/** Scored parts live in top-level attributes `score_part_{first flow, 9 digits}` of the capture item. */
+const SCORED_PART_PREFIX = 'score_part_';
+
+function progressOf(item: Record<string, unknown>): PartProgress {
+  const status = captureItemSchema.shape.status.parse(item.status);
+  const parse = parseResultSchema.nullish().parse(item.parse);
+  const parts: ScoredPart[] = [];
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith(SCORED_PART_PREFIX)) parts.push(scoredPartSchema.parse(value));
+  }
+  parts.sort((a, b) => a.firstFlow - b.firstFlow);
+  return { status, flows: status === 'PENDING' || !parse ? null : parse.flows, parts };
+}
+
 const cursorSchema = z.union([
   z.object({
     kind: z.literal('time'),
@@ -176,6 +202,9 @@ function decodeCursor(text: string): Cursor {
     );
   }
 }
+
+/** A state transition whose condition failed: the capture had left the expected state. */
+class CaptureStateError extends DependencyError {}
 
 function isConditionFailure(error: unknown): boolean {
   return (
@@ -310,15 +339,64 @@ export class DynamoCaptureRepository implements CaptureRepository {
     );
   }
 
-  async markScored(captureId: string, summary: ScoreSummary, publish: PublishResult): Promise<void> {
-    await this.#transition(
-      captureId,
-      'PARSED',
-      'SCORED',
-      'SET score = :score, publish = :publish',
-      { ':score': summary, ':publish': publish },
-      'score_claim_ms',
-    );
+  async recordScoredPart(captureId: string, part: ScoredPart): Promise<PartProgress | undefined> {
+    try {
+      const output = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: capturePk(captureId), sk: CAPTURE_SK },
+          UpdateExpression: 'SET #part = :part, updated_at = :at',
+          ConditionExpression: 'attribute_exists(pk) AND #status IN (:pending, :parsed)',
+          ExpressionAttributeNames: {
+            '#part': `${SCORED_PART_PREFIX}${String(part.firstFlow).padStart(9, '0')}`,
+            '#status': 'status',
+          },
+          ExpressionAttributeValues: {
+            ':part': part,
+            ':pending': 'PENDING',
+            ':parsed': 'PARSED',
+            ':at': this.#now().toISOString(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return output.Attributes ? progressOf(output.Attributes) : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw dependencyError('UpdateItem (scored part)', error);
+    }
+  }
+
+  async partProgress(captureId: string): Promise<PartProgress | undefined> {
+    try {
+      const output = await this.#client.send(
+        new GetCommand({
+          TableName: this.#table,
+          Key: { pk: capturePk(captureId), sk: CAPTURE_SK },
+          ConsistentRead: true,
+        }),
+      );
+      return output.Item ? progressOf(output.Item) : undefined;
+    } catch (error) {
+      throw dependencyError('GetItem (part progress)', error);
+    }
+  }
+
+  async markScored(captureId: string, summary: ScoreSummary, publish: PublishResult): Promise<boolean> {
+    try {
+      await this.#transition(
+        captureId,
+        'PARSED',
+        'SCORED',
+        'SET score = :score, publish = :publish',
+        { ':score': summary, ':publish': publish },
+        'score_claim_ms',
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof CaptureStateError) return false;
+      throw error;
+    }
   }
 
   async markFailed(captureId: string, error: CaptureErrorInfo, parse: ParseResult | null): Promise<void> {
@@ -412,7 +490,7 @@ export class DynamoCaptureRepository implements CaptureRepository {
       );
     } catch (error) {
       if (isConditionFailure(error)) {
-        throw new DependencyError(`Capture ${captureId} left state ${from} before it could become ${to}`, {
+        throw new CaptureStateError(`Capture ${captureId} left state ${from} before it could become ${to}`, {
           dependency: 'dynamodb',
           captureId,
         });

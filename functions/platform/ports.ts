@@ -86,6 +86,28 @@ export interface ScoreSummary {
   scoreMs: number;
 }
 
+/** One scored features part (score-flows runs once per part; see functions/pipeline/feature-parts.ts). */
+export interface ScoredPart {
+  /** 1-based index of the part's first flow: the part's identity within its capture. */
+  firstFlow: number;
+  predictions: number;
+  byVerdict: Record<string, number>;
+  byLabel: Record<string, number>;
+  modelVersions: string[];
+  /** Epoch ms when scoring the part started and when its predictions were stored and published. */
+  startedMs: number;
+  finishedMs: number;
+  publish: PublishResult;
+}
+
+/** What score-flows needs to know to complete a capture: its state, flow count once PARSED, scored parts. */
+export interface PartProgress {
+  status: CaptureStatus;
+  /** parse.flows once the capture is PARSED (or later), else null. */
+  flows: number | null;
+  parts: ScoredPart[];
+}
+
 export interface PublishResult {
   /** `not_configured`: no broker set up (nothing attempted); `partial`/`failed`: see `failed` and `message`. */
   status: 'published' | 'partial' | 'failed' | 'not_configured';
@@ -133,7 +155,16 @@ export interface CaptureRepository {
    */
   claim(captureId: string, stage: PipelineStage, nowMs: number, leaseS: number): Promise<boolean>;
   markParsed(captureId: string, result: ParseResult): Promise<void>;
-  markScored(captureId: string, summary: ScoreSummary, publish: PublishResult): Promise<void>;
+  /**
+   * Stores a scored features part on the capture (keyed by its first flow, so a redelivery overwrites it with
+   * the same counts) unless the capture is FAILED or SCORED; the progress after the write, or undefined when
+   * refused or unknown.
+   */
+  recordScoredPart(captureId: string, part: ScoredPart): Promise<PartProgress | undefined>;
+  /** The capture's part progress (consistent read); undefined for an unknown capture. */
+  partProgress(captureId: string): Promise<PartProgress | undefined>;
+  /** PARSED → SCORED (conditional); false when the capture had left PARSED (another part completed it). */
+  markScored(captureId: string, summary: ScoreSummary, publish: PublishResult): Promise<boolean>;
   /** FAILED with the error; keeps what was parsed so far. */
   markFailed(captureId: string, error: CaptureErrorInfo, parse: ParseResult | null): Promise<void>;
   /**

@@ -6,6 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { runAnalyze } from '../../../functions/cli/commands/analyze-command.js';
+import { featurePartKey } from '../../../functions/pipeline/capture-keys.js';
 import { createDocumentClient } from '../../../functions/platform/aws-clients.js';
 import { DynamoPredictionRepository } from '../../../functions/platform/dynamodb-repositories.js';
 import type { PredictionDraft } from '../../../functions/platform/ports.js';
@@ -38,6 +39,8 @@ beforeAll(async () => {
     MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
     INLINE_UPLOAD_MAX_BYTES: String(INLINE_MAX_BYTES),
     SCORE_BATCH_SIZE: '64',
+    // Small features parts: a real capture is scored in several parts, some while it is still being parsed.
+    FEATURE_PART_FLOWS: '256',
   });
   api = harness.runtime.apiUrl;
 });
@@ -440,10 +443,17 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
       ],
     });
     const uploadKey = new URL(view.links.upload ?? '').pathname.split('/').slice(2).join('/');
-    const featuresKey = `features/${id}.ndjson.gz`;
+    const flows = view.counts.flows ?? 0;
+    expect(flows).toBeGreaterThan(256);
+    const firstPart = featurePartKey(id, 1, false);
+    const lastPart = featurePartKey(id, 256 * Math.floor(flows / 256) + 1, true);
+    expect(
+      harness.invocations.filter((i) => i.key === firstPart || i.key === lastPart).map((i) => i.outcome),
+    ).toEqual(['ok', 'ok']);
     await Promise.all([
-      harness.runtime.deliverS3Event(event(featuresKey)),
-      harness.runtime.deliverS3Event(event(featuresKey)),
+      harness.runtime.deliverS3Event(event(firstPart)),
+      harness.runtime.deliverS3Event(event(lastPart)),
+      harness.runtime.deliverS3Event(event(lastPart)),
       harness.runtime.deliverS3Event(event(uploadKey)),
     ]);
     await harness.runtime.settled();
