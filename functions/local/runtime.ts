@@ -29,6 +29,7 @@ import {
   toProxyEvent,
   writeProxyResult,
 } from './api-gateway-adapter.js';
+import { type FunctionWorker, startFunctionWorker } from './function-worker.js';
 import { handlePostUpload } from './post-policy-gateway.js';
 import { startS3rver } from './s3rver-process.js';
 
@@ -61,6 +62,11 @@ export interface LocalRuntimeOptions {
   dynamoInMemory?: boolean;
   /** Extra settings (as environment variables) on top of the local defaults. */
   settings?: EnvironmentSource;
+  /**
+   * Injected adapters. A publisher is used by every function (the S3-triggered ones reach it from their
+   * worker threads); a scorer cannot cross to a worker, so with one the S3-triggered functions run in the
+   * main thread.
+   */
   overrides?: ContainerOverrides;
   /** Called for every S3-triggered invocation (for logs and tests). */
   onInvocation?: (name: string, key: string, outcome: 'ok' | 'error', detail: string) => void;
@@ -238,7 +244,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const s3Endpoint = `http://${host}:${s3Address.port}`;
   const apiUrl = `http://${host}:${apiPort}`;
-  const config = parseConfig({
+  const configInput: EnvironmentSource = {
     AWS_REGION: 'us-east-1',
     CAPTURE_BUCKET: LOCAL_BUCKET,
     TABLE_NAME: LOCAL_TABLE,
@@ -249,7 +255,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     LOCAL_SECRET_ACCESS_KEY: LOCAL_ACCESS_KEY,
     PARSED_WAIT_S: '10',
     ...options.settings,
-  });
+  };
+  const config = parseConfig(configInput);
   const container = createContainer(config, options.overrides);
   const dynamoClient = createDocumentClient(config);
   await ensureTable(dynamoClient, config.TABLE_NAME);
@@ -282,6 +289,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     },
   ];
 
+  // Each S3-triggered function in its own worker thread (as Lambda gives each function its own sandbox), so
+  // parsing, scoring the parts already written and the HTTP API run on separate cores.
+  let workers: Record<'parse-capture' | 'score-flows', FunctionWorker> | undefined;
+  if (!options.overrides?.scorer) {
+    const [parseWorker, scoreWorker] = await Promise.all([
+      startFunctionWorker('parse-capture', configInput, options.overrides?.publisher),
+      startFunctionWorker('score-flows', configInput, options.overrides?.publisher),
+    ]);
+    workers = { 'parse-capture': parseWorker, 'score-flows': scoreWorker };
+  }
   const parse = createParseCaptureHandler(container);
   const score = createScoreFlowsHandler(container);
   const inFlight = new Set<Promise<void>>();
@@ -294,10 +311,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         ? 'score-flows'
         : undefined;
     if (!name) return;
-    const handler = name === 'parse-capture' ? parse : score;
+    const worker = workers?.[name];
+    const handler = worker
+      ? (e: S3Event) => worker.invoke(e)
+      : (e: S3Event) => (name === 'parse-capture' ? parse : score)(e, lambdaContext(name, 900_000));
     for (let attempt = 0; ; attempt++) {
       try {
-        const outcomes = await handler(event, lambdaContext(name, 900_000));
+        const outcomes = await handler(event);
         options.onInvocation?.(name, key, 'ok', JSON.stringify(outcomes));
         return;
       } catch (error) {
@@ -340,6 +360,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         Promise.allSettled([...inFlight]),
         new Promise((done) => setTimeout(done, CLOSE_GRACE_MS).unref()),
       ]);
+      if (workers) await Promise.all(Object.values(workers).map((worker) => worker.close()));
       await s3rver.close();
       await dynamo.stop();
       dynamoClient.destroy();
