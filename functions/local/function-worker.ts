@@ -75,7 +75,11 @@ export async function startFunctionWorker(
   const entry = import.meta.url;
   // tsx's ESM entry (`require.resolve` gives its CommonJS one, whose loader path breaks when imported).
   const tsxApi = entry.endsWith('.ts')
-    ? pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href
+    ? pathToFileURL(
+        createRequire(import.meta.url)
+          .resolve('tsx/esm/api')
+          .replace(/\.cjs$/, '.mjs'),
+      ).href
     : undefined;
   const data: z.infer<typeof workerDataSchema> & { entry: string; tsxApi?: string } = {
     entry,
