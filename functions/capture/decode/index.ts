@@ -16,6 +16,7 @@ import {
   decodeVlanTag,
   decodeVnTag,
 } from './ether-payload.js';
+import { decodeEthernetIpv4Transport } from './fast-path.js';
 import {
   decodeCiscoHdlc,
   decodeEthernet,
@@ -94,11 +95,45 @@ registerUdpTunnel(4789, decodeVxlan);
 export function decodeFrame(frame: RawFrame, out: DecodedPacket): void {
   const start = frame.offset;
   const bytes = frame.bytes;
-  const capturedEnd = Math.min(start + frame.capturedLength, bytes.length);
-  out.reset(bytes, capturedEnd, frame.linkType);
+  const capturedLength = frame.capturedLength;
+  const capturedEnd = Math.min(start + capturedLength, bytes.length);
   // Lengths inside the packet are bounded by what was on the wire, which the snap length may have cut.
+  const originalLength = frame.originalLength;
+  // biome-ignore lint/complexity/useMathMinMax: a comparison keeps this int32 (Math.max is float64 in V8)
+  const wireEnd = start + (originalLength > capturedLength ? originalLength : capturedLength);
+  // Ethernet/IPv4/TCP|UDP, nearly every frame: one function that writes each field once (fast-path.ts);
+  // it declines, having written nothing, whatever it does not decode exactly as the general path would.
+  if (
+    frame.linkType === 1 &&
+    start >= 0 &&
+    decodeEthernetIpv4Transport(out, bytes, start, capturedEnd, wireEnd)
+  ) {
+    return;
+  }
+  decodeGeneral(out, bytes, start, capturedEnd, wireEnd, frame.linkType);
+}
+
+/**
+ * `decodeFrame` without the Ethernet/IPv4/TCP|UDP fast path: every frame through the dispatch tables.
+ * The reference the fast path is tested against.
+ */
+export function decodeFrameGeneral(frame: RawFrame, out: DecodedPacket): void {
+  const start = frame.offset;
+  const bytes = frame.bytes;
+  const capturedEnd = Math.min(start + frame.capturedLength, bytes.length);
   const wireEnd = start + Math.max(frame.originalLength, frame.capturedLength);
-  const linkType = frame.linkType;
+  decodeGeneral(out, bytes, start, capturedEnd, wireEnd, frame.linkType);
+}
+
+function decodeGeneral(
+  out: DecodedPacket,
+  bytes: Uint8Array,
+  start: number,
+  capturedEnd: number,
+  wireEnd: number,
+  linkType: number,
+): void {
+  out.reset(bytes, capturedEnd, linkType);
   if (linkType < 0 || linkType >= linkTypeDecoders.length || start < 0) return;
   // Ethernet directly: nearly every capture, and a direct call can be inlined where the table's cannot.
   if (linkType === 1) {

@@ -83,3 +83,14 @@ export function decodeBytes(bytes: Uint8Array, options: RawFrameOptions = {}): D
   decodeFrame(frame, shared);
   return view(shared, frame.offset);
 }
+
+/** Every field of a decoded packet as plain data (the VLAN/MPLS arrays up to their counts). */
+export function snapshot(p: DecodedPacket): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(p)) {
+    if (key === 'vlanIds') fields[key] = p.vlanIds.slice(0, p.vlanCount);
+    else if (key === 'mplsLabels') fields[key] = p.mplsLabels.slice(0, p.mplsCount);
+    else fields[key] = value;
+  }
+  return fields;
+}
