@@ -1,6 +1,5 @@
 /** Models and inference: manifest, feature rows, onnxruntime scorer, verdict combiner. */
 export {
-  ANOMALY_LABEL,
   BENIGN_LABEL,
   type CombinationPolicy,
   combineVerdict,

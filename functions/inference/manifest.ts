@@ -56,10 +56,11 @@ export const manifestSchema = z.object({
   combination_policy: z
     .object({
       description: z.string(),
-      classifier_threshold: z.number().min(0).max(1),
+      /** Per attack class: P(class) at or above it flags the flow (the class must be the likeliest attack class). */
+      classifier_thresholds: z.record(z.string(), z.number().min(0).max(1)),
       anomaly_threshold: z.number(),
-      /** Threshold of flow-classifier-lone (flows without context); absent in bundles without that model. */
-      lone_classifier_threshold: z.number().min(0).max(1).optional(),
+      /** The same for flow-classifier-lone (flows without context); absent in bundles without that model. */
+      lone_classifier_thresholds: z.record(z.string(), z.number().min(0).max(1)).optional(),
       target_benign_fpr: z.number(),
     })
     .loose(),

@@ -113,6 +113,25 @@ interface LoadedModel {
   output: string;
 }
 
+/**
+ * Per-class thresholds of the manifest as an array in class order. Every class but benign needs one: a class the
+ * classifier can predict without a threshold would be a silent "never flag" or "always flag".
+ */
+function classThresholdArray(
+  model: string,
+  classes: readonly string[],
+  thresholds: Readonly<Record<string, number>>,
+): number[] {
+  const missing = classes.filter((c) => c !== 'benign' && thresholds[c] === undefined);
+  if (missing.length > 0) {
+    throw new ModelError(`Model ${model} has no threshold for classes: ${missing.join(', ')}`, {
+      model,
+      missing,
+    });
+  }
+  return classes.map((c) => (c === 'benign' ? Number.POSITIVE_INFINITY : (thresholds[c] as number)));
+}
+
 function layoutOf(entry: ModelEntry): FeatureLayout {
   return {
     features: entry.input.features,
@@ -240,28 +259,34 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
   const policy: CombinationPolicy = {
     classes,
     benignIndex: classes.indexOf('benign'),
-    classifierThreshold: manifest.combination_policy.classifier_threshold,
+    classThresholds: classThresholdArray(
+      FLOW_CLASSIFIER,
+      classes,
+      manifest.combination_policy.classifier_thresholds,
+    ),
     anomalyThreshold: manifest.combination_policy.anomaly_threshold,
     classifierName: FLOW_CLASSIFIER,
     anomalyName: FLOW_ANOMALY,
     modelVersion: manifest.model_version,
   };
-  const loneThreshold = manifest.combination_policy.lone_classifier_threshold;
+  const loneThresholds = manifest.combination_policy.lone_classifier_thresholds;
   if (
     lone &&
-    (loneThreshold === undefined ||
+    (loneThresholds === undefined ||
       lone.entry.classes?.length !== classes.length ||
       lone.entry.classes.some((c, i) => c !== classes[i]))
   ) {
     throw new ModelError(
-      `Model ${FLOW_CLASSIFIER_LONE} needs the classifier's classes and combination_policy.lone_classifier_threshold`,
+      `Model ${FLOW_CLASSIFIER_LONE} needs the classifier's classes and combination_policy.lone_classifier_thresholds`,
       { model: FLOW_CLASSIFIER_LONE },
     );
   }
   // A lone flow has no context, so no anomaly evidence: only its classifier can flag it.
   const lonePolicy: CombinationPolicy = {
     ...policy,
-    classifierThreshold: loneThreshold ?? policy.classifierThreshold,
+    classThresholds: loneThresholds
+      ? classThresholdArray(FLOW_CLASSIFIER_LONE, classes, loneThresholds)
+      : policy.classThresholds,
     anomalyThreshold: Number.POSITIVE_INFINITY,
     classifierName: FLOW_CLASSIFIER_LONE,
   };

@@ -173,6 +173,53 @@ def isolation_forest_to_onnx(
     return _finish(onx, doc)
 
 
+def benign_envelope_to_onnx(
+    upper: np.ndarray, scale: np.ndarray, columns: list[int], n_features: int, doc: str, gate_feature: int
+) -> bytes:
+    """The benign-envelope anomaly detector: how far a flow's context lies beyond everything the benign training
+    flows showed, in units of the benign spread, on the worst column:
+
+        anomaly_score = max_j (signed_log1p(x[:, columns[j]]) - upper[j]) / scale[j]      (times the gate)
+
+    `upper` is the benign maximum of each column (after signed_log1p), `scale` its benign standard deviation plus
+    a floor. Unlike an isolation forest, whose random splits never fall outside the training range, the score keeps
+    growing beyond the benign range: a flood with 100x the benign flow rate scores higher than one with 2x. The score
+    is multiplied by (input[:, gate_feature] >= 0): a flow without context (-1) scores 0, "no evidence". Reads the
+    full model row (n_features wide), so the scorer hands it the classifier's input buffer as is."""
+    nodes = [
+        helper.make_node("Gather", [INPUT_NAME, "env_columns"], ["env_x"], name="env_gather", axis=1),
+        helper.make_node("Abs", ["env_x"], ["abs_x"], name="slog_abs"),
+        helper.make_node("Add", ["abs_x", "slog_one"], ["abs_x1"], name="slog_add"),
+        helper.make_node("Log", ["abs_x1"], ["log_abs"], name="slog_log"),
+        helper.make_node("Sign", ["env_x"], ["sign_x"], name="slog_sign"),
+        helper.make_node("Mul", ["sign_x", "log_abs"], ["slog_x"], name="slog_mul"),
+        helper.make_node("Sub", ["slog_x", "env_upper"], ["excess"], name="env_sub"),
+        helper.make_node("Div", ["excess", "env_scale"], ["excess_sd"], name="env_div"),
+        helper.make_node("ReduceMax", ["excess_sd"], ["raw_score"], name="env_max", axes=[1], keepdims=1),
+        helper.make_node("Gather", [INPUT_NAME, "gate_index"], ["gate_value"], name="gate_gather", axis=1),
+        helper.make_node("GreaterOrEqual", ["gate_value", "gate_zero"], ["gate_on"], name="gate_cmp"),
+        helper.make_node("Cast", ["gate_on"], ["gate_mult"], name="gate_cast", to=onnx.TensorProto.FLOAT),
+        helper.make_node("Mul", ["raw_score", "gate_mult"], ["anomaly_score"], name="gate_mul"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "ccf_flow_anomaly",
+        [helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, [None, n_features])],
+        [helper.make_tensor_value_info("anomaly_score", onnx.TensorProto.FLOAT, [None, 1])],
+        initializer=[
+            numpy_helper.from_array(np.array(columns, dtype=np.int64), "env_columns"),
+            numpy_helper.from_array(np.array([1.0], dtype=np.float32), "slog_one"),
+            numpy_helper.from_array(np.asarray(upper, dtype=np.float32)[None, :], "env_upper"),
+            numpy_helper.from_array(np.asarray(scale, dtype=np.float32)[None, :], "env_scale"),
+            numpy_helper.from_array(np.array([gate_feature], dtype=np.int64), "gate_index"),
+            numpy_helper.from_array(np.array([0.0], dtype=np.float32), "gate_zero"),
+        ],
+    )
+    onx = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    onx.ir_version = 8
+    return _finish(onx, doc)
+
+
 class OnnxModel:
     """A CPU onnxruntime session over serialized bytes, single-threaded for deterministic timings."""
 

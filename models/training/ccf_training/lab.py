@@ -5,11 +5,12 @@ The lab flows come from OUR flow engine, so they carry exactly the features the 
 scenario (one capture) is assigned to one of N_FOLDS folds: per family, scenarios sorted by name go round-robin
 to folds 0..N_FOLDS-1. Evaluation always holds out whole scenarios (never rows of one capture):
 
-* grouped cross-validation: for fold k, test = fold k, validation (thresholds) = the BENIGN scenarios of fold k+1,
-  training = everything else (other folds, the attack scenarios of fold k+1) + the CICIDS training rows; every lab
-  scenario is scored exactly once by a model that never saw it;
-* the shipped models are trained on every scenario except the benign scenarios of fold SHIPPED_VAL_FOLD
-  (+ CICIDS training rows), thresholds from those benign scenarios (+ CICIDS validation rows).
+* grouped cross-validation: for fold k, test = fold k, training = every other fold + the CICIDS training rows; the
+  thresholds come from out-of-fold scores of the training folds' benign scenarios (for each training fold j, models
+  refitted without fold j's benign scenarios score them); every lab scenario is scored exactly once by a model that
+  never saw it, with thresholds that never saw it either;
+* the shipped models are trained on every scenario (+ CICIDS training rows), thresholds from the out-of-fold scores of
+  all benign scenarios. SHIPPED_VAL_FOLD only names the benign scenarios held out for the leave-one-family-out refits.
 """
 
 from __future__ import annotations
@@ -119,17 +120,18 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         "`models/training/lab/lab.sh` and labeled by `label_flows.py` with our own flow engine (attack flows capped at",
         "2,000 per scenario, evenly spaced). Attempted attack flows (no forward payload) count as benign.",
         f"Scenarios are split into {N_FOLDS} folds (per family, sorted by name, round-robin). Grouped cross-validation:",
-        "for fold k the models are trained on the other folds (except the benign scenarios of fold k+1) + the CICIDS",
-        "training rows, thresholds are set on the benign scenarios of fold k+1 at <= 1/1000 benign false positives (the",
-        "lone-flow classifier's on those + the CICIDS validation rows), and fold k is scored. Every number below is on",
+        "for fold k the models are trained on the other folds + the CICIDS training rows, and thresholds are set on",
+        "out-of-fold scores of the training folds' benign scenarios (each scored by models refitted without it) at <= 1/1000",
+        "benign false positives (the lone-flow classifier's on those + the CICIDS validation rows), then fold k is scored.",
+        "Lab rows are weighted so that every scenario of a class carries the same total weight. Every number below is on",
         "scenarios the scoring model never saw. Flows carry the context columns of their capture",
         "(functions/flows/flow-context.ts) and are scored by flow-classifier + flow-anomaly; the 'lone records' line",
         "scores the same flows without context, by flow-classifier-lone, as POST /api/predict would.",
         "",
         "## Combined verdict, all folds (held-out scenarios)",
         "",
-        f"- macro-F1 over {', '.join(rep['classes'])} (label of the combined verdict; `anomaly` counts as wrong unless",
-        f"  the flow is benign-misflagged): **{rep['macro_f1']}**",
+        f"- macro-F1 over {', '.join(rep['classes'])} (label of the combined verdict; a flow the anomaly detector flags",
+        f"  carries the classifier's likeliest attack class): **{rep['macro_f1']}**",
         f"- classifier alone (threshold, argmax attack class): macro-F1 **{cv['classifier_macro_f1']}**",
         f"- benign lab flows: {cv['benign_flows']}, false positives: {cv['benign_fp']} → **{cv['benign_fp_per_1000']} per 1,000 benign flows**",
         f"- benign scenarios only: {cv['benign_scenario_flows']} flows over {cv['benign_scenario_seconds']} s of traffic,"
@@ -141,15 +143,18 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         "",
         *table(["class", "precision", "recall", "F1", "support"], [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in rep["per_class"].items()]),
         "",
-        "Confusion matrix (rows = true, columns = predicted; `anomaly` = flagged by the anomaly detector only):",
+        "Confusion matrix (rows = true, columns = predicted label of the combined verdict):",
         "",
         *table(["true \\ pred", *rep["confusion_matrix"]["cols"]], [[lab, *row] for lab, row in zip(rep["confusion_matrix"]["rows"], rep["confusion_matrix"]["matrix"], strict=True)]),
         "",
-        "Per fold (thresholds from the validation fold):",
+        "Per fold (thresholds from out-of-fold validation: the benign scenarios of the other three folds, each scored by a model trained without it):",
         "",
         *table(
-            ["test fold", "classifier threshold", "anomaly threshold", "benign FP", "benign flows", "attack detected"],
-            [[k, v["classifier_threshold"], v["anomaly_threshold"], v["benign_fp"], v["benign_flows"], v["attack_detected"]] for k, v in cv["folds"].items()],
+            ["test fold", "classifier thresholds (per attack class)", "anomaly threshold", "validation benign flows", "benign FP", "benign flows", "attack detected"],
+            [
+                [k, ", ".join(f"{c} {t}" for c, t in v["classifier_thresholds"].items()), round(v["anomaly_threshold"], 4), v["validation_benign_flows"], v["benign_fp"], v["benign_flows"], v["attack_detected"]]
+                for k, v in cv["folds"].items()
+            ],
         ),
         "",
         "## Per held-out scenario",
@@ -164,8 +169,9 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         "",
         "## Anomaly detector alone (held-out folds)",
         "",
-        "IsolationForest over the context columns, trained on the benign lab flows of the training scenarios only; threshold",
-        "at <= 1/1000 of the validation benign flows (its own, not the combined policy's).",
+        "Benign envelope over the context columns (except ctx_pair_flows_1s), fitted on the benign lab flows of the training",
+        "scenarios only; threshold at <= 1/1000 of the out-of-fold validation benign flows (its own, not the combined",
+        "policy's). It never sees an attack flow, so every family here is a family it was not trained on.",
         f"Benign FPR at its validation threshold: {cv['anomaly']['benign_fpr']}; ROC AUC benign vs attack: {cv['anomaly']['roc_auc']}.",
         "",
         *table(["family", "flagged", "n"], [[c, v["flagged"], v["n"]] for c, v in cv["anomaly"]["by_family"].items()]),

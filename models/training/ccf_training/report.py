@@ -54,8 +54,9 @@ def write_evaluation(path: str, manifest: dict[str, Any]) -> None:
         "",
         _class_report(lone["metrics"]["test"]),
         "",
-        "## Combined verdict on CICIDS rows (lone flows: lone-flow classifier threshold "
-        f"{policy['lone_classifier_threshold']}; anomaly score 0 without context)",
+        "## Combined verdict on CICIDS rows (lone flows: lone-flow classifier per-class thresholds "
+        + ", ".join(f"{c} {t}" for c, t in policy["lone_classifier_thresholds"].items())
+        + "; anomaly score 0 without context)",
         "",
         f"- benign false positives on test: {combined['benign_fp_test']} / {combined['benign_n_test']} (FPR {combined['benign_fpr_test']}); on validation: FPR {combined['benign_fpr_val']}",
         f"- attack flows detected on test: {combined['attack_detection_test']}",

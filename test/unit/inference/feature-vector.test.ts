@@ -142,18 +142,18 @@ describe('combineVerdict (the documented policy)', () => {
   const policy: CombinationPolicy = {
     classes: ['benign', 'ddos', 'portscan'],
     benignIndex: 0,
-    classifierThreshold: 0.9,
+    classThresholds: [Number.POSITIVE_INFINITY, 0.9, 0.6],
     anomalyThreshold: 0.2,
     classifierName: 'flow-classifier',
     anomalyName: 'flow-anomaly',
     modelVersion: 'v-test',
   };
 
-  it('lets the classifier decide when p_mal reaches its threshold, naming the likeliest attack', () => {
-    const v = combineVerdict([0.05, 0.15, 0.8], 0, 0.5, policy);
+  it('lets the classifier decide when the likeliest attack class reaches its own threshold', () => {
+    const v = combineVerdict([0.35, 0.0, 0.65], 0, 0.5, policy);
     expect(v).toEqual({
       label: 'portscan',
-      probability: 1 - 0.05,
+      probability: 1 - 0.35,
       anomaly_score: 0.5,
       verdict: 'malicious',
       decided_by: 'flow-classifier',
@@ -161,10 +161,24 @@ describe('combineVerdict (the documented policy)', () => {
     });
   });
 
-  it('falls back to the anomaly detector below the classifier threshold', () => {
+  it('compares each class with its own threshold, not p_mal with one threshold', () => {
+    // P(ddos) = 0.85 < 0.9 although p_mal = 0.95: not the classifier's call (and no anomaly evidence).
+    expect(combineVerdict([0.05, 0.85, 0.1], 0, 0, policy)).toMatchObject({
+      verdict: 'benign',
+      label: 'benign',
+    });
+    // P(portscan) = 0.6 reaches portscan's 0.6 although p_mal = 0.6 is below ddos's 0.9.
+    expect(combineVerdict([0.4, 0.0, 0.6], 0, 0, policy)).toMatchObject({
+      verdict: 'malicious',
+      label: 'portscan',
+      decided_by: 'flow-classifier',
+    });
+  });
+
+  it("falls back to the anomaly detector, which names the classifier's likeliest attack class", () => {
     const probs = [0.9, 0.05, 0.05, 0.2, 0.5, 0.3];
     expect(combineVerdict(probs, 0, 0.2, policy)).toMatchObject({
-      label: 'anomaly',
+      label: 'ddos',
       verdict: 'malicious',
       decided_by: 'flow-anomaly',
     });
@@ -173,11 +187,15 @@ describe('combineVerdict (the documented policy)', () => {
       verdict: 'benign',
       decided_by: 'flow-classifier',
     });
-    // Row 1: p_mal = 0.8 < 0.9 → not the classifier's call even though argmax is an attack.
+    // Row 1: P(ddos) = 0.5 < 0.9 → not the classifier's call even though argmax is an attack.
     expect(combineVerdict(probs, 1, 0, policy).verdict).toBe('benign');
+    expect(combineVerdict(probs, 1, 0.3, policy)).toMatchObject({
+      label: 'ddos',
+      decided_by: 'flow-anomaly',
+    });
   });
 
   it('breaks ties between attack classes by class order', () => {
-    expect(combineVerdict([0, 0.5, 0.5], 0, 0, policy).label).toBe('ddos');
+    expect(combineVerdict([0, 0.5, 0.5], 0, 1, policy).label).toBe('ddos');
   });
 });

@@ -202,14 +202,20 @@ describe('loadScorer with the committed models', () => {
         'Total Bwd packets': cic['Total Bwd packets'] ?? 0,
         'Total Length of Fwd Packet': cic['Total Length of Fwd Packet'] ?? 0,
         'Total Fwd Packet': cic['Total Fwd Packet'] ?? 0,
-        'Flow Duration': cic['Flow Duration'] ?? 0,
+        // Long flows held open together: the pair's open-connection estimate (Σ durations ÷ window) grows with
+        // every flow, far beyond anything benign (slow-DoS-like), so the anomaly score must grow along the stream.
+        'Flow Duration': 60_000_000,
       };
       return { ...cic, ...context.annotate(input) };
     });
     expect(annotated[49]?.ctx_pair_flows).toBe(50);
     const scores = await scorer.scoreFlows(annotated);
     expect(scores).toHaveLength(50);
-    expect(scores.every((s) => s.anomaly_score !== 0)).toBe(true);
+    // Scored with their context: never by the lone-flow model, and the anomaly detector sees the open connections
+    // pile up (a lone flow would score 0 throughout).
+    expect(scores.every((s) => s.decided_by !== 'flow-classifier-lone')).toBe(true);
+    expect(scores[49]?.anomaly_score).toBeGreaterThan(scores[10]?.anomaly_score ?? Number.POSITIVE_INFINITY);
+    expect(scores[49]?.anomaly_score).toBeGreaterThan(0);
 
     // The lower-level entry (score-flows reads features text straight into rows) gives the same verdicts.
     const { features } = scorer.flowLayout;
