@@ -8,7 +8,7 @@
  * The endpoints are ordered (smaller address, then smaller port, first) unless an ICMP message is one-way.
  * Result: "1:" + base64 of the digest.
  */
-import { sha1 } from './sha1.js';
+import { sha1, sha1PaddedBlock } from './sha1.js';
 
 const PROTO_ICMP = 1;
 const PROTO_TCP = 6;
@@ -70,41 +70,87 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/**
+ * The "ports" the spec hashes for a protocol, left in `ports`: [source, destination, oneWay]. TCP/UDP/SCTP
+ * use their ports; ICMP/ICMPv6 the type and the counterpart type (or the code when the type has none, which
+ * makes the flow one-way: its endpoints are not reordered); other protocols none (-1).
+ */
+const ports = new Int32Array(3);
+function specPorts(
+  proto: number,
+  sourcePort: number,
+  destinationPort: number,
+  type: number,
+  code: number,
+): void {
+  let srcPort = -1;
+  let dstPort = -1;
+  let oneWay = 0;
+  if (proto === PROTO_TCP || proto === PROTO_UDP || proto === PROTO_SCTP) {
+    srcPort = sourcePort;
+    dstPort = destinationPort;
+  } else if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) {
+    // Only integer types 0-255 have a counterpart (anything else, from a library caller, is one-way).
+    const counterpart =
+      (type | 0) === type && type >= 0 && type < 256
+        ? (proto === PROTO_ICMP ? ICMP4_COUNTERPART : ICMP6_COUNTERPART)[type]!
+        : -1;
+    srcPort = type & 0xffff;
+    if (counterpart < 0) {
+      dstPort = code & 0xffff;
+      oneWay = 1;
+    } else {
+      dstPort = counterpart;
+    }
+  }
+  ports[0] = srcPort;
+  ports[1] = dstPort;
+  ports[2] = oneWay;
+}
+
 /** The hash input, reused (grown for unusual address lengths from library callers). */
 let message = new Uint8Array(64);
+/** The padded one-block input of an IPv4 flow, as words. */
+const block = new Int32Array(16);
 const digest = new Int32Array(5);
 
 /** RFC 4648 base64 alphabet, as character codes. */
 const BASE64 = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', (c) =>
   c.charCodeAt(0),
 );
-/** The digest's 20 bytes and one zero byte, so the base64 loop runs over whole 3-byte groups. */
-const digestBytes = new Uint8Array(21);
 /** "1:" and the 28 base64 characters of the digest (a plain array of small integers, see `idText`). */
 const idChars: number[] = new Array<number>(30).fill(0);
 
-/** "1:" + base64 (RFC 4648, padded) of the digest: the text `crypto.hash(..., 'base64')` gives, as one flat string. */
-function idText(): string {
-  const bytes = digestBytes;
-  for (let word = 0; word < 5; word++) {
-    const value = digest[word]!;
-    bytes[4 * word] = value >>> 24;
-    bytes[4 * word + 1] = (value >>> 16) & 0xff;
-    bytes[4 * word + 2] = (value >>> 8) & 0xff;
-    bytes[4 * word + 3] = value & 0xff;
-  }
+/** The base64 characters of 3 bytes (`v`, 24 bits) at `idChars[at..at+3]`. */
+function base64Group(v: number, at: number): void {
   const c = idChars;
   const alphabet = BASE64;
+  c[at] = alphabet[v >>> 18]!;
+  c[at + 1] = alphabet[(v >>> 12) & 0x3f]!;
+  c[at + 2] = alphabet[(v >>> 6) & 0x3f]!;
+  c[at + 3] = alphabet[v & 0x3f]!;
+}
+
+/** "1:" + base64 (RFC 4648, padded) of the digest: the text `crypto.hash(..., 'base64')` gives, as one flat string. */
+function idText(): string {
+  const d = digest;
+  const c = idChars;
   c[0] = 0x31; // '1'
   c[1] = 0x3a; // ':'
-  for (let group = 0; group < 7; group++) {
-    const v = (bytes[3 * group]! << 16) | (bytes[3 * group + 1]! << 8) | bytes[3 * group + 2]!;
-    c[2 + 4 * group] = alphabet[v >>> 18]!;
-    c[3 + 4 * group] = alphabet[(v >>> 12) & 0x3f]!;
-    c[4 + 4 * group] = alphabet[(v >>> 6) & 0x3f]!;
-    c[5 + 4 * group] = alphabet[v & 0x3f]!;
-  }
-  // 20 bytes end with 2 bytes in the last group: three characters and one '='.
+  // 20 bytes = five words = six 3-byte groups and 2 bytes left: regroup the 160 bits 24 at a time.
+  const d0 = d[0]! >>> 0;
+  const d1 = d[1]! >>> 0;
+  const d2 = d[2]! >>> 0;
+  const d3 = d[3]! >>> 0;
+  const d4 = d[4]! >>> 0;
+  base64Group(d0 >>> 8, 2);
+  base64Group(((d0 & 0xff) << 16) | (d1 >>> 16), 6);
+  base64Group(((d1 & 0xffff) << 8) | (d2 >>> 24), 10);
+  base64Group(d2 & 0xffffff, 14);
+  base64Group(d3 >>> 8, 18);
+  base64Group(((d3 & 0xff) << 16) | (d4 >>> 16), 22);
+  // The last 2 bytes padded with a zero byte: three characters and one '='.
+  base64Group((d4 & 0xffff) << 8, 26);
   c[29] = 0x3d;
   // One call with every character: a single flat string (`apply` over a small-integer array is as fast as
   // listing 30 arguments; spreading a typed array is ten times slower).
@@ -115,33 +161,13 @@ export function communityIdV1(input: CommunityIdInput): string {
   const proto = input.ipProtocol;
   let srcAddr = input.sourceAddress;
   let dstAddr = input.destinationAddress;
-  let srcPort = -1;
-  let dstPort = -1;
-  let oneWay = false;
-
-  if (proto === PROTO_TCP || proto === PROTO_UDP || proto === PROTO_SCTP) {
-    srcPort = input.sourcePort;
-    dstPort = input.destinationPort;
-  } else if (proto === PROTO_ICMP || proto === PROTO_ICMPV6) {
-    const type = input.icmpType ?? 0;
-    const code = input.icmpCode ?? 0;
-    // Only integer types 0-255 have a counterpart (anything else, from a library caller, is one-way).
-    const counterpart =
-      (type | 0) === type && type >= 0 && type < 256
-        ? (proto === PROTO_ICMP ? ICMP4_COUNTERPART : ICMP6_COUNTERPART)[type]!
-        : -1;
-    srcPort = type & 0xffff;
-    if (counterpart < 0) {
-      dstPort = code & 0xffff;
-      oneWay = true;
-    } else {
-      dstPort = counterpart;
-    }
-  }
+  specPorts(proto, input.sourcePort, input.destinationPort, input.icmpType ?? 0, input.icmpCode ?? 0);
+  let srcPort = ports[0]!;
+  let dstPort = ports[1]!;
 
   const order = compareBytes(srcAddr, dstAddr);
   const ordered = order < 0 || (order === 0 && srcPort <= dstPort);
-  if (!oneWay && !ordered) {
+  if (ports[2] === 0 && !ordered) {
     const address = srcAddr;
     srcAddr = dstAddr;
     dstAddr = address;
@@ -172,5 +198,50 @@ export function communityIdV1(input: CommunityIdInput): string {
     buffer[at] = dstPort & 0xff;
   }
   sha1(buffer, length, digest);
+  return idText();
+}
+
+/**
+ * `communityIdV1` of an IPv4 flow whose addresses are unsigned 32-bit values (the flow table's form): the
+ * same id, with the hash input built straight as the words of its single SHA-1 block.
+ */
+export function communityIdV1Ipv4(
+  sourceAddress: number,
+  destinationAddress: number,
+  ipProtocol: number,
+  sourcePort: number,
+  destinationPort: number,
+  icmpType: number,
+  icmpCode: number,
+  seed = 0,
+): string {
+  specPorts(ipProtocol, sourcePort, destinationPort, icmpType, icmpCode);
+  let src = sourceAddress >>> 0;
+  let dst = destinationAddress >>> 0;
+  let srcPort = ports[0]!;
+  let dstPort = ports[1]!;
+  if (ports[2] === 0 && (src > dst || (src === dst && srcPort > dstPort))) {
+    const address = src;
+    src = dst;
+    dst = address;
+    const port = srcPort;
+    srcPort = dstPort;
+    dstPort = port;
+  }
+  // seed(2) src(4) dst(4) proto(1) 0(1) [srcPort(2) dstPort(2)], then 0x80 and the bit length (96 or 128).
+  const w = block;
+  w[0] = ((seed & 0xffff) << 16) | (src >>> 16);
+  w[1] = ((src & 0xffff) << 16) | (dst >>> 16);
+  w[2] = ((dst & 0xffff) << 16) | ((ipProtocol & 0xff) << 8);
+  if (srcPort >= 0) {
+    w[3] = ((srcPort & 0xffff) << 16) | (dstPort & 0xffff);
+    w[4] = 0x80000000 | 0;
+    w[15] = 128;
+  } else {
+    w[3] = 0x80000000 | 0;
+    w[4] = 0;
+    w[15] = 96;
+  }
+  sha1PaddedBlock(w, digest);
   return idText();
 }

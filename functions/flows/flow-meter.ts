@@ -16,7 +16,7 @@
 import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
 import type { DecodedPacket } from '../capture/decoded-packet.js';
 import type { RawFrame } from '../capture/frame.js';
-import { type CommunityIdInput, communityIdV1 } from './community-id.js';
+import { type CommunityIdInput, communityIdV1, communityIdV1Ipv4 } from './community-id.js';
 import type { CsvRowBuffer } from './csv-row-buffer.js';
 import { EXPIRY_REASONS, type ExpiryReason, type FeatureSet, type FlowRecord } from './flow-columns.js';
 import {
@@ -117,6 +117,15 @@ const TCP_READY = 3;
 const READY_BY_FIN = 1;
 const READY_BY_RST = 2;
 
+// Expiry reasons as their index in EXPIRY_REASONS: counted in an array, turned into text only in the output.
+const REASON_FIN = EXPIRY_REASONS.indexOf('fin');
+const REASON_RST = EXPIRY_REASONS.indexOf('rst');
+const REASON_ACTIVE_TIMEOUT = EXPIRY_REASONS.indexOf('active_timeout');
+const REASON_IDLE_TIMEOUT = EXPIRY_REASONS.indexOf('idle_timeout');
+const REASON_END_OF_CAPTURE = EXPIRY_REASONS.indexOf('end_of_capture');
+const REASON_EVICTED = EXPIRY_REASONS.indexOf('evicted');
+const REASON_ICMP_CHANGE = EXPIRY_REASONS.indexOf('icmp_change');
+
 const FIN = 0x01;
 const SYN = 0x02;
 const RST = 0x04;
@@ -201,7 +210,8 @@ export class FlowMeter {
   private packets = 0;
   private packetsInFlows = 0;
   private readonly unassigned = zeroCounts(UNASSIGNED_REASONS);
-  private readonly byReason = zeroCounts(EXPIRY_REASONS);
+  /** Flows emitted, by expiry reason code (index in EXPIRY_REASONS). */
+  private readonly byReason = new Float64Array(EXPIRY_REASONS.length);
   private flows = 0;
   private outOfOrder = 0;
   private duplicates = 0;
@@ -211,10 +221,11 @@ export class FlowMeter {
   // Scratch for turning key words back into addresses at emission.
   private readonly addressA = new Uint8Array(16);
   private readonly addressB = new Uint8Array(16);
-  private readonly addressA4 = this.addressA.subarray(0, 4);
-  private readonly addressB4 = this.addressB.subarray(0, 4);
   private timestampSecond = Number.NaN;
   private timestampPrefix = '';
+  /** `timestampPrefix` as character codes, then six for the microseconds (see formatTimestamp). */
+  private readonly timestampChars: number[] = new Array<number>(26).fill(0x30);
+  private timestampFits = false;
   // Values of the flow being emitted, shared by buildRecord and writeCsvRow (set by prepareEmit).
   private eIdFirst = '';
   private eIdSecond = '';
@@ -236,8 +247,8 @@ export class FlowMeter {
   /** The numeric columns of the row being written (writeCsvRow). */
   private readonly rowValues = new Float64Array(96);
   private readonly communityInput: CommunityIdInput = {
-    sourceAddress: this.addressA4,
-    destinationAddress: this.addressB4,
+    sourceAddress: this.addressA,
+    destinationAddress: this.addressB,
     ipProtocol: 0,
     sourcePort: 0,
     destinationPort: 0,
@@ -403,7 +414,7 @@ export class FlowMeter {
     this.packetsInFlows++;
 
     if (slot < 0) {
-      if (table.full) this.expireSlot(table.head, 'evicted');
+      if (table.full) this.expireSlot(table.head, REASON_EVICTED);
       const capacityBefore = table.capacity;
       slot = table.insert(key, hash);
       if (table.capacity !== capacityBefore) this.growState(table.capacity);
@@ -438,8 +449,7 @@ export class FlowMeter {
         s[b + CUMULATIVE_TCP] = s[b + CUMULATIVE_TCP]! + (s[b + LAST]! - s[b + START]!);
         cumulative = s[b + CUMULATIVE_TCP]! + (pts - s[b + LAST]!);
       }
-      const reason: ExpiryReason =
-        tcpState === TCP_READY ? readyReason(s[b + READY_REASON]!) : 'active_timeout';
+      const reason = tcpState === TCP_READY ? readyReason(s[b + READY_REASON]!) : REASON_ACTIVE_TIMEOUT;
       this.emit(slot, reason);
       // A fresh connection (SYN without ACK after termination) or a non-TCP flow starts in the packet's own
       // direction; a TCP connection cut by the timeout keeps its direction and its cumulative time.
@@ -478,7 +488,7 @@ export class FlowMeter {
     ) {
       // Fork rule: an ICMP message whose type and code both differ from the flow's first one starts a new flow.
       const idFwdIsA = s[b + ID_FWD_IS_A]!;
-      this.emit(slot, 'icmp_change');
+      this.emit(slot, REASON_ICMP_CHANGE);
       this.startFlow(b, srcIsA ? 1 : 0, idFwdIsA, sameIp, 0, pts, frame.index, realProto, p);
       this.firstPacket(b, srcIsA, pts, payload, header, flags, window, icmpType, icmpCode);
     } else {
@@ -493,7 +503,7 @@ export class FlowMeter {
   finish(): FlowRunSummary {
     if (!this.finished) {
       this.finished = true;
-      while (this.table.head >= 0) this.expireSlot(this.table.head, 'end_of_capture');
+      while (this.table.head >= 0) this.expireSlot(this.table.head, REASON_END_OF_CAPTURE);
     }
     return this.summary();
   }
@@ -508,8 +518,8 @@ export class FlowMeter {
       unassignedPackets: unassignedTotal,
       unassignedByReason: { ...this.unassigned },
       flows: this.flows,
-      flowsByReason: { ...this.byReason },
-      evictedFlows: this.byReason.evicted,
+      flowsByReason: countsByReason(this.byReason),
+      evictedFlows: this.byReason[REASON_EVICTED]!,
       outOfOrderPackets: this.outOfOrder,
       duplicatePackets: this.duplicates,
       peakOpenFlows: this.peakOpen,
@@ -523,20 +533,22 @@ export class FlowMeter {
     const s = this.state;
     const limit = this.clock - this.idleTimeoutUs;
     while (table.head >= 0 && s[table.head * STRIDE + LAST]! < limit)
-      this.expireSlot(table.head, 'idle_timeout');
+      this.expireSlot(table.head, REASON_IDLE_TIMEOUT);
   }
 
   /**
    * Emits a flow and frees its slot. A terminated TCP connection waiting for its idle/end expiry reports
    * fin/rst (why it ended); an eviction always reports `evicted` so the summary counts every one.
    */
-  private expireSlot(slot: number, trigger: ExpiryReason): void {
+  private expireSlot(slot: number, trigger: number): void {
     const b = slot * STRIDE;
     const s = this.state;
     if (s[b + REAL_PROTO] === PROTO_TCP)
       s[b + CUMULATIVE_TCP] = s[b + CUMULATIVE_TCP]! + (s[b + LAST]! - s[b + START]!);
     const reason =
-      trigger !== 'evicted' && s[b + TCP_STATE] === TCP_READY ? readyReason(s[b + READY_REASON]!) : trigger;
+      trigger !== REASON_EVICTED && s[b + TCP_STATE] === TCP_READY
+        ? readyReason(s[b + READY_REASON]!)
+        : trigger;
     this.emit(slot, reason);
     this.table.remove(slot);
   }
@@ -785,34 +797,58 @@ export class FlowMeter {
 
   // --- emission -------------------------------------------------------------------------------------------
 
-  private emit(slot: number, reason: ExpiryReason): void {
+  private emit(slot: number, reason: number): void {
     this.flows++;
-    this.byReason[reason]++;
-    if (this.csvOut === undefined) this.sink(this.buildRecord(slot, reason));
-    else this.writeCsvRow(slot, reason, this.csvOut);
+    this.byReason[reason] = this.byReason[reason]! + 1;
+    const text = EXPIRY_REASONS[reason]!;
+    if (this.csvOut === undefined) this.sink(this.buildRecord(slot, text));
+    else this.writeCsvRow(slot, text, this.csvOut);
   }
 
   /** `formatTimestamp(us)`, written into `out`. */
   private writeTimestamp(us: number, out: CsvRowBuffer): void {
     const second = Math.floor(us / 1e6);
-    if (second !== this.timestampSecond) {
-      this.timestampSecond = second;
-      this.timestampPrefix = `${utcDateTime(second)}.`;
-    }
+    if (second !== this.timestampSecond) this.setTimestampSecond(second);
     out.text(this.timestampPrefix);
     out.paddedInt(Math.floor(us - second * 1e6), 6);
   }
 
-  private formatTimestamp(us: number): string {
-    const second = Math.floor(us / 1e6);
-    if (second !== this.timestampSecond) {
-      this.timestampSecond = second;
-      this.timestampPrefix = `${utcDateTime(second)}.`;
+  /** Caches the `YYYY-MM-DD HH:MM:SS.` prefix of a second (flows emitted together mostly share it). */
+  private setTimestampSecond(second: number): void {
+    this.timestampSecond = second;
+    this.timestampPrefix = `${utcDateTime(second)}.`;
+    // Years outside 0000-9999 (broken capture clocks) make a longer prefix: those take the joined form.
+    this.timestampFits = this.timestampPrefix.length === 20;
+    if (this.timestampFits) {
+      for (let i = 0; i < 20; i++) this.timestampChars[i] = this.timestampPrefix.charCodeAt(i);
     }
-    return this.timestampPrefix + String(Math.floor(us - second * 1e6)).padStart(6, '0');
   }
 
-  /** Writes the address of key endpoint A (`which` 3) or B (`which` 7) of a slot into `out`; returns its text. */
+  /**
+   * `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) of a time in µs. The text is built as character codes and made into
+   * one flat string (joining the cached second's prefix and the microseconds cost two more strings per flow).
+   */
+  private formatTimestamp(us: number): string {
+    const second = Math.floor(us / 1e6);
+    if (second !== this.timestampSecond) this.setTimestampSecond(second);
+    const micros = Math.floor(us - second * 1e6);
+    if (!this.timestampFits || !(micros >= 0 && micros < 1_000_000)) {
+      return this.timestampPrefix + String(micros).padStart(6, '0');
+    }
+    const chars = this.timestampChars;
+    let rest = micros;
+    for (let i = 25; i >= 20; i--) {
+      const digit = rest % 10;
+      chars[i] = 0x30 + digit;
+      rest = (rest - digit) / 10;
+    }
+    return String.fromCharCode.apply(null, chars);
+  }
+
+  /**
+   * Text of the address of key endpoint A (`which` 3) or B (`which` 7) of a slot; an IPv6 address is also
+   * written into `out` (the Community ID's input; IPv4 ids are computed from the key words).
+   */
   private endpointAddress(
     slot: number,
     which: number,
@@ -822,14 +858,7 @@ export class FlowMeter {
   ): string {
     const keys = this.table.keys;
     const base = slot * KEY_WORDS + which;
-    if (ipVersion === 4) {
-      const v = keys[base]! >>> 0;
-      out[0] = v >>> 24;
-      out[1] = (v >>> 16) & 0xff;
-      out[2] = (v >>> 8) & 0xff;
-      out[3] = v & 0xff;
-      return withText ? formatIpv4(v) : '';
-    }
+    if (ipVersion === 4) return withText ? formatIpv4(keys[base]! >>> 0) : '';
     for (let w = 0; w < 4; w++) {
       const v = keys[base + w]!;
       out[4 * w] = v >>> 24;
@@ -872,29 +901,32 @@ export class FlowMeter {
     const idFwdIsA = fork ? s[b + ID_FWD_IS_A] === 1 : fwdIsA;
 
     const realProto = s[b + REAL_PROTO]!;
-    const v4 = ipVersion === 4;
-    // One reused input object (no allocation per flow).
-    const community = this.communityInput;
-    community.sourceAddress = fwdIsA
-      ? v4
-        ? this.addressA4
-        : this.addressA
-      : v4
-        ? this.addressB4
-        : this.addressB;
-    community.destinationAddress = fwdIsA
-      ? v4
-        ? this.addressB4
-        : this.addressB
-      : v4
-        ? this.addressA4
-        : this.addressA;
-    community.ipProtocol = realProto;
-    community.sourcePort = srcPort;
-    community.destinationPort = dstPort;
-    community.icmpType = Math.max(s[b + ICMP_TYPE]!, 0);
-    community.icmpCode = Math.max(s[b + ICMP_CODE]!, 0);
-    const communityId = communityIdV1(community);
+    const icmpType = Math.max(s[b + ICMP_TYPE]!, 0);
+    const icmpCode = Math.max(s[b + ICMP_CODE]!, 0);
+    let communityId: string;
+    if (ipVersion === 4) {
+      // Straight from the key's address values (no address bytes).
+      communityId = communityIdV1Ipv4(
+        fwdIsA ? v4A : v4B,
+        fwdIsA ? v4B : v4A,
+        realProto,
+        srcPort,
+        dstPort,
+        icmpType,
+        icmpCode,
+      );
+    } else {
+      // One reused input object (no allocation per flow).
+      const community = this.communityInput;
+      community.sourceAddress = fwdIsA ? this.addressA : this.addressB;
+      community.destinationAddress = fwdIsA ? this.addressB : this.addressA;
+      community.ipProtocol = realProto;
+      community.sourcePort = srcPort;
+      community.destinationPort = dstPort;
+      community.icmpType = icmpType;
+      community.icmpCode = icmpCode;
+      communityId = communityIdV1(community);
+    }
 
     // Corrected: the final active period counts too (the fork never records it).
     if (!fork) {
@@ -1241,8 +1273,16 @@ function realRatio(a: number, c: number): number {
   return c > 0 ? a / c : 0;
 }
 
-function readyReason(code: number): ExpiryReason {
-  return code === READY_BY_RST ? 'rst' : 'fin';
+function readyReason(code: number): number {
+  return code === READY_BY_RST ? REASON_RST : REASON_FIN;
+}
+
+function countsByReason(counts: Float64Array): Record<ExpiryReason, number> {
+  const byReason = {} as Record<ExpiryReason, number>;
+  EXPIRY_REASONS.forEach((reason, code) => {
+    byReason[reason] = counts[code]!;
+  });
+  return byReason;
 }
 
 /** Commons Math SummaryStatistics update: min/max, sum, and the incremental first and second moments. */

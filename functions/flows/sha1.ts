@@ -13,13 +13,18 @@ const W = new Int32Array(80);
 /** Padded final block(s) of a message (section 5.1.1): at most two blocks. */
 const TAIL = new Uint8Array(128);
 
-/** Processes one 64-byte block at `m[offset]` into the running hash `h` (section 6.1.2, steps 1-4). */
-function compress(h: Int32Array, m: Uint8Array, offset: number): void {
+/** Loads the 64-byte block at `m[offset]` into W[0..15] as big-endian words. */
+function loadBlock(m: Uint8Array, offset: number): void {
   const w = W;
   for (let i = 0; i < 16; i++) {
     const j = offset + 4 * i;
     w[i] = (m[j]! << 24) | (m[j + 1]! << 16) | (m[j + 2]! << 8) | m[j + 3]!;
   }
+}
+
+/** Processes the block in W[0..15] into the running hash `h` (section 6.1.2, steps 1-4). */
+function compress(h: Int32Array): void {
+  const w = W;
   for (let i = 16; i < 80; i++) {
     const x = w[i - 3]! ^ w[i - 8]! ^ w[i - 14]! ^ w[i - 16]!;
     w[i] = (x << 1) | (x >>> 31);
@@ -94,13 +99,12 @@ function compress(h: Int32Array, m: Uint8Array, offset: number): void {
  * written into `digest`. Any length (the Community ID uses one block; library callers may pass more).
  */
 export function sha1(message: Uint8Array, length: number, digest: Int32Array): void {
-  digest[0] = 0x67452301;
-  digest[1] = 0xefcdab89 | 0;
-  digest[2] = 0x98badcfe | 0;
-  digest[3] = 0x10325476;
-  digest[4] = 0xc3d2e1f0 | 0;
+  initialHash(digest);
   const fullBlocks = length >>> 6;
-  for (let block = 0; block < fullBlocks; block++) compress(digest, message, block * 64);
+  for (let block = 0; block < fullBlocks; block++) {
+    loadBlock(message, block * 64);
+    compress(digest);
+  }
   // Padding (section 5.1.1): the rest of the message, 0x80, zeros, and the bit length in the last 8 bytes.
   const rest = length - fullBlocks * 64;
   const tailBytes = rest < 56 ? 64 : 128;
@@ -119,6 +123,31 @@ export function sha1(message: Uint8Array, length: number, digest: Int32Array): v
   tail[tailBytes - 3] = (lowBits >>> 16) & 0xff;
   tail[tailBytes - 2] = (lowBits >>> 8) & 0xff;
   tail[tailBytes - 1] = lowBits & 0xff;
-  compress(digest, tail, 0);
-  if (tailBytes === 128) compress(digest, tail, 64);
+  loadBlock(tail, 0);
+  compress(digest);
+  if (tailBytes === 128) {
+    loadBlock(tail, 64);
+    compress(digest);
+  }
+}
+
+/**
+ * SHA-1 of a message of at most 55 bytes given as its one padded block: 16 big-endian words, the message,
+ * then 0x80, zeros and the bit length in word 15 (section 5.1.1). For callers that build short messages
+ * straight as words (the Community ID of an IPv4 flow) and so skip the byte packing.
+ */
+export function sha1PaddedBlock(words: Int32Array, digest: Int32Array): void {
+  initialHash(digest);
+  const w = W;
+  for (let i = 0; i < 16; i++) w[i] = words[i]!;
+  compress(digest);
+}
+
+/** H(0) (section 5.3.1). */
+function initialHash(digest: Int32Array): void {
+  digest[0] = 0x67452301;
+  digest[1] = 0xefcdab89 | 0;
+  digest[2] = 0x98badcfe | 0;
+  digest[3] = 0x10325476;
+  digest[4] = 0xc3d2e1f0 | 0;
 }

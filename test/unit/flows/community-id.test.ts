@@ -1,12 +1,35 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type CommunityIdInput, communityIdV1 } from '../../../functions/flows/community-id.js';
+import {
+  type CommunityIdInput,
+  communityIdV1,
+  communityIdV1Ipv4,
+} from '../../../functions/flows/community-id.js';
 
 const v4 = (text: string): Uint8Array => new Uint8Array(text.split('.').map(Number));
 const v6 = (hex: string): Uint8Array => new Uint8Array(hex.match(/../g)!.map((b) => Number.parseInt(b, 16)));
 const A6 = v6('fe80000102030405060708090a0b0c0d');
 const B6 = v6('fe80101112131415161718191a1b1c1d');
+
+const ipv4Value = (bytes: Uint8Array): number =>
+  ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+
+/** The arguments of communityIdV1Ipv4 for an IPv4 input of communityIdV1. */
+function ipv4Arguments(
+  input: CommunityIdInput,
+): [number, number, number, number, number, number, number, number] {
+  return [
+    ipv4Value(input.sourceAddress),
+    ipv4Value(input.destinationAddress),
+    input.ipProtocol,
+    input.sourcePort,
+    input.destinationPort,
+    input.icmpType ?? 0,
+    input.icmpCode ?? 0,
+    input.seed ?? 0,
+  ];
+}
 
 // Published test vectors of the Community ID spec (corelight/community-id-spec, as used by Zeek's btest).
 describe('Community ID v1', () => {
@@ -136,6 +159,9 @@ describe('Community ID v1', () => {
   for (const [name, input, expected] of cases) {
     it(name, () => {
       expect(communityIdV1(input)).toBe(expected);
+      if (input.sourceAddress.length === 4) {
+        expect(communityIdV1Ipv4(...ipv4Arguments(input))).toBe(expected);
+      }
     });
   }
 });
@@ -194,5 +220,28 @@ describe('Community ID v1 hashing', () => {
       destinationPort: 2,
     };
     expect(communityIdV1(flow)).toBe(referenceId(flow));
+  });
+});
+
+describe('Community ID v1 of IPv4 flows from address values', () => {
+  const address = fc.uint8Array({ minLength: 4, maxLength: 4 });
+  const input = fc.record({
+    sourceAddress: fc.oneof(address, fc.constant(new Uint8Array([10, 0, 0, 1]))),
+    destinationAddress: fc.oneof(address, fc.constant(new Uint8Array([10, 0, 0, 1]))),
+    ipProtocol: fc.constantFrom(1, 6, 17, 58, 132, 0, 47, 255),
+    sourcePort: fc.oneof(fc.integer({ min: 0, max: 65535 }), fc.constant(80)),
+    destinationPort: fc.oneof(fc.integer({ min: 0, max: 65535 }), fc.constant(80)),
+    icmpType: fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0, 8, 13, 14, 128, 135)),
+    icmpCode: fc.integer({ min: 0, max: 255 }),
+    seed: fc.integer({ min: 0, max: 65535 }),
+  });
+
+  it('equals the byte-array form for every protocol, port order, ICMP type and seed', () => {
+    fc.assert(
+      fc.property(input, (flow) => {
+        expect(communityIdV1Ipv4(...ipv4Arguments(flow))).toBe(communityIdV1(flow));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });
