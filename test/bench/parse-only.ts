@@ -14,11 +14,13 @@
  * - `controlCpuSeconds`: integer work over a 256 KiB buffer that stays in the core's L2 cache (core speed);
  * - `walkCpuSeconds`: the bare walk over the same in-memory capture's record headers, each record's length
  *   giving the next record's offset (memory latency: the chain of dependent loads the reader itself must
- *   follow through a buffer far larger than the caches; no frame, no decoding).
+ *   follow through a buffer far larger than the caches; no frame, no decoding);
+ * - `streamCpuSeconds`: one byte read from every 64-byte cache line of that buffer, in order (the rate this
+ *   core can pull the buffer in from memory at all; a parse that pulls in every line cannot be faster).
  * When a pass was slow because the machine was, the control passes next to it were slow too.
  *
  * Prints one JSON line: {"mode", "packets", "ipPackets", "seconds", "cpuSeconds", "userSeconds",
- * "systemSeconds", "passCpuSeconds", "controlCpuSeconds", "walkCpuSeconds"}; times exclude Node's start-up (and, in memory
+ * "systemSeconds", "passCpuSeconds", "controlCpuSeconds", "walkCpuSeconds", "streamCpuSeconds"}; times exclude Node's start-up (and, in memory
  * mode, loading the file and the control workload). `passCpuSeconds` lists each pass.
  *
  * usage: node parse-only.js file <capture> | node parse-only.js memory <capture> <passes>
@@ -78,9 +80,17 @@ function walkRecords(bytes: Uint8Array, littleEndian: boolean): number {
   return records;
 }
 
+/** Reads one byte of every 64-byte line of `bytes`, in order. */
+function streamLines(bytes: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < bytes.length; i += 64) sum = (sum + bytes[i]!) | 0;
+  return sum;
+}
+
 const passCpuSeconds: number[] = [];
 const controlCpuSeconds: number[] = [];
 const walkCpuSeconds: number[] = [];
+const streamCpuSeconds: number[] = [];
 let seconds = 0;
 let cpuSeconds = 0;
 let userSeconds = 0;
@@ -124,6 +134,9 @@ if (mode === 'file') {
       controlSink ^= walkRecords(bytes, pcapLittleEndian);
       walkCpuSeconds.push(cpuSecondsSince(walkStarted));
     }
+    const streamStarted = process.cpuUsage();
+    controlSink ^= streamLines(bytes);
+    streamCpuSeconds.push(cpuSecondsSince(streamStarted));
   }
 }
 process.stdout.write(
@@ -138,6 +151,7 @@ process.stdout.write(
     passCpuSeconds,
     controlCpuSeconds,
     walkCpuSeconds,
+    streamCpuSeconds,
     // Printed so the control workload's result is used (nothing for the JIT to drop).
     controlSink,
   })}\n`,

@@ -37,24 +37,26 @@ export function decodeEthernetIpv4Transport(
   const ip = start + 14;
   // EtherType + the IPv4 fixed header + 8 transport bytes must be captured before anything is read.
   if (ip + 28 > capturedEnd || view.getUint16(start + 12) !== 0x0800) return false;
-  const versionAndLength = data[ip]!;
+  // The fixed header as five 32-bit words: one bounds check and one load per word instead of per byte.
+  const versionLengthTotal = view.getUint32(ip); // version, IHL, DSCP/ECN, Total Length
+  const identificationFragment = view.getUint32(ip + 4); // Identification, flags, Fragment Offset
+  const ttlProtocol = view.getUint32(ip + 8); // TTL, Protocol, Header Checksum
   // Version 4 (a version-6 nibble is an IPv6 packet mislabelled as IPv4: the general path handles it).
-  if (versionAndLength >> 4 !== 4) return false;
-  const headerLength = (versionAndLength & 0x0f) * 4;
-  const totalLength = view.getUint16(ip + 2);
+  if (versionLengthTotal >>> 28 !== 4) return false;
+  const headerLength = ((versionLengthTotal >>> 24) & 0x0f) * 4;
+  const totalLength = versionLengthTotal & 0xffff;
   // IHL < 5, a zero (TSO) or shorter-than-header Total Length, any fragment bit or offset (MF with offset 0
   // included: UDP tunnels look at it): the general path's rules apply.
-  if (headerLength < 20 || totalLength < headerLength || (view.getUint16(ip + 6) & 0x3fff) !== 0) {
+  if (headerLength < 20 || totalLength < headerLength || (identificationFragment & 0x3fff) !== 0) {
     return false;
   }
-  const protocol = data[ip + 9]!;
+  const protocol = (ttlProtocol >>> 16) & 0xff;
   const transport = ip + headerLength;
   // The datagram ends at Total Length, or where the frame ended on the wire when that comes first.
   // biome-ignore lint/complexity/useMathMinMax: a comparison keeps this int32 (Math.min of a parameter is float64 in V8)
   const ipEnd = ip + totalLength < wireEnd ? ip + totalLength : wireEnd;
 
-  let srcPort: number;
-  let dstPort: number;
+  let ports: number;
   let tcpFlags = -1;
   let tcpSeq = -1;
   let tcpAck = -1;
@@ -64,24 +66,23 @@ export function decodeEthernetIpv4Transport(
   let payloadLength: number;
   if (protocol === 6) {
     if (transport + 20 > capturedEnd) return false;
-    l4HeaderLength = (data[transport + 12]! >> 4) * 4;
+    const offsetFlagsWindow = view.getUint32(transport + 12); // data offset, reserved + NS, flags, window
+    l4HeaderLength = (offsetFlagsWindow >>> 28) * 4;
     // A bogus data offset leaves ack, flags and window unknown: the general path's rules.
     if (l4HeaderLength < 20) return false;
-    srcPort = view.getUint16(transport);
-    dstPort = view.getUint16(transport + 2);
+    ports = view.getUint32(transport);
     tcpSeq = view.getUint32(transport + 4);
     tcpAck = view.getUint32(transport + 8);
-    tcpFlags = view.getUint16(transport + 12) & 0x1ff;
-    tcpWindow = view.getUint16(transport + 14);
+    tcpFlags = (offsetFlagsWindow >>> 16) & 0x1ff;
+    tcpWindow = offsetFlagsWindow & 0xffff;
     payloadOffset = transport + l4HeaderLength;
     const length = ipEnd - payloadOffset;
     payloadLength = length >= 0 ? length : -1;
   } else if (protocol === 17) {
     if (transport + 8 > capturedEnd) return false;
-    srcPort = view.getUint16(transport);
-    dstPort = view.getUint16(transport + 2);
+    ports = view.getUint32(transport);
     // A tunnel port (VXLAN) goes through the general path, which decodes the inner frame.
-    if (udpTunnelPorts[dstPort] !== 0) return false;
+    if (udpTunnelPorts[ports & 0xffff] !== 0) return false;
     const udpLength = view.getUint16(transport + 4);
     // The UDP Length bounds the datagram when it is sane and fits in the IP payload.
     const udpEnd = udpLength >= 8 && transport + udpLength <= ipEnd ? transport + udpLength : ipEnd;
@@ -112,13 +113,13 @@ export function decodeEthernetIpv4Transport(
   out.srcIpv6Offset = -1;
   out.dstIpv6Offset = -1;
   out.ipProto = protocol;
-  out.ttl = data[ip + 8]!;
+  out.ttl = ttlProtocol >>> 24;
   out.ipTotalLength = totalLength;
   out.fragmentOffset = 0;
   out.moreFragments = false;
-  out.ipId = view.getUint16(ip + 4);
-  out.srcPort = srcPort;
-  out.dstPort = dstPort;
+  out.ipId = identificationFragment >>> 16;
+  out.srcPort = ports >>> 16;
+  out.dstPort = ports & 0xffff;
   out.tcpFlags = tcpFlags;
   out.tcpSeq = tcpSeq;
   out.tcpAck = tcpAck;
