@@ -133,13 +133,15 @@ export class StatelessStack extends Stack {
         environment: common,
       }),
       parseCapture: make('parseCapture', {
-        description: 'S3 uploads/: streams the capture into packets/, flows/ and features/',
+        description:
+          'S3 uploads/: streams the capture into packets/, flows/ and features/ parts (with flow context)',
         sizing: config.functions.parse,
         environment: common,
-        data: ['protocol'],
+        // models/: the manifest's flow_context (the window the context columns use); the models are not loaded.
+        data: ['protocol', 'models'],
       }),
       scoreFlows: make('scoreFlows', {
-        description: 'S3 features/: scores every flow, stores and publishes the predictions',
+        description: 'S3 features/ (one part): scores its flows, stores and publishes the predictions',
         sizing: config.functions.score,
         environment: { ...common, ...kafkaEnv },
         data: ['models'],
