@@ -121,13 +121,14 @@ export class CsvRowBuffer {
   }
 
   /**
-   * `field(values[i])` for i in 0 .. count-1, in one loop with the write position in a local: the flow row's
-   * 86 numbers, most of them 0.
+   * `field(values[i])` for i in from .. from+count-1, in one loop with the write position in a local: the flow
+   * row's numbers, most of them 0.
    */
-  fields(values: Float64Array, count: number): void {
+  fields(values: Float64Array, from: number, count: number): void {
     const bytes = this.bytes;
     let pos = this.pos;
-    for (let i = 0; i < count; i++) {
+    const end = from + count;
+    for (let i = from; i < end; i++) {
       const value = values[i]!;
       bytes[pos++] = COMMA;
       if (value === 0) {

@@ -951,20 +951,17 @@ export class FlowMeter {
     this.eCommunityId = communityId;
   }
 
-  private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
+  /**
+   * The numeric columns of the flow being emitted, in FLOW_CSV_COLUMNS order, into `rowValues`: [0, 81) the
+   * CIC columns from `Flow Duration` to `Total TCP Flow Time`, then ip_version, vlan_id, first_packet_index,
+   * last_packet_index, out_of_order_packets. Both emission forms (record and CSV line) take them from here,
+   * so they cannot drift apart. Call after prepareEmit.
+   */
+  private fillValues(slot: number): void {
     const s = this.state;
-    const fork = this.fork;
+    const v = this.rowValues;
     const b = slot * STRIDE;
-    this.prepareEmit(slot, true);
-    const srcIp = this.eSrcIp;
-    const dstIp = this.eDstIp;
-    const srcPort = this.eSrcPort;
-    const dstPort = this.eDstPort;
-    const keyProto = this.eKeyProto;
-    const ipVersion = this.eIpVersion;
     const realProto = this.eRealProto;
-    const communityId = this.eCommunityId;
-    const flowId = `${this.eIdFirst}-${this.eIdSecond}-${this.eIdFirstPort}-${this.eIdSecondPort}-${keyProto}`;
     const start = s[b + START]!;
     const duration = s[b + LAST]! - start;
     const durationS = duration / 1e6;
@@ -974,109 +971,205 @@ export class FlowMeter {
     const fwdBytes = s[b + FWD_LEN + SUM]!;
     const bwdBytes = s[b + BWD_LEN + SUM]!;
     const sfCount = s[b + SF_COUNT]!;
-    // Fork quirk: subflow and bulk averages are Java long divisions (truncated); corrected divides for real.
-    const ratio = fork ? longRatio : realRatio;
     const fb = b + FWD_BULK;
     const bb = b + BWD_BULK;
     const minSegFwd = s[b + MIN_SEG_FWD]!;
     const isIcmp = realProto === PROTO_ICMP || realProto === PROTO_ICMPV6;
+    // Empty statistics and zero durations give 0, never NaN or Infinity (docs/flow-features.md).
+    v[0] = duration;
+    v[1] = fwdPackets;
+    v[2] = bwdPackets;
+    v[3] = fwdBytes;
+    v[4] = bwdBytes;
+    putMaxMinMeanStd(s, b + FWD_LEN, v, 5);
+    putMaxMinMeanStd(s, b + BWD_LEN, v, 9);
+    v[13] = duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0;
+    v[14] = duration > 0 ? packets / durationS : 0;
+    putMeanStdMaxMin(s, b + FLOW_IAT, v, 15);
+    v[19] = s[b + FWD_IAT + SUM]!;
+    putMeanStdMaxMin(s, b + FWD_IAT, v, 20);
+    v[24] = s[b + BWD_IAT + SUM]!;
+    putMeanStdMaxMin(s, b + BWD_IAT, v, 25);
+    v[29] = s[b + F_PSH]!;
+    v[30] = s[b + B_PSH]!;
+    v[31] = s[b + F_URG]!;
+    v[32] = s[b + B_URG]!;
+    v[33] = s[b + F_RST]!;
+    v[34] = s[b + B_RST]!;
+    v[35] = s[b + FWD_HDR]!;
+    v[36] = s[b + BWD_HDR]!;
+    v[37] = duration > 0 ? fwdPackets / durationS : 0;
+    v[38] = duration > 0 ? bwdPackets / durationS : 0;
+    // Packet Length Min, Max, Mean, Std, Variance.
+    const all = b + ALL_LEN;
+    const allN = s[all + N]!;
+    if (allN > 0) {
+      const variance = allN > 1 ? s[all + M2]! / (allN - 1) : 0;
+      v[39] = s[all + MIN]!;
+      v[40] = s[all + MAX]!;
+      v[41] = s[all + M1]!;
+      v[42] = Math.sqrt(variance);
+      v[43] = variance;
+    } else {
+      v[39] = 0;
+      v[40] = 0;
+      v[41] = 0;
+      v[42] = 0;
+      v[43] = 0;
+    }
+    v[44] = s[b + C_FIN]!;
+    v[45] = s[b + C_SYN]!;
+    v[46] = s[b + C_RST]!;
+    v[47] = s[b + C_PSH]!;
+    v[48] = s[b + C_ACK]!;
+    v[49] = s[b + C_URG]!;
+    v[50] = s[b + C_CWR]!;
+    v[51] = s[b + C_ECE]!;
+    v[52] = fwdPackets > 0 ? bwdPackets / fwdPackets : 0;
+    v[53] = packets > 0 ? s[all + SUM]! / packets : 0;
+    v[54] = fwdPackets > 0 ? fwdBytes / fwdPackets : 0;
+    v[55] = bwdPackets > 0 ? bwdBytes / bwdPackets : 0;
+    // Fork quirk: subflow and bulk averages are Java long divisions (truncated); corrected divides for real.
+    if (this.fork) {
+      v[56] = longRatio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!);
+      v[57] = longRatio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!);
+      v[58] = longRatio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6);
+      v[59] = longRatio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!);
+      v[60] = longRatio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!);
+      v[61] = longRatio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6);
+      v[62] = longRatio(fwdPackets, sfCount);
+      v[63] = longRatio(fwdBytes, sfCount);
+      v[64] = longRatio(bwdPackets, sfCount);
+      v[65] = longRatio(bwdBytes, sfCount);
+    } else {
+      v[56] = realRatio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!);
+      v[57] = realRatio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!);
+      v[58] = realRatio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6);
+      v[59] = realRatio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!);
+      v[60] = realRatio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!);
+      v[61] = realRatio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6);
+      v[62] = realRatio(fwdPackets, sfCount);
+      v[63] = realRatio(fwdBytes, sfCount);
+      v[64] = realRatio(bwdPackets, sfCount);
+      v[65] = realRatio(bwdBytes, sfCount);
+    }
+    v[66] = s[b + INIT_WIN_FWD]!;
+    v[67] = s[b + INIT_WIN_BWD]!;
+    v[68] = s[b + ACT_DATA_FWD]!;
+    v[69] = minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd;
+    putMeanStdMaxMin(s, b + ACTIVE, v, 70);
+    putMeanStdMaxMin(s, b + IDLE, v, 74);
+    v[78] = isIcmp ? s[b + ICMP_CODE]! : -1;
+    v[79] = isIcmp ? s[b + ICMP_TYPE]! : -1;
+    v[80] = realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0;
+    v[81] = this.eIpVersion;
+    v[82] = s[b + VLAN_ID]!;
+    v[83] = s[b + FIRST_INDEX]!;
+    v[84] = s[b + LAST_INDEX]!;
+    v[85] = s[b + OUT_OF_ORDER]!;
+  }
 
+  private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
+    this.prepareEmit(slot, true);
+    this.fillValues(slot);
+    const v = this.rowValues;
+    const keyProto = this.eKeyProto;
     return {
-      'Flow ID': flowId,
-      'Src IP': srcIp,
-      'Src Port': srcPort,
-      'Dst IP': dstIp,
-      'Dst Port': dstPort,
+      'Flow ID': `${this.eIdFirst}-${this.eIdSecond}-${this.eIdFirstPort}-${this.eIdSecondPort}-${keyProto}`,
+      'Src IP': this.eSrcIp,
+      'Src Port': this.eSrcPort,
+      'Dst IP': this.eDstIp,
+      'Dst Port': this.eDstPort,
       Protocol: keyProto,
-      Timestamp: this.formatTimestamp(start),
-      'Flow Duration': duration,
-      'Total Fwd Packet': fwdPackets,
-      'Total Bwd packets': bwdPackets,
-      'Total Length of Fwd Packet': fwdBytes,
-      'Total Length of Bwd Packet': bwdBytes,
-      'Fwd Packet Length Max': statMax(s, b + FWD_LEN),
-      'Fwd Packet Length Min': statMin(s, b + FWD_LEN),
-      'Fwd Packet Length Mean': statMean(s, b + FWD_LEN),
-      'Fwd Packet Length Std': statStd(s, b + FWD_LEN),
-      'Bwd Packet Length Max': statMax(s, b + BWD_LEN),
-      'Bwd Packet Length Min': statMin(s, b + BWD_LEN),
-      'Bwd Packet Length Mean': statMean(s, b + BWD_LEN),
-      'Bwd Packet Length Std': statStd(s, b + BWD_LEN),
-      'Flow Bytes/s': duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0,
-      'Flow Packets/s': duration > 0 ? packets / durationS : 0,
-      'Flow IAT Mean': statMean(s, b + FLOW_IAT),
-      'Flow IAT Std': statStd(s, b + FLOW_IAT),
-      'Flow IAT Max': statMax(s, b + FLOW_IAT),
-      'Flow IAT Min': statMin(s, b + FLOW_IAT),
-      'Fwd IAT Total': s[b + FWD_IAT + SUM]!,
-      'Fwd IAT Mean': statMean(s, b + FWD_IAT),
-      'Fwd IAT Std': statStd(s, b + FWD_IAT),
-      'Fwd IAT Max': statMax(s, b + FWD_IAT),
-      'Fwd IAT Min': statMin(s, b + FWD_IAT),
-      'Bwd IAT Total': s[b + BWD_IAT + SUM]!,
-      'Bwd IAT Mean': statMean(s, b + BWD_IAT),
-      'Bwd IAT Std': statStd(s, b + BWD_IAT),
-      'Bwd IAT Max': statMax(s, b + BWD_IAT),
-      'Bwd IAT Min': statMin(s, b + BWD_IAT),
-      'Fwd PSH Flags': s[b + F_PSH]!,
-      'Bwd PSH Flags': s[b + B_PSH]!,
-      'Fwd URG Flags': s[b + F_URG]!,
-      'Bwd URG Flags': s[b + B_URG]!,
-      'Fwd RST Flags': s[b + F_RST]!,
-      'Bwd RST Flags': s[b + B_RST]!,
-      'Fwd Header Length': s[b + FWD_HDR]!,
-      'Bwd Header Length': s[b + BWD_HDR]!,
-      'Fwd Packets/s': duration > 0 ? fwdPackets / durationS : 0,
-      'Bwd Packets/s': duration > 0 ? bwdPackets / durationS : 0,
-      'Packet Length Min': statMin(s, b + ALL_LEN),
-      'Packet Length Max': statMax(s, b + ALL_LEN),
-      'Packet Length Mean': statMean(s, b + ALL_LEN),
-      'Packet Length Std': statStd(s, b + ALL_LEN),
-      'Packet Length Variance': statVariance(s, b + ALL_LEN),
-      'FIN Flag Count': s[b + C_FIN]!,
-      'SYN Flag Count': s[b + C_SYN]!,
-      'RST Flag Count': s[b + C_RST]!,
-      'PSH Flag Count': s[b + C_PSH]!,
-      'ACK Flag Count': s[b + C_ACK]!,
-      'URG Flag Count': s[b + C_URG]!,
-      'CWR Flag Count': s[b + C_CWR]!,
-      'ECE Flag Count': s[b + C_ECE]!,
-      'Down/Up Ratio': fwdPackets > 0 ? bwdPackets / fwdPackets : 0,
-      'Average Packet Size': packets > 0 ? s[b + ALL_LEN + SUM]! / packets : 0,
-      'Fwd Segment Size Avg': fwdPackets > 0 ? fwdBytes / fwdPackets : 0,
-      'Bwd Segment Size Avg': bwdPackets > 0 ? bwdBytes / bwdPackets : 0,
-      'Fwd Bytes/Bulk Avg': ratio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!),
-      'Fwd Packet/Bulk Avg': ratio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!),
-      'Fwd Bulk Rate Avg': ratio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6),
-      'Bwd Bytes/Bulk Avg': ratio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!),
-      'Bwd Packet/Bulk Avg': ratio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!),
-      'Bwd Bulk Rate Avg': ratio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6),
-      'Subflow Fwd Packets': ratio(fwdPackets, sfCount),
-      'Subflow Fwd Bytes': ratio(fwdBytes, sfCount),
-      'Subflow Bwd Packets': ratio(bwdPackets, sfCount),
-      'Subflow Bwd Bytes': ratio(bwdBytes, sfCount),
-      'FWD Init Win Bytes': s[b + INIT_WIN_FWD]!,
-      'Bwd Init Win Bytes': s[b + INIT_WIN_BWD]!,
-      'Fwd Act Data Pkts': s[b + ACT_DATA_FWD]!,
-      'Fwd Seg Size Min': minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd,
-      'Active Mean': statMean(s, b + ACTIVE),
-      'Active Std': statStd(s, b + ACTIVE),
-      'Active Max': statMax(s, b + ACTIVE),
-      'Active Min': statMin(s, b + ACTIVE),
-      'Idle Mean': statMean(s, b + IDLE),
-      'Idle Std': statStd(s, b + IDLE),
-      'Idle Max': statMax(s, b + IDLE),
-      'Idle Min': statMin(s, b + IDLE),
-      'ICMP Code': isIcmp ? s[b + ICMP_CODE]! : -1,
-      'ICMP Type': isIcmp ? s[b + ICMP_TYPE]! : -1,
-      'Total TCP Flow Time': realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0,
-      community_id: communityId,
+      Timestamp: this.formatTimestamp(this.state[slot * STRIDE + START]!),
+      'Flow Duration': v[0]!,
+      'Total Fwd Packet': v[1]!,
+      'Total Bwd packets': v[2]!,
+      'Total Length of Fwd Packet': v[3]!,
+      'Total Length of Bwd Packet': v[4]!,
+      'Fwd Packet Length Max': v[5]!,
+      'Fwd Packet Length Min': v[6]!,
+      'Fwd Packet Length Mean': v[7]!,
+      'Fwd Packet Length Std': v[8]!,
+      'Bwd Packet Length Max': v[9]!,
+      'Bwd Packet Length Min': v[10]!,
+      'Bwd Packet Length Mean': v[11]!,
+      'Bwd Packet Length Std': v[12]!,
+      'Flow Bytes/s': v[13]!,
+      'Flow Packets/s': v[14]!,
+      'Flow IAT Mean': v[15]!,
+      'Flow IAT Std': v[16]!,
+      'Flow IAT Max': v[17]!,
+      'Flow IAT Min': v[18]!,
+      'Fwd IAT Total': v[19]!,
+      'Fwd IAT Mean': v[20]!,
+      'Fwd IAT Std': v[21]!,
+      'Fwd IAT Max': v[22]!,
+      'Fwd IAT Min': v[23]!,
+      'Bwd IAT Total': v[24]!,
+      'Bwd IAT Mean': v[25]!,
+      'Bwd IAT Std': v[26]!,
+      'Bwd IAT Max': v[27]!,
+      'Bwd IAT Min': v[28]!,
+      'Fwd PSH Flags': v[29]!,
+      'Bwd PSH Flags': v[30]!,
+      'Fwd URG Flags': v[31]!,
+      'Bwd URG Flags': v[32]!,
+      'Fwd RST Flags': v[33]!,
+      'Bwd RST Flags': v[34]!,
+      'Fwd Header Length': v[35]!,
+      'Bwd Header Length': v[36]!,
+      'Fwd Packets/s': v[37]!,
+      'Bwd Packets/s': v[38]!,
+      'Packet Length Min': v[39]!,
+      'Packet Length Max': v[40]!,
+      'Packet Length Mean': v[41]!,
+      'Packet Length Std': v[42]!,
+      'Packet Length Variance': v[43]!,
+      'FIN Flag Count': v[44]!,
+      'SYN Flag Count': v[45]!,
+      'RST Flag Count': v[46]!,
+      'PSH Flag Count': v[47]!,
+      'ACK Flag Count': v[48]!,
+      'URG Flag Count': v[49]!,
+      'CWR Flag Count': v[50]!,
+      'ECE Flag Count': v[51]!,
+      'Down/Up Ratio': v[52]!,
+      'Average Packet Size': v[53]!,
+      'Fwd Segment Size Avg': v[54]!,
+      'Bwd Segment Size Avg': v[55]!,
+      'Fwd Bytes/Bulk Avg': v[56]!,
+      'Fwd Packet/Bulk Avg': v[57]!,
+      'Fwd Bulk Rate Avg': v[58]!,
+      'Bwd Bytes/Bulk Avg': v[59]!,
+      'Bwd Packet/Bulk Avg': v[60]!,
+      'Bwd Bulk Rate Avg': v[61]!,
+      'Subflow Fwd Packets': v[62]!,
+      'Subflow Fwd Bytes': v[63]!,
+      'Subflow Bwd Packets': v[64]!,
+      'Subflow Bwd Bytes': v[65]!,
+      'FWD Init Win Bytes': v[66]!,
+      'Bwd Init Win Bytes': v[67]!,
+      'Fwd Act Data Pkts': v[68]!,
+      'Fwd Seg Size Min': v[69]!,
+      'Active Mean': v[70]!,
+      'Active Std': v[71]!,
+      'Active Max': v[72]!,
+      'Active Min': v[73]!,
+      'Idle Mean': v[74]!,
+      'Idle Std': v[75]!,
+      'Idle Max': v[76]!,
+      'Idle Min': v[77]!,
+      'ICMP Code': v[78]!,
+      'ICMP Type': v[79]!,
+      'Total TCP Flow Time': v[80]!,
+      community_id: this.eCommunityId,
       expiry_reason: reason,
-      ip_version: ipVersion,
-      vlan_id: s[b + VLAN_ID]!,
-      first_packet_index: s[b + FIRST_INDEX]!,
-      last_packet_index: s[b + LAST_INDEX]!,
-      out_of_order_packets: s[b + OUT_OF_ORDER]!,
+      ip_version: v[81]!,
+      vlan_id: v[82]!,
+      first_packet_index: v[83]!,
+      last_packet_index: v[84]!,
+      out_of_order_packets: v[85]!,
     };
   }
 
@@ -1086,33 +1179,9 @@ export class FlowMeter {
    * Our strings (addresses, timestamp, community id, reason) never need quoting.
    */
   private writeCsvRow(slot: number, reason: ExpiryReason, out: CsvRowBuffer): void {
-    const s = this.state;
-    const fork = this.fork;
-    const b = slot * STRIDE;
     this.prepareEmit(slot, false);
-    const srcIp = this.eSrcIp;
-    const dstIp = this.eDstIp;
-    const srcPort = this.eSrcPort;
-    const dstPort = this.eDstPort;
+    this.fillValues(slot);
     const keyProto = this.eKeyProto;
-    const ipVersion = this.eIpVersion;
-    const realProto = this.eRealProto;
-    const start = s[b + START]!;
-    const duration = s[b + LAST]! - start;
-    const durationS = duration / 1e6;
-    const fwdPackets = s[b + FWD_LEN + N]!;
-    const bwdPackets = s[b + BWD_LEN + N]!;
-    const packets = fwdPackets + bwdPackets;
-    const fwdBytes = s[b + FWD_LEN + SUM]!;
-    const bwdBytes = s[b + BWD_LEN + SUM]!;
-    const sfCount = s[b + SF_COUNT]!;
-    // Fork quirk: subflow and bulk averages are Java long divisions (truncated); corrected divides for real.
-    const ratio = fork ? longRatio : realRatio;
-    const fb = b + FWD_BULK;
-    const bb = b + BWD_BULK;
-    const minSegFwd = s[b + MIN_SEG_FWD]!;
-    const isIcmp = realProto === PROTO_ICMP || realProto === PROTO_ICMPV6;
-
     out.beginRow();
     const v4 = this.eIpVersion === 4;
     if (v4) out.ipv4(this.eIdFirstV4);
@@ -1128,109 +1197,22 @@ export class FlowMeter {
     out.number(keyProto);
     out.comma();
     if (v4) out.ipv4(this.eSrcV4);
-    else out.text(srcIp);
-    out.field(srcPort);
+    else out.text(this.eSrcIp);
+    out.field(this.eSrcPort);
     out.comma();
     if (v4) out.ipv4(this.eDstV4);
-    else out.text(dstIp);
-    out.field(dstPort);
+    else out.text(this.eDstIp);
+    out.field(this.eDstPort);
     out.field(keyProto);
     out.comma();
-    this.writeTimestamp(start, out);
-    // The numeric columns go through one reused array and one tight loop in the buffer (a call per value
-    // cost more than writing it: most are 0).
+    this.writeTimestamp(this.state[slot * STRIDE + START]!, out);
+    // The numeric columns go through one tight loop in the buffer (a call per value cost more than writing
+    // it: most are 0).
     const values = this.rowValues;
-    let count = 0;
-    values[count++] = duration;
-    values[count++] = fwdPackets;
-    values[count++] = bwdPackets;
-    values[count++] = fwdBytes;
-    values[count++] = bwdBytes;
-    values[count++] = statMax(s, b + FWD_LEN);
-    values[count++] = statMin(s, b + FWD_LEN);
-    values[count++] = statMean(s, b + FWD_LEN);
-    values[count++] = statStd(s, b + FWD_LEN);
-    values[count++] = statMax(s, b + BWD_LEN);
-    values[count++] = statMin(s, b + BWD_LEN);
-    values[count++] = statMean(s, b + BWD_LEN);
-    values[count++] = statStd(s, b + BWD_LEN);
-    values[count++] = duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0;
-    values[count++] = duration > 0 ? packets / durationS : 0;
-    values[count++] = statMean(s, b + FLOW_IAT);
-    values[count++] = statStd(s, b + FLOW_IAT);
-    values[count++] = statMax(s, b + FLOW_IAT);
-    values[count++] = statMin(s, b + FLOW_IAT);
-    values[count++] = s[b + FWD_IAT + SUM]!;
-    values[count++] = statMean(s, b + FWD_IAT);
-    values[count++] = statStd(s, b + FWD_IAT);
-    values[count++] = statMax(s, b + FWD_IAT);
-    values[count++] = statMin(s, b + FWD_IAT);
-    values[count++] = s[b + BWD_IAT + SUM]!;
-    values[count++] = statMean(s, b + BWD_IAT);
-    values[count++] = statStd(s, b + BWD_IAT);
-    values[count++] = statMax(s, b + BWD_IAT);
-    values[count++] = statMin(s, b + BWD_IAT);
-    values[count++] = s[b + F_PSH]!;
-    values[count++] = s[b + B_PSH]!;
-    values[count++] = s[b + F_URG]!;
-    values[count++] = s[b + B_URG]!;
-    values[count++] = s[b + F_RST]!;
-    values[count++] = s[b + B_RST]!;
-    values[count++] = s[b + FWD_HDR]!;
-    values[count++] = s[b + BWD_HDR]!;
-    values[count++] = duration > 0 ? fwdPackets / durationS : 0;
-    values[count++] = duration > 0 ? bwdPackets / durationS : 0;
-    values[count++] = statMin(s, b + ALL_LEN);
-    values[count++] = statMax(s, b + ALL_LEN);
-    values[count++] = statMean(s, b + ALL_LEN);
-    values[count++] = statStd(s, b + ALL_LEN);
-    values[count++] = statVariance(s, b + ALL_LEN);
-    values[count++] = s[b + C_FIN]!;
-    values[count++] = s[b + C_SYN]!;
-    values[count++] = s[b + C_RST]!;
-    values[count++] = s[b + C_PSH]!;
-    values[count++] = s[b + C_ACK]!;
-    values[count++] = s[b + C_URG]!;
-    values[count++] = s[b + C_CWR]!;
-    values[count++] = s[b + C_ECE]!;
-    values[count++] = fwdPackets > 0 ? bwdPackets / fwdPackets : 0;
-    values[count++] = packets > 0 ? s[b + ALL_LEN + SUM]! / packets : 0;
-    values[count++] = fwdPackets > 0 ? fwdBytes / fwdPackets : 0;
-    values[count++] = bwdPackets > 0 ? bwdBytes / bwdPackets : 0;
-    values[count++] = ratio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!);
-    values[count++] = ratio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!);
-    values[count++] = ratio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6);
-    values[count++] = ratio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!);
-    values[count++] = ratio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!);
-    values[count++] = ratio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6);
-    values[count++] = ratio(fwdPackets, sfCount);
-    values[count++] = ratio(fwdBytes, sfCount);
-    values[count++] = ratio(bwdPackets, sfCount);
-    values[count++] = ratio(bwdBytes, sfCount);
-    values[count++] = s[b + INIT_WIN_FWD]!;
-    values[count++] = s[b + INIT_WIN_BWD]!;
-    values[count++] = s[b + ACT_DATA_FWD]!;
-    values[count++] = minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd;
-    values[count++] = statMean(s, b + ACTIVE);
-    values[count++] = statStd(s, b + ACTIVE);
-    values[count++] = statMax(s, b + ACTIVE);
-    values[count++] = statMin(s, b + ACTIVE);
-    values[count++] = statMean(s, b + IDLE);
-    values[count++] = statStd(s, b + IDLE);
-    values[count++] = statMax(s, b + IDLE);
-    values[count++] = statMin(s, b + IDLE);
-    values[count++] = isIcmp ? s[b + ICMP_CODE]! : -1;
-    values[count++] = isIcmp ? s[b + ICMP_TYPE]! : -1;
-    values[count++] = realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0;
-    out.fields(values, count);
+    out.fields(values, 0, 81);
     out.textField(this.eCommunityId);
     out.textField(reason);
-    values[0] = ipVersion;
-    values[1] = s[b + VLAN_ID]!;
-    values[2] = s[b + FIRST_INDEX]!;
-    values[3] = s[b + LAST_INDEX]!;
-    values[4] = s[b + OUT_OF_ORDER]!;
-    out.fields(values, 5);
+    out.fields(values, 81, 5);
     out.endRow();
   }
 }
@@ -1305,20 +1287,37 @@ function addStat(s: Float64Array, o: number, value: number): void {
   s[o + M2] = s[o + M2]! + (n - 1) * dev * nDev;
 }
 
-// Empty statistics are 0, never NaN (FLOW-FEATURES: "statistics of empty sets: 0").
-function statMean(s: Float64Array, o: number): number {
-  return s[o + N]! > 0 ? s[o + M1]! : 0;
-}
-function statVariance(s: Float64Array, o: number): number {
+// Empty statistics are 0, never NaN (FLOW-FEATURES: "statistics of empty sets: 0"); the standard deviation is
+// the square root of the sample variance (n - 1), 0 for fewer than two values.
+
+/** `values[at .. at+4)` = max, min, mean, std of the statistics block at `o`. */
+function putMaxMinMeanStd(s: Float64Array, o: number, values: Float64Array, at: number): void {
   const n = s[o + N]!;
-  return n > 1 ? s[o + M2]! / (n - 1) : 0;
+  if (n > 0) {
+    values[at] = s[o + MAX]!;
+    values[at + 1] = s[o + MIN]!;
+    values[at + 2] = s[o + M1]!;
+    values[at + 3] = n > 1 ? Math.sqrt(s[o + M2]! / (n - 1)) : 0;
+  } else {
+    values[at] = 0;
+    values[at + 1] = 0;
+    values[at + 2] = 0;
+    values[at + 3] = 0;
+  }
 }
-function statStd(s: Float64Array, o: number): number {
-  return Math.sqrt(statVariance(s, o));
-}
-function statMin(s: Float64Array, o: number): number {
-  return s[o + N]! > 0 ? s[o + MIN]! : 0;
-}
-function statMax(s: Float64Array, o: number): number {
-  return s[o + N]! > 0 ? s[o + MAX]! : 0;
+
+/** `values[at .. at+4)` = mean, std, max, min of the statistics block at `o`. */
+function putMeanStdMaxMin(s: Float64Array, o: number, values: Float64Array, at: number): void {
+  const n = s[o + N]!;
+  if (n > 0) {
+    values[at] = s[o + M1]!;
+    values[at + 1] = n > 1 ? Math.sqrt(s[o + M2]! / (n - 1)) : 0;
+    values[at + 2] = s[o + MAX]!;
+    values[at + 3] = s[o + MIN]!;
+  } else {
+    values[at] = 0;
+    values[at + 1] = 0;
+    values[at + 2] = 0;
+    values[at + 3] = 0;
+  }
 }
