@@ -206,6 +206,9 @@ export class FlowMeter {
   private readonly idleTimeoutUs: number;
   /** Latest timestamp seen so far (µs): the meter's clock for idle expiry. */
   private clock = Number.NEGATIVE_INFINITY;
+  /** The LRU head's last packet time (µs) as expireIdle read it, and that slot (-1: not read yet). */
+  private headLast = 0;
+  private headLastSlot = -1;
 
   private packets = 0;
   private packetsInFlows = 0;
@@ -426,6 +429,8 @@ export class FlowMeter {
       return;
     }
 
+    // This packet changes the flow's last time: forget it if it is the one expireIdle holds.
+    if (slot === this.headLastSlot) this.headLastSlot = -1;
     table.touch(slot);
     const s = this.state;
     const b = slot * STRIDE;
@@ -530,10 +535,18 @@ export class FlowMeter {
 
   private expireIdle(): void {
     const table = this.table;
-    const s = this.state;
     const limit = this.clock - this.idleTimeoutUs;
-    while (table.head >= 0 && s[table.head * STRIDE + LAST]! < limit)
-      this.expireSlot(table.head, REASON_IDLE_TIMEOUT);
+    for (;;) {
+      const head = table.head;
+      if (head < 0) return;
+      // The head's last time is read once per head, not per packet: on a large table it is a cache miss.
+      if (head !== this.headLastSlot) {
+        this.headLastSlot = head;
+        this.headLast = this.state[head * STRIDE + LAST]!;
+      }
+      if (!(this.headLast < limit)) return;
+      this.expireSlot(head, REASON_IDLE_TIMEOUT);
+    }
   }
 
   /**
@@ -541,6 +554,7 @@ export class FlowMeter {
    * fin/rst (why it ended); an eviction always reports `evicted` so the summary counts every one.
    */
   private expireSlot(slot: number, trigger: number): void {
+    if (slot === this.headLastSlot) this.headLastSlot = -1;
     const b = slot * STRIDE;
     const s = this.state;
     if (s[b + REAL_PROTO] === PROTO_TCP)

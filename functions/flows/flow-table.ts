@@ -14,6 +14,10 @@
  *
  * LRU: every packet moves its flow to the tail, so the head is the flow idle for longest. Idle expiry and
  * eviction pop from the head in O(1).
+ *
+ * Memory layout, for the cache misses a packet of a large table costs: a bucket holds the slot and its hash
+ * side by side, so a probe compares hashes without reading another array and reads the key words only on a
+ * hash match; a slot's previous and next LRU links sit next to each other.
  */
 import { LimitExceededError } from '../platform/errors.js';
 
@@ -54,10 +58,12 @@ export class FlowTable {
 
   keys: Int32Array;
   private hashes: Int32Array;
+  /** Two words per bucket: slot + 1 (0 = empty), then the slot's hash. */
   private buckets: Int32Array;
+  /** Bucket count - 1 (a power of two). */
   private mask: number;
-  prev: Int32Array;
-  next: Int32Array;
+  /** Two words per slot: the previous and the next slot in LRU order (-1 = none). */
+  private links: Int32Array;
   private freeSlots: Int32Array;
   private freeCount: number;
 
@@ -66,13 +72,12 @@ export class FlowTable {
     this.capacity = Math.max(1, Math.min(initialSlots, maxSlots));
     this.keys = new Int32Array(this.capacity * KEY_WORDS);
     this.hashes = new Int32Array(this.capacity);
-    this.prev = new Int32Array(this.capacity);
-    this.next = new Int32Array(this.capacity);
+    this.links = new Int32Array(this.capacity * 2);
     this.freeSlots = new Int32Array(this.capacity);
     this.freeCount = 0;
     this.refillFreeSlots(0);
     const bucketCount = bucketCountFor(this.capacity);
-    this.buckets = new Int32Array(bucketCount);
+    this.buckets = new Int32Array(bucketCount * 2);
     this.mask = bucketCount - 1;
   }
 
@@ -83,10 +88,10 @@ export class FlowTable {
     const mask = this.mask;
     let i = hash & mask;
     for (;;) {
-      const entry = buckets[i]!;
+      const entry = buckets[2 * i]!;
       if (entry === 0) return -1;
-      const slot = entry - 1;
-      if (this.hashes[slot] === hash) {
+      if (buckets[2 * i + 1] === hash) {
+        const slot = entry - 1;
         const base = slot * KEY_WORDS;
         // Word 0 holds the IP version; equal IPv4 keys can differ only in words 1–3 and 7 (the rest are zero).
         if (
@@ -135,21 +140,23 @@ export class FlowTable {
     const buckets = this.buckets;
     const mask = this.mask;
     let i = this.hashes[slot]! & mask;
-    while (buckets[i] !== slot + 1) i = (i + 1) & mask;
+    while (buckets[2 * i] !== slot + 1) i = (i + 1) & mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const entry = buckets[j]!;
+      const entry = buckets[2 * j]!;
       if (entry === 0) break;
-      const home = this.hashes[entry - 1]! & mask;
+      const entryHash = buckets[2 * j + 1]!;
+      const home = entryHash & mask;
       // Move the entry at j back into the hole at i unless its home bucket lies cyclically in (i, j].
       const homeInRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (!homeInRange) {
-        buckets[i] = entry;
+        buckets[2 * i] = entry;
+        buckets[2 * i + 1] = entryHash;
         i = j;
       }
     }
-    buckets[i] = 0;
+    buckets[2 * i] = 0;
     this.unlink(slot);
     this.freeSlots[this.freeCount++] = slot;
     this.size--;
@@ -163,19 +170,22 @@ export class FlowTable {
   }
 
   private linkAtTail(slot: number): void {
-    this.prev[slot] = this.tail;
-    this.next[slot] = -1;
-    if (this.tail >= 0) this.next[this.tail] = slot;
+    const links = this.links;
+    const tail = this.tail;
+    links[2 * slot] = tail;
+    links[2 * slot + 1] = -1;
+    if (tail >= 0) links[2 * tail + 1] = slot;
     else this.head = slot;
     this.tail = slot;
   }
 
   private unlink(slot: number): void {
-    const p = this.prev[slot]!;
-    const n = this.next[slot]!;
-    if (p >= 0) this.next[p] = n;
+    const links = this.links;
+    const p = links[2 * slot]!;
+    const n = links[2 * slot + 1]!;
+    if (p >= 0) links[2 * p + 1] = n;
     else this.head = n;
-    if (n >= 0) this.prev[n] = p;
+    if (n >= 0) links[2 * n] = p;
     else this.tail = p;
   }
 
@@ -183,8 +193,9 @@ export class FlowTable {
     const buckets = this.buckets;
     const mask = this.mask;
     let i = hash & mask;
-    while (buckets[i] !== 0) i = (i + 1) & mask;
-    buckets[i] = slot + 1;
+    while (buckets[2 * i] !== 0) i = (i + 1) & mask;
+    buckets[2 * i] = slot + 1;
+    buckets[2 * i + 1] = hash;
   }
 
   private refillFreeSlots(from: number): void {
@@ -204,19 +215,18 @@ export class FlowTable {
     this.capacity = capacity;
     this.keys = growInt32(this.keys, capacity * KEY_WORDS);
     this.hashes = growInt32(this.hashes, capacity);
-    this.prev = growInt32(this.prev, capacity);
-    this.next = growInt32(this.next, capacity);
+    this.links = growInt32(this.links, capacity * 2);
     this.freeSlots = new Int32Array(capacity);
     this.freeCount = 0;
     this.refillFreeSlots(oldCapacity);
     const bucketCount = bucketCountFor(capacity);
-    if (bucketCount !== this.buckets.length) {
+    if (bucketCount * 2 !== this.buckets.length) {
       const old = this.buckets;
-      this.buckets = new Int32Array(bucketCount);
+      this.buckets = new Int32Array(bucketCount * 2);
       this.mask = bucketCount - 1;
-      for (let i = 0; i < old.length; i++) {
+      for (let i = 0; i < old.length; i += 2) {
         const entry = old[i]!;
-        if (entry !== 0) this.placeInBuckets(entry - 1, this.hashes[entry - 1]!);
+        if (entry !== 0) this.placeInBuckets(entry - 1, old[i + 1]!);
       }
     }
   }
