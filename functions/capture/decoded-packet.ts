@@ -76,6 +76,24 @@ export class DecodedPacket {
   /** Encapsulations passed through, outermost first, joined by '+'; '' when none. */
   tunnel = '';
 
+  constructor() {
+    // V8 keeps a numeric field as a small integer until a value needs a double (here: an unsigned 32-bit
+    // address, sequence number or IPv6 fragment id of 2^31 or more); switching then deoptimizes all code
+    // compiled for the old layout, part-way through a capture (the first IPv6 fragment can come late).
+    // Storing 2^31 once gives these fields their final layout before any packet is decoded.
+    const double = 2 ** 31;
+    this.srcIpv4 = double;
+    this.dstIpv4 = double;
+    this.ipId = double;
+    this.tcpSeq = double;
+    this.tcpAck = double;
+    this.srcIpv4 = 0;
+    this.dstIpv4 = 0;
+    this.ipId = -1;
+    this.tcpSeq = -1;
+    this.tcpAck = -1;
+  }
+
   reset(data: Uint8Array, end: number, linkType: number): void {
     this.data = data;
     this.end = end;
