@@ -138,20 +138,54 @@ class FeatureRowReader {
 
   /** Adds one line as the next row. */
   add(line: string, lineNumber: number): void {
-    const fields = csvFields(line);
+    // Quoted text fields (a comma inside) take the general reader; features lines have none in practice.
+    if (line.includes('"')) {
+      this.#addFields(csvFields(line), lineNumber);
+      return;
+    }
     const columns = this.#columns;
-    if (fields.length !== columns.length) throw fieldCountError(columns.length, fields.length, lineNumber);
     const rows = this.rows;
     const base = this.count * this.#width;
     const kinds = this.#kinds;
     const slots = this.#slots;
-    for (let i = 0; i < fields.length; i++) {
+    const last = columns.length - 1;
+    let start = 0;
+    // Field by field in place: no array of ~110 substrings per line, and integers read without a substring.
+    for (let i = 0; i <= last; i++) {
+      let end = line.indexOf(',', start);
+      if (i === last) {
+        if (end >= 0) throw fieldCountError(columns.length, csvFields(line).length, lineNumber);
+        end = line.length;
+      } else if (end < 0) {
+        throw fieldCountError(columns.length, csvFields(line).length, lineNumber);
+      }
       const kind = kinds[i];
+      if (kind === KIND_NUMBER) {
+        let value = integerIn(line, start, end);
+        if (Number.isNaN(value)) value = start === end ? Number.NaN : Number(line.slice(start, end));
+        if (!Number.isFinite(value)) throw badField(columns[i] as string, lineNumber);
+        const slot = slots[i] as number;
+        if (slot >= 0) rows[base + slot] = modelValue(value);
+      } else if (kind === KIND_EXPIRY && !isExpiryReason(line.slice(start, end))) {
+        throw badField(columns[i] as string, lineNumber);
+      }
+      start = end + 1;
+    }
+    this.count++;
+  }
+
+  #addFields(fields: readonly string[], lineNumber: number): void {
+    const columns = this.#columns;
+    if (fields.length !== columns.length) throw fieldCountError(columns.length, fields.length, lineNumber);
+    const rows = this.rows;
+    const base = this.count * this.#width;
+    for (let i = 0; i < fields.length; i++) {
+      const kind = this.#kinds[i];
       const text = fields[i] as string;
       if (kind === KIND_NUMBER) {
         const value = text === '' ? Number.NaN : Number(text);
         if (!Number.isFinite(value)) throw badField(columns[i] as string, lineNumber);
-        const slot = slots[i] as number;
+        const slot = this.#slots[i] as number;
         if (slot >= 0) rows[base + slot] = modelValue(value);
       } else if (kind === KIND_EXPIRY && !isExpiryReason(text)) {
         throw badField(columns[i] as string, lineNumber);
@@ -159,6 +193,27 @@ class FeatureRowReader {
     }
     this.count++;
   }
+}
+
+const CHAR_0 = 48;
+const CHAR_MINUS = 45;
+
+/**
+ * The integer spelled by `text[start, end)` when it is only digits (optionally after '-') and short enough to be
+ * exact; NaN otherwise (the caller then reads it with `Number`, so every spelling means what it meant before).
+ */
+function integerIn(text: string, start: number, end: number): number {
+  let i = start;
+  const negative = text.charCodeAt(i) === CHAR_MINUS;
+  if (negative) i++;
+  if (i >= end || end - i > 15) return Number.NaN;
+  let value = 0;
+  for (; i < end; i++) {
+    const digit = text.charCodeAt(i) - CHAR_0;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return negative ? -value : value;
 }
 
 /**
