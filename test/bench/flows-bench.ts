@@ -12,17 +12,22 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { z } from 'zod';
 import { DecodedPacket } from '../../functions/capture/decoded-packet.js';
 import type { RawFrame } from '../../functions/capture/frame.js';
 import { FlowMeter } from '../../functions/flows/flow-meter.js';
 import { flowCsvRow } from '../../functions/records/flow-csv.js';
 import { measurePacketsIntoFlows } from './flow-peers-bench.js';
+import { compileBenchScript } from './packets-bench.js';
+import { BenchSetupError } from './support/bench-errors.js';
 import { type BenchContext, benchCapture } from './support/context.js';
+import { measure } from './support/measure.js';
 import {
   type BenchRow,
   machineInfo,
   markdownFor,
   type Ratio,
+  rowFrom,
   type SectionResult,
   writeResults,
 } from './support/results.js';
@@ -192,6 +197,45 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
+const ParseOnlyOutput = z.object({ packets: z.number(), cpuSeconds: z.number() });
+
+/**
+ * The reader and decoders alone over the same capture file (the packets section's parse-only script, file
+ * mode: `readCaptureFile` + `decodeFrame`, no meter), in the same run as the packets-into-flows row, so the
+ * two rows split that row's CPU time between reading/decoding and the flow meter.
+ */
+async function measureReaderAlone(
+  context: BenchContext,
+  capture: { path: string; packets: number; bytes: number },
+): Promise<BenchRow> {
+  const script = compileBenchScript(context, 'parse-only.ts');
+  context.log('measuring the reader + decoders alone (parse-only, file)');
+  const run = await measure(process.execPath, [script, 'file', capture.path], { cwd: context.repoDir });
+  if (run.exitCode !== 0) {
+    throw new BenchSetupError(`parse-only failed (exit ${run.exitCode}): ${run.stderr.slice(-1000)}`);
+  }
+  const result = ParseOnlyOutput.parse(JSON.parse(run.stdout.trim().split('\n').pop() ?? ''));
+  if (result.packets !== capture.packets) {
+    throw new BenchSetupError(`parse-only read ${result.packets} of ${capture.packets} packets`);
+  }
+  const relative = script.startsWith(`${context.repoDir}/`)
+    ? script.slice(context.repoDir.length + 1)
+    : script;
+  return rowFrom({
+    name: 'ccf reader + decoders alone (no meter), same capture',
+    command: `node ${relative} file ${capture.path}`,
+    input: 'full',
+    packets: capture.packets,
+    bytes: capture.bytes,
+    flows: 0,
+    wallSeconds: run.wallSeconds,
+    cpuSeconds: run.cpuSeconds,
+    peakRssBytes: run.peakRssBytes,
+    exitCode: run.exitCode,
+    note: `compiled JS; excluding Node's start-up: ${Math.round(result.packets / result.cpuSeconds).toLocaleString('en-US')} packets per CPU second`,
+  });
+}
+
 const SCENARIOS = ['conversations', 'scan', 'scan-csv'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -210,13 +254,21 @@ export async function runFlowsBench(context: BenchContext): Promise<SectionResul
   const rows: BenchRow[] = [];
   const ratios: Ratio[] = [];
   const notes: string[] = [
-    'First row: the bench mix (bench/results/packets.md) read, decoded and metered into FlowRecord objects, no CSV, compiled JavaScript in its own process, CPU time of the whole process. The FlowMeter rows: the meter alone, one mutable DecodedPacket per packet, no reading or decoding (flow-peers measures capture → CSV end to end).',
+    'First row: the bench mix (bench/results/packets.md) read, decoded and metered into FlowRecord objects, no CSV, compiled JavaScript in its own process, CPU time of the whole process. Second row: the same file read and decoded without the meter. The FlowMeter rows: the meter alone, one mutable DecodedPacket per packet, no reading or decoding (flow-peers measures capture → CSV end to end).',
     'Rates over the child process CPU time (user + system); wall time is listed too.',
   ];
   // Packets into flows on the packets section's capture (the real traffic mix): the issue's 1.5 M target.
   const capture = await benchCapture(context);
   const mixRow = await measurePacketsIntoFlows(context, capture);
   rows.push(mixRow);
+  const readerRow = await measureReaderAlone(context, capture);
+  rows.push(readerRow);
+  const meterSeconds = mixRow.cpuSeconds - readerRow.cpuSeconds;
+  if (mixRow.flows !== undefined && mixRow.flows > 0 && meterSeconds > 0) {
+    notes.push(
+      `Split of the first row: the reader + decoders alone took ${readerRow.cpuSeconds.toFixed(2)} CPU s of its ${mixRow.cpuSeconds.toFixed(2)} (second row, same run), so the flow meter and the FlowRecords took about ${meterSeconds.toFixed(2)} s: ${((meterSeconds / mixRow.flows) * 1e6).toFixed(2)} µs per flow all in (${mixRow.flows.toLocaleString('en-US')} flows, ${capture.packets.toLocaleString('en-US')} packets), ${Math.round(capture.packets / meterSeconds).toLocaleString('en-US')} packets per CPU second of meter time. At 1.5 M packets/s the whole process may spend ${(capture.packets / 1.5e6).toFixed(2)} s.`,
+    );
+  }
   ratios.push({
     label: `packets/s into flows on one core, bench mix, FlowRecords, whole process (${mixRow.packetsPerSecond.toLocaleString('en-US')}) ÷ 1,500,000`,
     value: mixRow.packetsPerSecond / 1.5e6,
