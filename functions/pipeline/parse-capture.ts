@@ -56,7 +56,22 @@ export async function parseCapture(deps: ParseDependencies, objectKey: string): 
   if (!(await deps.captures.claim(captureId, 'parse', startedMs, deps.claimLeaseS))) {
     return { outcome: 'skipped', captureId, reason: 'already parsed or being parsed' };
   }
+  try {
+    return await parseClaimed(deps, objectKey, captureId, startedMs);
+  } catch (error) {
+    // A retryable failure (S3, DynamoDB, a bug) is rethrown for Lambda to retry the event: give the claim
+    // back first, or the retry would find it taken and the capture would wait out the whole lease.
+    await deps.captures.releaseClaim(captureId, 'parse', startedMs).catch(() => undefined);
+    throw error;
+  }
+}
 
+async function parseClaimed(
+  deps: ParseDependencies,
+  objectKey: string,
+  captureId: string,
+  startedMs: number,
+): Promise<ParseOutcome> {
   const keys = derivedKeys(captureId);
   let object: Awaited<ReturnType<CaptureStore['getObject']>>;
   try {

@@ -328,6 +328,25 @@ export class DynamoCaptureRepository implements CaptureRepository {
     }
   }
 
+  async releaseClaim(captureId: string, stage: PipelineStage, claimedMs: number): Promise<void> {
+    try {
+      await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk: capturePk(captureId), sk: CAPTURE_SK },
+          UpdateExpression: 'REMOVE #claim',
+          // Only our own claim: another delivery may have taken the capture over since.
+          ConditionExpression: '#claim = :mine',
+          ExpressionAttributeNames: { '#claim': stage === 'parse' ? 'parse_claim_ms' : 'score_claim_ms' },
+          ExpressionAttributeValues: { ':mine': claimedMs },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return;
+      throw dependencyError('UpdateItem (release claim)', error);
+    }
+  }
+
   async markParsed(captureId: string, result: ParseResult): Promise<void> {
     await this.#transition(
       captureId,

@@ -154,6 +154,8 @@ export interface CaptureRepository {
    * (conditional write). False when another delivery owns it or the stage is already done.
    */
   claim(captureId: string, stage: PipelineStage, nowMs: number, leaseS: number): Promise<boolean>;
+  /** Gives back the claim taken at `claimedMs` (an attempt that failed and will be retried); no-op otherwise. */
+  releaseClaim(captureId: string, stage: PipelineStage, claimedMs: number): Promise<void>;
   markParsed(captureId: string, result: ParseResult): Promise<void>;
   /**
    * Stores a scored features part on the capture (keyed by its first flow, so a redelivery overwrites it with

@@ -8,7 +8,10 @@ import { z } from 'zod';
 import { runAnalyze } from '../../../functions/cli/commands/analyze-command.js';
 import { featurePartKey } from '../../../functions/pipeline/capture-keys.js';
 import { createDocumentClient } from '../../../functions/platform/aws-clients.js';
-import { DynamoPredictionRepository } from '../../../functions/platform/dynamodb-repositories.js';
+import {
+  DynamoCaptureRepository,
+  DynamoPredictionRepository,
+} from '../../../functions/platform/dynamodb-repositories.js';
 import type { PredictionDraft } from '../../../functions/platform/ports.js';
 import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../../../functions/records/prediction.js';
 import {
@@ -410,6 +413,32 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
     const view = await waitForCapture(api, ticket.capture_id);
     expect(view.status).toBe('FAILED');
     expect(view.errors[0]?.code).toBe('NOT_A_CAPTURE');
+  });
+
+  it('a failed parse attempt gives its claim back (the retried event parses at once); another claim is kept', async () => {
+    const captures = new DynamoCaptureRepository({
+      client: createDocumentClient(harness.runtime.config),
+      tableName: harness.runtime.config.TABLE_NAME,
+      retentionDays: 1,
+      timeIndexShards: 4,
+    });
+    const id = randomUUID();
+    const at = Date.now();
+    await captures.create({
+      captureId: id,
+      filename: 'x.pcap',
+      sizeBytes: 1,
+      tags: {},
+      uploadKey: `uploads/${id}/x.pcap`,
+      createdAt: new Date(at).toISOString(),
+    });
+    expect(await captures.claim(id, 'parse', at, 900)).toBe(true);
+    expect(await captures.claim(id, 'parse', at + 1, 900)).toBe(false);
+    // Not this claim's time: another attempt's release leaves it alone.
+    await captures.releaseClaim(id, 'parse', at + 5);
+    expect(await captures.claim(id, 'parse', at + 2, 900)).toBe(false);
+    await captures.releaseClaim(id, 'parse', at);
+    expect(await captures.claim(id, 'parse', at + 3, 900)).toBe(true);
   });
 
   it('a duplicate S3 event adds no predictions and leaves the capture SCORED', async () => {
