@@ -67,11 +67,39 @@ const { workerData } = require('node:worker_threads');
 });
 `;
 
+/**
+ * The function's worker, started now; if the thread dies (an uncaught error in the function), the next
+ * invocation starts a fresh one, as Lambda starts a new sandbox after a crash.
+ */
 export async function startFunctionWorker(
   name: FunctionName,
   settings: EnvironmentSource,
   publisher: PredictionPublisher | undefined,
 ): Promise<FunctionWorker> {
+  let current = spawnWorker(name, settings, publisher);
+  await current;
+  return {
+    async invoke(event) {
+      const seen = current;
+      let worker = await seen.catch(() => undefined);
+      if (!worker || worker.dead()) {
+        // One restart, whoever notices first; later callers find the new worker in `current`.
+        if (current === seen) current = spawnWorker(name, settings, publisher);
+        worker = await current;
+      }
+      return worker.invoke(event);
+    },
+    async close() {
+      await (await current.catch(() => undefined))?.close();
+    },
+  };
+}
+
+async function spawnWorker(
+  name: FunctionName,
+  settings: EnvironmentSource,
+  publisher: PredictionPublisher | undefined,
+): Promise<FunctionWorker & { dead(): boolean }> {
   const entry = import.meta.url;
   // tsx's ESM entry (`require.resolve` gives its CommonJS one, whose loader path breaks when imported).
   const tsxApi = entry.endsWith('.ts')
@@ -153,6 +181,7 @@ export async function startFunctionWorker(
   });
   await ready;
   return {
+    dead: () => failure !== undefined,
     invoke(event) {
       if (failure) return Promise.reject(failure);
       const id = nextId++;
