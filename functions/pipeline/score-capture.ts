@@ -282,8 +282,8 @@ async function scorePart(
   let batch: FlowRecordInput[] = [];
   let flowIndex = firstFlow - 1;
   const writes: Promise<void>[] = [];
-  // One time for the whole capture would need the parts to agree; the part's start is as stable: a
-  // redelivery of a stored page keeps the page as it was (conditional put).
+  // One time per part (its start): its pages then sort as one block in history and never span a day (a part
+  // holds whole pages). A redelivery keeps the pages already stored as they were (conditional put).
   const scoredAt = new Date(startedMs).toISOString();
   // Predictions not yet written: pages are written whole (PREDICTION_PAGE_SIZE), the last one at the end.
   let unwritten: Prediction[] = [];
