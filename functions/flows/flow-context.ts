@@ -4,10 +4,13 @@
  * that the flood hits one port thousands of times and the scan hits thousands of ports once each.
  *
  * Computed over the flow stream in the order the flow engine emits it, with a trailing time window on the
- * flows' start times: for flow f, the flows seen so far (f included) that share a key with f and started at
- * most `windowS` seconds before the latest start seen for that key. Deterministic for a given flow order, one
- * pass, O(1) amortised per flow, and memory bounded by `maxKeys` keys × `maxFlowsPerKey` entries per map
- * (counts saturate at `maxFlowsPerKey`).
+ * flows' start times: for flow f, the flows seen so far that share a key with f and started at most `windowS`
+ * seconds (1 s for `ctx_pair_flows_1s`) before the latest start seen for that key, plus f itself (which counts
+ * even when it started earlier: a long flow is emitted late, when it ends). Which flows are seen so far depends on
+ * the emission order; which of them count does not (each key's flows are held in a min-heap on start time, not
+ * in arrival order). Deterministic, one pass, O(log n) per flow, and memory bounded by `maxKeys` keys ×
+ * `maxFlowsPerKey` entries per map (counts saturate at `maxFlowsPerKey`, the earliest-starting flows leaving
+ * first).
  *
  * The same code runs in the CLI (`ccf analyze`), in training (models/training/lab/flow-context-columns.ts over
  * the `ccf flows` CSV of each lab capture) and wherever a whole capture's flows are scored. A record scored on
@@ -33,7 +36,10 @@ export const FLOW_CONTEXT_COLUMNS = [
   'ctx_svc_flows',
   /** distinct source IPs of those flows (one attacker or many clients) */
   'ctx_svc_src_ips',
-  /** flows of the pair that started within the last second (rate; the window may be longer than the burst) */
+  /**
+   * flows of the pair that started within the last second (or the window, if shorter) before its latest start
+   * (rate; the window may be longer than the burst)
+   */
   'ctx_pair_flows_1s',
   /** distinct destination ports ÷ flows of the pair: ≈ 1 for a scan, ≈ 0 for a flood (scale-free) */
   'ctx_pair_port_share',
@@ -129,30 +135,155 @@ export class TimestampParser {
   }
 }
 
+/** One flow in a key's window: its start, the value counted as distinct, share flags, duration and shape. */
+interface Entry {
+  readonly startUs: number;
+  /** Arrival number within the key: orders equal starts, so that which flow leaves first is deterministic. */
+  readonly seq: number;
+  readonly value: string | number;
+  readonly flag: number;
+  readonly durationUs: number;
+  readonly shape: number;
+}
+
+function entryBefore(a: Entry, b: Entry): boolean {
+  return a.startUs < b.startUs || (a.startUs === b.startUs && a.seq < b.seq);
+}
+
+/** Binary min-heap of entries, earliest start first. */
+class EntryHeap {
+  private readonly items: Entry[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): Entry | undefined {
+    return this.items[0];
+  }
+
+  push(entry: Entry): void {
+    const items = this.items;
+    let i = items.length;
+    items.push(entry);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = items[parent] as Entry;
+      if (!entryBefore(entry, p)) break;
+      items[i] = p;
+      i = parent;
+    }
+    items[i] = entry;
+  }
+
+  pop(): Entry | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    const n = items.length;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && entryBefore(items[right] as Entry, items[left] as Entry) ? right : left;
+      const c = items[child] as Entry;
+      if (!entryBefore(c, last)) break;
+      items[i] = c;
+      i = child;
+    }
+    items[i] = last;
+    return top;
+  }
+}
+
+/** Binary min-heap of numbers (start times; only their count matters). */
+class NumberHeap {
+  private readonly items: number[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): number | undefined {
+    return this.items[0];
+  }
+
+  push(value: number): void {
+    const items = this.items;
+    let i = items.length;
+    items.push(value);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = items[parent] as number;
+      if (value >= p) break;
+      items[i] = p;
+      i = parent;
+    }
+    items[i] = value;
+  }
+
+  pop(): void {
+    const items = this.items;
+    const last = items.pop();
+    if (last === undefined || items.length === 0) return;
+    const n = items.length;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && (items[right] as number) < (items[left] as number) ? right : left;
+      const c = items[child] as number;
+      if (c >= last) break;
+      items[i] = c;
+      i = child;
+    }
+    items[i] = last;
+  }
+}
+
 /**
- * Flows of one key inside the window, oldest first, in a growable ring; with per-entry values for the distinct
- * counts and flags for the shares.
+ * Flows of one key inside the window, in a min-heap on start time; with running distinct counts, flags for the
+ * shares and a second heap of the starts within the rate window (the last second).
+ *
+ * Ordered by start, not by arrival: flows are emitted when they end, so a long flow arrives after shorter ones
+ * that started later, and concurrent connections (an HTTP flood) end in any order. Keeping arrival order (as an
+ * earlier version did) let an old long flow sit behind younger ones, never evicted, and counted it in the last
+ * second's rate. A heap evicts the earliest start whatever the arrival order, O(log n) per flow.
  */
 class KeyWindow {
-  start: number[] = [];
-  value: (string | number)[] = [];
-  flags: number[] = [];
-  durationUs: number[] = [];
-  shape: number[] = [];
+  private readonly window = new EntryHeap();
+  /**
+   * Starts of the held flows that are within the rate window of `latestUs` (a subset of `window`); kept only
+   * where the rate is read (the pair map).
+   */
+  private readonly rate: NumberHeap | undefined;
+  private seq = 0;
   shapes = new Map<number, number>();
-  head = 0;
   durationSumUs = 0;
   latestUs = Number.NEGATIVE_INFINITY;
   distinct = new Map<string | number, number>();
   unanswered = 0;
   payload = 0;
-  /** Index (into `start`) of the oldest flow within the 1 s rate window. */
-  rateHead = 0;
+  /** Whether the last flow added started before the rate window (it counts for itself only). */
+  private lastBeforeRate = false;
 
-  get size(): number {
-    return this.start.length - this.head;
+  constructor(withRate: boolean) {
+    this.rate = withRate ? new NumberHeap() : undefined;
   }
 
+  get size(): number {
+    return this.window.size;
+  }
+
+  /**
+   * Adds a flow after evicting the flows that started before the window (`windowUs`) and, past `maxFlows`, the
+   * earliest-starting ones. The new flow always counts for its own context, even when it started before the
+   * window (a long flow emitted late); being the earliest then, it is evicted by the next add. `rateUs` ≤
+   * `windowUs`, so every start in the rate heap is also in the window.
+   */
   add(
     startUs: number,
     value: string | number,
@@ -160,89 +291,85 @@ class KeyWindow {
     durationUs: number,
     shape: number,
     windowUs: number,
+    rateUs: number,
     maxFlows: number,
   ): void {
     if (startUs > this.latestUs) this.latestUs = startUs;
+    const rate = this.rate;
+    const rateOldest = this.latestUs - rateUs;
+    if (rate !== undefined) while (rate.size > 0 && (rate.peek() as number) < rateOldest) rate.pop();
     const oldest = this.latestUs - windowUs;
-    while (this.size > 0 && ((this.start[this.head] as number) < oldest || this.size >= maxFlows)) {
-      this.evictHead();
+    for (let e = this.window.peek(); e !== undefined; e = this.window.peek()) {
+      if (e.startUs >= oldest && this.window.size < maxFlows) break;
+      this.window.pop();
+      // Evicted for the cap while inside the rate window: it is the earliest start there too.
+      if (rate !== undefined && e.startUs >= rateOldest) rate.pop();
+      this.forget(e);
     }
-    this.start.push(startUs);
-    this.value.push(value);
-    this.flags.push(flag);
-    this.durationUs.push(durationUs);
+    this.window.push({ startUs, seq: this.seq++, value, flag, durationUs, shape });
+    this.lastBeforeRate = startUs < rateOldest;
+    if (rate !== undefined && !this.lastBeforeRate) rate.push(startUs);
     this.durationSumUs += durationUs;
-    this.shape.push(shape);
     this.shapes.set(shape, (this.shapes.get(shape) ?? 0) + 1);
     this.distinct.set(value, (this.distinct.get(value) ?? 0) + 1);
     if (flag & 1) this.unanswered++;
     if (flag & 2) this.payload++;
-    // Compact the arrays once the evicted prefix dominates, so memory follows the window, not the stream.
-    if (this.head > 1024 && this.head * 2 > this.start.length) {
-      this.start = this.start.slice(this.head);
-      this.value = this.value.slice(this.head);
-      this.flags = this.flags.slice(this.head);
-      this.durationUs = this.durationUs.slice(this.head);
-      this.shape = this.shape.slice(this.head);
-      this.rateHead = Math.max(0, this.rateHead - this.head);
-      this.head = 0;
-    }
   }
 
-  /** Flows that started within `rateUs` before the latest start (ring order = arrival order). */
-  recent(rateUs: number): number {
-    if (this.rateHead < this.head) this.rateHead = this.head;
-    const oldest = this.latestUs - rateUs;
-    while (this.rateHead < this.start.length && (this.start[this.rateHead] as number) < oldest)
-      this.rateHead++;
-    return this.start.length - this.rateHead;
+  /**
+   * Flows that started within the rate window of the latest start, plus the last flow added if it did not
+   * (0 without a rate heap).
+   */
+  recent(): number {
+    return (this.rate?.size ?? 0) + (this.lastBeforeRate ? 1 : 0);
   }
 
-  private evictHead(): void {
-    const value = this.value[this.head] as string | number;
-    const left = (this.distinct.get(value) ?? 1) - 1;
-    if (left === 0) this.distinct.delete(value);
-    else this.distinct.set(value, left);
-    const flag = this.flags[this.head] as number;
-    if (flag & 1) this.unanswered--;
-    if (flag & 2) this.payload--;
-    this.durationSumUs -= this.durationUs[this.head] as number;
-    const shape = this.shape[this.head] as number;
-    const same = (this.shapes.get(shape) ?? 1) - 1;
-    if (same === 0) this.shapes.delete(shape);
-    else this.shapes.set(shape, same);
-    this.head++;
+  private forget(e: Entry): void {
+    const left = (this.distinct.get(e.value) ?? 1) - 1;
+    if (left === 0) this.distinct.delete(e.value);
+    else this.distinct.set(e.value, left);
+    if (e.flag & 1) this.unanswered--;
+    if (e.flag & 2) this.payload--;
+    this.durationSumUs -= e.durationUs;
+    const same = (this.shapes.get(e.shape) ?? 1) - 1;
+    if (same === 0) this.shapes.delete(e.shape);
+    else this.shapes.set(e.shape, same);
   }
 }
 
 /**
- * Keyed windows with a bound on the number of keys: keys whose window has emptied are swept periodically; when the
- * map is full even so, the oldest-created keys go first (Map insertion order), so the result stays deterministic.
+ * Keyed windows with a bound on the number of keys: keys that no later flow can reach are swept periodically; when
+ * the map is full even so, the oldest-created keys go first (Map insertion order), an eighth of the map at a time
+ * so that a stream of new keys (a scan) costs one sweep per `maxKeys / 8` keys, and the result stays deterministic.
  */
 class KeyedWindows {
   private readonly windows = new Map<string, KeyWindow>();
-  constructor(private readonly maxKeys: number) {}
+  constructor(
+    private readonly maxKeys: number,
+    private readonly withRate = false,
+  ) {}
 
-  touch(key: string, oldestUs: number): KeyWindow {
+  touch(key: string, sweepBeforeUs: number): KeyWindow {
     let w = this.windows.get(key);
     if (w === undefined) {
       if (this.windows.size >= this.maxKeys) {
-        this.sweep(oldestUs);
+        this.sweep(sweepBeforeUs);
+        const keep = this.maxKeys - Math.max(1, this.maxKeys >> 3);
         for (const first of this.windows.keys()) {
-          if (this.windows.size < this.maxKeys) break;
+          if (this.windows.size <= keep) break;
           this.windows.delete(first);
         }
       }
-      w = new KeyWindow();
+      w = new KeyWindow(this.withRate);
       this.windows.set(key, w);
     }
     return w;
   }
 
-  /** Drops keys whose latest flow started before `oldestUs` (their windows are empty for any later flow). */
-  sweep(oldestUs: number): void {
+  /** Drops keys whose latest flow started before `beforeUs`. */
+  sweep(beforeUs: number): void {
     for (const [key, w] of this.windows) {
-      if (w.latestUs < oldestUs) this.windows.delete(key);
+      if (w.latestUs < beforeUs) this.windows.delete(key);
     }
   }
 
@@ -251,11 +378,21 @@ class KeyedWindows {
   }
 }
 
+/**
+ * How far behind the latest start a late flow can start: the flow engine emits a flow when it ends, at most its
+ * flow timeout (120 s by default) after its start plus its idle timeout (120 s) later. A key is dropped only once
+ * its latest flow is older than the window plus this, so that a long flow emitted late still finds the pair's
+ * flows that started near it (exactly as if the flows had come in start order), up to the `maxKeys` bound.
+ */
+const KEY_HORIZON_US = 300e6;
+
 const SWEEP_EVERY = 4096;
 
 /** Streaming context over one capture's flows. Create one per capture; feed flows in emission order. */
 export class FlowContext {
   private readonly windowUs: number;
+  /** The rate window: 1 s, or the whole window if that is shorter. */
+  private readonly rateUs: number;
   private readonly maxFlows: number;
   private readonly bySrc: KeyedWindows;
   private readonly byPair: KeyedWindows;
@@ -268,10 +405,11 @@ export class FlowContext {
     const windowS = options.windowS ?? DEFAULT_CONTEXT_WINDOW_S;
     if (!(windowS > 0)) throw new RangeError('windowS must be > 0');
     this.windowUs = windowS * 1e6;
+    this.rateUs = Math.min(RATE_WINDOW_US, this.windowUs);
     this.maxFlows = options.maxFlowsPerKey ?? 8192;
     const maxKeys = options.maxKeys ?? 65_536;
     this.bySrc = new KeyedWindows(maxKeys);
-    this.byPair = new KeyedWindows(maxKeys);
+    this.byPair = new KeyedWindows(maxKeys, true);
     this.bySvc = new KeyedWindows(maxKeys);
   }
 
@@ -285,22 +423,22 @@ export class FlowContext {
     const dst = flow['Dst IP'];
     const port = flow['Dst Port'];
     const flag = (flow['Total Bwd packets'] === 0 ? 1 : 0) | (flow['Total Length of Fwd Packet'] > 0 ? 2 : 0);
-    const oldest = this.latestUs - this.windowUs;
-    const s = this.bySrc.touch(src, oldest);
+    const sweepBefore = this.latestUs - this.windowUs - KEY_HORIZON_US;
+    const s = this.bySrc.touch(src, sweepBefore);
     const duration = flow['Flow Duration'];
     // Durations are integers (µs), so the running sums stay exact whatever the order of adds and evictions.
     const durationUs = Number.isFinite(duration) && duration > 0 ? Math.round(duration) : 0;
     // (forward packets, forward bytes / 64) as one number: a Map key without a string per flow.
     const shape = flow['Total Fwd Packet'] * 2 ** 26 + Math.floor(flow['Total Length of Fwd Packet'] / 64);
-    s.add(startUs, dst, 0, 0, 0, this.windowUs, this.maxFlows);
-    const p = this.byPair.touch(`${src}>${dst}`, oldest);
-    p.add(startUs, port, flag, durationUs, shape, this.windowUs, this.maxFlows);
-    const v = this.bySvc.touch(`${dst}|${port}|${flow.Protocol}`, oldest);
-    v.add(startUs, src, 0, 0, 0, this.windowUs, this.maxFlows);
+    s.add(startUs, dst, 0, 0, 0, this.windowUs, this.rateUs, this.maxFlows);
+    const p = this.byPair.touch(`${src}>${dst}`, sweepBefore);
+    p.add(startUs, port, flag, durationUs, shape, this.windowUs, this.rateUs, this.maxFlows);
+    const v = this.bySvc.touch(`${dst}|${port}|${flow.Protocol}`, sweepBefore);
+    v.add(startUs, src, 0, 0, 0, this.windowUs, this.rateUs, this.maxFlows);
     if (++this.seen % SWEEP_EVERY === 0) {
-      this.bySrc.sweep(oldest);
-      this.byPair.sweep(oldest);
-      this.bySvc.sweep(oldest);
+      this.bySrc.sweep(sweepBefore);
+      this.byPair.sweep(sweepBefore);
+      this.bySvc.sweep(sweepBefore);
     }
     const pairN = p.size;
     return {
@@ -312,7 +450,7 @@ export class FlowContext {
       ctx_pair_payload_share: p.payload / pairN,
       ctx_svc_flows: v.size,
       ctx_svc_src_ips: v.distinct.size,
-      ctx_pair_flows_1s: p.recent(RATE_WINDOW_US),
+      ctx_pair_flows_1s: p.recent(),
       ctx_pair_port_share: p.distinct.size / pairN,
       ctx_pair_svc_share: (p.distinct.get(port) ?? 0) / pairN,
       ctx_pair_open_estimate: p.durationSumUs / this.windowUs,

@@ -45,9 +45,9 @@ N_ROUNDS = 20
 # The anomaly detector reads the context columns only: what makes a flood, a scan or a slow DoS unlike benign
 # traffic at 1/1000 is the behaviour around the flow, not the flow (the oddest benign flows of CICIDS and the lab
 # are as unusual per flow as any attack). Its score is 0 for a flow without context (gated in the ONNX graph).
-# ctx_pair_flows_1s is left out: its trailing one-second count is taken in the flow engine's emission order, in which
-# start times are not monotone (a long flow is emitted when it ends), and it jumps to 173 in benign_mixed_slow, a
-# scenario with a few flows per second; ctx_pair_flows (10 s) carries the rate without that artefact.
+# ctx_pair_flows_1s is left out. It was left out because it was counted in the flow engine's emission order (173 in
+# benign_mixed_slow, a scenario with a few flows per second); flow-context.ts now counts by start time (10 there),
+# but adding it back is a model change that has not been evaluated on its own; ctx_pair_flows (10 s) carries the rate.
 ANOMALY_FEATURES = [c for c in CONTEXT_COLUMNS if c != "ctx_pair_flows_1s"]
 ANOMALY_GATE = "ctx_pair_flows"
 # Floor of the envelope's per-column spread (signed_log1p units): a column that never varied in benign training (a
@@ -837,7 +837,7 @@ def main() -> None:
             "columns": list(CONTEXT_COLUMNS),
             "window_s": CONTEXT_WINDOW_S,
             "absent_value": CONTEXT_ABSENT,
-            "description": "Context columns of a flow, computed over its capture's flows in the flow engine's emission order by functions/flows/flow-context.ts (trailing window on flow start times). A flow scored without its capture has none: every context column takes absent_value, as the CICIDS training rows did.",
+            "description": "Context columns of a flow, computed by functions/flows/flow-context.ts over the flows of its capture emitted before it (and itself): trailing windows on flow start times, counted by start time whatever the emission order. A flow scored without its capture has none: every context column takes absent_value, as the CICIDS training rows did.",
         },
         "models": [
             entry(

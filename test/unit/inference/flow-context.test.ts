@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   FLOW_CONTEXT_COLUMNS,
   FlowContext,
+  type FlowContextFeatures,
   type FlowContextInput,
   TimestampParser,
 } from '../../../functions/flows/flow-context.js';
@@ -154,5 +156,113 @@ describe('FlowContext', () => {
     context.next(flow());
     const odd = context.next(flow({ Timestamp: 'garbage' }));
     expect(odd.ctx_pair_flows).toBe(2);
+  });
+
+  it('counts a long flow emitted late by its start, not by its arrival', () => {
+    const context = new FlowContext({ windowS: 10 });
+    // Short flows at 20, 20.5, ..., 24.5 s, then a keep-alive flow that started at 0 s and is emitted when it ends.
+    for (let i = 0; i < 10; i++) context.next(flow({ at_us: T0 + 20e6 + i * 5e5 }));
+    const late = context.next(flow({ at_us: T0, 'Flow Duration': 30e6 }));
+    // A flow always counts for itself (11 and 4 rather than 10 and 3); the last second is 23.5-24.5 s, not the
+    // eleven flows that arrived last (arrival order put 0 s behind 24.5 s).
+    expect(late.ctx_pair_flows).toBe(11);
+    expect(late.ctx_pair_flows_1s).toBe(4);
+    // The next flow (25 s) counts 24-25 s: 24, 24.5 and itself; the keep-alive flow (0 s) is out of both windows.
+    const next = context.next(flow({ at_us: T0 + 25e6 }));
+    expect(next.ctx_pair_flows_1s).toBe(3);
+    expect(next.ctx_pair_flows).toBe(11);
+    expect(next.ctx_pair_open_estimate).toBe(0);
+  });
+
+  it('evicts a flow that started before the window even when younger flows arrived before it', () => {
+    const context = new FlowContext({ windowS: 10 });
+    context.next(flow({ at_us: T0 + 5e6 }));
+    // Arrives second but started first: in arrival order it sits behind the 5 s flow.
+    context.next(flow({ at_us: T0, 'Dst Port': 22 }));
+    const at14 = context.next(flow({ at_us: T0 + 14e6 }));
+    // Window [4 s, 14 s]: the 5 s flow and this one; the 0 s flow (port 22) is out.
+    expect(at14).toMatchObject({
+      ctx_pair_flows: 2,
+      ctx_pair_dst_ports: 1,
+      ctx_src_flows: 2,
+      ctx_pair_flows_1s: 1,
+    });
+  });
+});
+
+/** The documented definition, computed from scratch for every flow (quadratic; for checking only). */
+function bruteForce(flows: readonly FlowContextInput[], windowS: number): FlowContextFeatures[] {
+  const startOf = (f: FlowContextInput) => new TimestampParser().parseUs(f.Timestamp);
+  const windowUs = windowS * 1e6;
+  return flows.map((f, i) => {
+    const seen = flows.slice(0, i + 1);
+    const within = (key: (g: FlowContextInput) => string, spanUs: number): FlowContextInput[] => {
+      const same = seen.filter((g) => key(g) === key(f));
+      const latest = Math.max(...same.map(startOf));
+      return same.filter((g, j) => startOf(g) >= latest - spanUs || j === same.length - 1);
+    };
+    const src = within((g) => g['Src IP'], windowUs);
+    const pairKey = (g: FlowContextInput) => `${g['Src IP']}>${g['Dst IP']}`;
+    const pair = within(pairKey, windowUs);
+    const svc = within((g) => `${g['Dst IP']}|${g['Dst Port']}|${g.Protocol}`, windowUs);
+    const n = pair.length;
+    const ports = new Set(pair.map((g) => g['Dst Port']));
+    const shapeOf = (g: FlowContextInput) =>
+      g['Total Fwd Packet'] * 2 ** 26 + Math.floor(g['Total Length of Fwd Packet'] / 64);
+    return {
+      ctx_src_flows: src.length,
+      ctx_src_dst_ips: new Set(src.map((g) => g['Dst IP'])).size,
+      ctx_pair_flows: n,
+      ctx_pair_dst_ports: ports.size,
+      ctx_pair_unanswered_share: pair.filter((g) => g['Total Bwd packets'] === 0).length / n,
+      ctx_pair_payload_share: pair.filter((g) => g['Total Length of Fwd Packet'] > 0).length / n,
+      ctx_svc_flows: svc.length,
+      ctx_svc_src_ips: new Set(svc.map((g) => g['Src IP'])).size,
+      ctx_pair_flows_1s: within(pairKey, Math.min(1e6, windowUs)).length,
+      ctx_pair_port_share: ports.size / n,
+      ctx_pair_svc_share: pair.filter((g) => g['Dst Port'] === f['Dst Port']).length / n,
+      ctx_pair_open_estimate: pair.reduce((sum, g) => sum + g['Flow Duration'], 0) / windowUs,
+      ctx_pair_same_shape_share: pair.filter((g) => shapeOf(g) === shapeOf(f)).length / n,
+    };
+  });
+}
+
+describe('FlowContext against its definition', () => {
+  // Flows emitted when they end: start = end - duration, in end order, so starts come out of order the way the
+  // flow engine's do. Few addresses and ports, so keys repeat; starts within a few windows, so eviction happens.
+  const flowArb = fc.record({
+    endUs: fc.integer({ min: 0, max: 40_000_000 }),
+    durationUs: fc.oneof(fc.integer({ min: 0, max: 2_000_000 }), fc.integer({ min: 0, max: 30_000_000 })),
+    src: fc.integer({ min: 1, max: 3 }),
+    dst: fc.integer({ min: 1, max: 3 }),
+    port: fc.constantFrom(22, 80, 443),
+    bwd: fc.integer({ min: 0, max: 2 }),
+    fwdPackets: fc.integer({ min: 1, max: 3 }),
+    fwdBytes: fc.integer({ min: 0, max: 200 }),
+  });
+
+  it('matches the brute-force definition for any emission order', () => {
+    fc.assert(
+      fc.property(fc.array(flowArb, { maxLength: 120 }), fc.constantFrom(0.5, 1, 5, 10), (spec, windowS) => {
+        const flows = [...spec]
+          .sort((a, b) => a.endUs - b.endUs)
+          .map((x) =>
+            flow({
+              at_us: T0 + x.endUs - x.durationUs,
+              'Flow Duration': x.durationUs,
+              'Src IP': `10.0.0.${x.src}`,
+              'Dst IP': `10.0.1.${x.dst}`,
+              'Dst Port': x.port,
+              'Total Bwd packets': x.bwd,
+              'Total Fwd Packet': x.fwdPackets,
+              'Total Length of Fwd Packet': x.fwdBytes,
+            }),
+          );
+        const context = new FlowContext({ windowS });
+        const got = flows.map((f) => context.next(f));
+        expect(got).toEqual(bruteForce(flows, windowS));
+      }),
+      { numRuns: 300, seed: 4 },
+    );
   });
 });
