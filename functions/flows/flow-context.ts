@@ -8,7 +8,8 @@
  * seconds (1 s for `ctx_pair_flows_1s`) before the latest start seen for that key, plus f itself (which counts
  * even when it started earlier: a long flow is emitted late, when it ends). Which flows are seen so far depends on
  * the emission order; which of them count does not (each key's flows are held in a min-heap on start time, not
- * in arrival order). Deterministic, one pass, O(log n) per flow, and memory bounded by `maxKeys` keys ×
+ * in arrival order). `ctx_pair_ended_1s` is the exception to "by start": it counts by end time, over its own
+ * min-heap of ends. Deterministic, one pass, O(log n) per flow, and memory bounded by `maxKeys` keys ×
  * `maxFlowsPerKey` entries per map (counts saturate at `maxFlowsPerKey`, the earliest-starting flows leaving
  * first).
  *
@@ -55,6 +56,14 @@ export const FLOW_CONTEXT_COLUMNS = [
    * repeat one request (brute force, floods, scans), people do not
    */
   'ctx_pair_same_shape_share',
+  /**
+   * flows of the pair that ENDED (start + duration) within the last second (or the window, if shorter) before the
+   * latest end seen for the pair, this flow included: a tool that closes all its connections at once (slowhttptest
+   * at the end of its run) ends hundreds in one second; people close theirs one at a time. Counted over every flow
+   * of the pair seen so far (not only those in the start window), by end time, so the emission order does not
+   * matter either
+   */
+  'ctx_pair_ended_1s',
 ] as const;
 
 export type FlowContextColumn = (typeof FLOW_CONTEXT_COLUMNS)[number];
@@ -269,9 +278,19 @@ class KeyWindow {
   payload = 0;
   /** Whether the last flow added started before the rate window (it counts for itself only). */
   private lastBeforeRate = false;
+  /**
+   * Ends of the key's flows within the rate window of `latestEndUs` (pair map only). Separate from `window`: a
+   * flow's end and its start are not in the same order across flows, and a long flow that started before the
+   * start window still ended now.
+   */
+  private readonly ends: NumberHeap | undefined;
+  private latestEndUs = Number.NEGATIVE_INFINITY;
+  /** Whether the last flow added ended before the rate window of the latest end (it counts for itself only). */
+  private lastEndedBefore = false;
 
   constructor(withRate: boolean) {
     this.rate = withRate ? new NumberHeap() : undefined;
+    this.ends = withRate ? new NumberHeap() : undefined;
   }
 
   get size(): number {
@@ -314,6 +333,27 @@ class KeyWindow {
     this.distinct.set(value, (this.distinct.get(value) ?? 0) + 1);
     if (flag & 1) this.unanswered++;
     if (flag & 2) this.payload++;
+    const ends = this.ends;
+    if (ends !== undefined) {
+      const endUs = startUs + durationUs;
+      if (endUs > this.latestEndUs) this.latestEndUs = endUs;
+      const endOldest = this.latestEndUs - rateUs;
+      while (ends.size > 0 && (ends.peek() as number) < endOldest) ends.pop();
+      this.lastEndedBefore = endUs < endOldest;
+      if (!this.lastEndedBefore) {
+        // Past the cap the earliest end leaves (the count saturates, like the others).
+        if (ends.size >= maxFlows) ends.pop();
+        ends.push(endUs);
+      }
+    }
+  }
+
+  /**
+   * Flows that ended within the rate window of the latest end, plus the last flow added if it did not (0 without
+   * a rate heap).
+   */
+  ended(): number {
+    return (this.ends?.size ?? 0) + (this.lastEndedBefore ? 1 : 0);
   }
 
   /**
@@ -455,6 +495,7 @@ export class FlowContext {
       ctx_pair_svc_share: (p.distinct.get(port) ?? 0) / pairN,
       ctx_pair_open_estimate: p.durationSumUs / this.windowUs,
       ctx_pair_same_shape_share: (p.shapes.get(shape) ?? 0) / pairN,
+      ctx_pair_ended_1s: p.ended(),
     };
   }
 

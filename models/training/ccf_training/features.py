@@ -67,6 +67,7 @@ CONTEXT_COLUMNS = (
     "ctx_pair_svc_share",
     "ctx_pair_open_estimate",
     "ctx_pair_same_shape_share",
+    "ctx_pair_ended_1s",
 )
 CONTEXT_WINDOW_S = 10.0  # DEFAULT_CONTEXT_WINDOW_S in flow-context.ts
 # Value of every context column for a flow without its capture: CICIDS sample rows (no captures behind them) and

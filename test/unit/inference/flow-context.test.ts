@@ -174,6 +174,34 @@ describe('FlowContext', () => {
     expect(next.ctx_pair_open_estimate).toBe(0);
   });
 
+  it('counts the connections of a pair that ended together, whatever order they are emitted in', () => {
+    const context = new FlowContext({ windowS: 10 });
+    // slowhttptest: connections opened at 0, 2, 4, 6 and 8 s, all closed at 20-20.4 s, emitted out of end order;
+    // by start they are 2 s apart, so the 1 s start rate stays at 1 (its own flow).
+    const ends = [20.4e6, 20e6, 20.3e6, 20.1e6, 20.2e6];
+    const got = ends.map((endUs, i) =>
+      context.next(flow({ at_us: T0 + i * 2e6, 'Flow Duration': endUs - i * 2e6 })),
+    );
+    expect(got.map((c) => c.ctx_pair_ended_1s)).toEqual([1, 2, 3, 4, 5]);
+    expect(got.map((c) => c.ctx_pair_flows_1s)).toEqual([1, 1, 1, 1, 1]);
+    // A connection that ended at 19 s, emitted after them: before the last second of ends (19.4-20.4 s), it
+    // counts the five and itself, and does not move the window back.
+    expect(context.next(flow({ at_us: T0 + 1e6, 'Flow Duration': 18e6 })).ctx_pair_ended_1s).toBe(6);
+    // One that ends at 21 s: 20-21 s (bound included) holds the five and itself; the 19 s one is out.
+    expect(context.next(flow({ at_us: T0 + 20.5e6, 'Flow Duration': 0.5e6 })).ctx_pair_ended_1s).toBe(6);
+    // Memory: past maxFlowsPerKey ends the count saturates, like the other counts.
+    const capped = new FlowContext({ maxFlowsPerKey: 4 });
+    let last = capped.next(flow());
+    for (let i = 1; i < 10; i++) last = capped.next(flow({ at_us: T0 + i * 1000 }));
+    expect(last.ctx_pair_ended_1s).toBe(4);
+    // Browsing: connections of another pair closed one every 1.5 s count one each.
+    const browse = new FlowContext();
+    for (let i = 0; i < 5; i++) {
+      const c = browse.next(flow({ 'Dst IP': '10.0.0.9', at_us: T0 + i * 1.5e6, 'Flow Duration': 1e5 }));
+      expect(c.ctx_pair_ended_1s).toBe(1);
+    }
+  });
+
   it('evicts a flow that started before the window even when younger flows arrived before it', () => {
     const context = new FlowContext({ windowS: 10 });
     context.next(flow({ at_us: T0 + 5e6 }));
@@ -189,6 +217,16 @@ describe('FlowContext', () => {
     });
   });
 });
+
+/**
+ * Flows of `same` (one pair's flows seen so far, the current flow last) that ended within `spanUs` of the latest
+ * end among them, the current flow always counted.
+ */
+function endedWithin(same: readonly FlowContextInput[], spanUs: number): number {
+  const endOf = (g: FlowContextInput) => new TimestampParser().parseUs(g.Timestamp) + g['Flow Duration'];
+  const latest = Math.max(...same.map(endOf));
+  return same.filter((g, j) => endOf(g) >= latest - spanUs || j === same.length - 1).length;
+}
 
 /** The documented definition, computed from scratch for every flow (quadratic; for checking only). */
 function bruteForce(flows: readonly FlowContextInput[], windowS: number): FlowContextFeatures[] {
@@ -223,6 +261,10 @@ function bruteForce(flows: readonly FlowContextInput[], windowS: number): FlowCo
       ctx_pair_svc_share: pair.filter((g) => g['Dst Port'] === f['Dst Port']).length / n,
       ctx_pair_open_estimate: pair.reduce((sum, g) => sum + g['Flow Duration'], 0) / windowUs,
       ctx_pair_same_shape_share: pair.filter((g) => shapeOf(g) === shapeOf(f)).length / n,
+      ctx_pair_ended_1s: endedWithin(
+        seen.filter((g) => pairKey(g) === pairKey(f)),
+        Math.min(1e6, windowUs),
+      ),
     };
   });
 }
@@ -263,6 +305,35 @@ describe('FlowContext against its definition', () => {
         expect(got).toEqual(bruteForce(flows, windowS));
       }),
       { numRuns: 300, seed: 4 },
+    );
+  });
+
+  it('matches it when flows arrive in no particular order (a meter flushing by timeout, not by end)', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .array(flowArb, { maxLength: 80 })
+          .chain((spec) => fc.shuffledSubarray(spec, { minLength: spec.length })),
+        fc.constantFrom(0.5, 1, 10),
+        (spec, windowS) => {
+          const flows = spec.map((x) =>
+            flow({
+              at_us: T0 + x.endUs - x.durationUs,
+              'Flow Duration': x.durationUs,
+              'Src IP': `10.0.0.${x.src}`,
+              'Dst IP': `10.0.1.${x.dst}`,
+              'Dst Port': x.port,
+              'Total Bwd packets': x.bwd,
+              'Total Fwd Packet': x.fwdPackets,
+              'Total Length of Fwd Packet': x.fwdBytes,
+            }),
+          );
+          const context = new FlowContext({ windowS });
+          const got = flows.map((f) => context.next(f));
+          expect(got).toEqual(bruteForce(flows, windowS));
+        },
+      ),
+      { numRuns: 200, seed: 11 },
     );
   });
 });
