@@ -7,6 +7,7 @@ import type { CaptureAnalyzer } from './capture-analysis.js';
 import { captureIdOfUploadKey, derivedKeys, featurePartKey, safeFileName } from './capture-keys.js';
 import { errorInfo } from './error-info.js';
 import { type FeaturePart, FeaturePartWriter } from './feature-parts.js';
+import { completeIfScored } from './score-capture.js';
 import type { FlowContextSource } from './scoring.js';
 import { TextSink } from './text-sink.js';
 
@@ -176,6 +177,11 @@ async function parseClaimed(
     result.parseMs = deps.clock.now().getTime() - startedMs;
     // The last part's event may reach score-flows before this write lands: it waits for PARSED (score-capture.ts).
     await deps.captures.markParsed(captureId, result);
+    // Every part may already be recorded (the last part's scorer waits for PARSED only so long, then its retries
+    // find the part recorded and wait again; on a starved machine all of them can give up): then this write is
+    // the last one, and completes the capture itself.
+    const progress = await deps.captures.partProgress(captureId);
+    if (progress) await completeIfScored(deps, captureId, progress);
     return { outcome: 'parsed', captureId, result };
   } catch (error) {
     abort(packetsOut, packetsGzip, 'parse failed');

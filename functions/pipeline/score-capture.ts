@@ -404,11 +404,12 @@ async function scorePart(
 /**
  * PARSED → SCORED once every part is recorded: the parts' flows add up to the flows parse-capture counted
  * (parts are disjoint, and only an empty capture has an empty part). Every part checks after its own write,
- * and the last part again after PARSED, so whichever is recorded last completes the capture; the transition
- * is conditional, so two completing at once store one summary.
+ * the last part again after PARSED, and parse-capture after its PARSED write (the last part's scorer may have
+ * given up waiting for it), so whichever write lands last completes the capture; the transition is
+ * conditional, so two completing at once store one summary.
  */
-async function completeIfScored(
-  deps: ScoreDependencies,
+export async function completeIfScored(
+  deps: { captures: Pick<CaptureRepository, 'markScored'>; clock: Clock },
   captureId: string,
   progress: PartProgress,
 ): Promise<{ summary: ScoreSummary; publish: PublishResult } | undefined> {
