@@ -6,13 +6,25 @@ import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../../../functions/r
 import { ensureServices, ServicesSetupError } from '../../../scripts/services/services.js';
 
 /** Starts (or reuses) the real Kafka and OpenSearch; a missing Java or Maven fails with the setup message. */
-export async function servicesForTests(): Promise<{ brokers: string[]; opensearchUrl: string }> {
+/**
+ * `outagesPossible`: both services were started by these scripts, so the outage tests may stop and restart them.
+ * Services another checkout started (or an operator's) are external: stopping them is not ours to do.
+ */
+export async function servicesForTests(): Promise<{
+  brokers: string[];
+  opensearchUrl: string;
+  outagesPossible: boolean;
+}> {
   try {
     const state = await ensureServices({
       settings: { log: (line) => process.stderr.write(`services: ${line}\n`) },
     });
     if (!state.kafka || !state.opensearch) throw new Error('services did not start');
-    return { brokers: state.kafka.brokers, opensearchUrl: state.opensearch.url };
+    return {
+      brokers: state.kafka.brokers,
+      opensearchUrl: state.opensearch.url,
+      outagesPossible: !state.kafka.external && !state.opensearch.external,
+    };
   } catch (error) {
     if (error instanceof ServicesSetupError) {
       throw new Error(`The streaming tests need real Kafka and OpenSearch: ${error.message}`, {
