@@ -225,11 +225,17 @@ export async function loadScorer(options: LoadScorerOptions): Promise<Scorer> {
       contextSpec.columns.some((c, i) => c !== FLOW_CONTEXT_COLUMNS[i]))
   ) {
     // The models were trained on context columns this code does not compute (or computes in another order).
-    throw new ModelError('Model bundle flow_context columns differ from functions/flows/flow-context.ts', {
-      model: FLOW_CLASSIFIER,
-      expected: FLOW_CONTEXT_COLUMNS.join(','),
-      actual: contextSpec.columns.join(','),
-    });
+    // The usual way to get here in a checkout: models/ updated by a pull, dist/ (what `npx ccf` runs) not rebuilt.
+    throw new ModelError(
+      `Model bundle flow_context columns differ from functions/flows/flow-context.ts: the models in ${modelsDir} ` +
+        'were trained with other context columns. After updating the repository, run `npm install` (or ' +
+        '`npm run build`) so the compiled code matches the models.',
+      {
+        model: FLOW_CLASSIFIER,
+        expected: FLOW_CONTEXT_COLUMNS.join(','),
+        actual: contextSpec.columns.join(','),
+      },
+    );
   }
   const classifierEntry = requireModel(manifest, FLOW_CLASSIFIER);
   const anomalyEntry = requireModel(manifest, FLOW_ANOMALY);

@@ -282,6 +282,9 @@ describe('model files are checked against the manifest', () => {
     const error = await loadScorer({ modelsDir: copy }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelError);
     expect((error as ModelError).message).toContain('flow_context columns differ');
+    // It names the folder and the fix (a checkout whose dist/ was not rebuilt after a pull is the usual cause).
+    expect((error as ModelError).message).toContain(copy);
+    expect((error as ModelError).message).toContain('npm run build');
   });
 
   it('rejects a missing models directory with ModelError', async () => {
