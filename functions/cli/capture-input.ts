@@ -244,8 +244,11 @@ export function parseByteSize(option: string): (value: string) => number {
  * The options every capture-reading command shares, declared once so `packets`, `flows` and `analyze` cannot
  * drift apart in names, parsing or help text.
  */
-export function addCaptureReaderOptions(command: Command, with_: { protocolDir: boolean }): Command {
-  if (with_.protocolDir) {
+export function addCaptureReaderOptions(
+  command: Command,
+  { protocolDir }: { protocolDir: boolean },
+): Command {
+  if (protocolDir) {
     command.option(
       '--protocol-dir <dir>',
       'directory with the ETHER, IP, PORT, TCP and UDP name maps (default: $CCF_PROTOCOL_DIR, else protocol/)',

@@ -52,6 +52,13 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();
 }
 
+/** Exit 2 for damage part-way or an exceeded limit, naming the capture when the command said which. */
+function damagedOutcome(damage: PcapFormatError | LimitExceededError, captureName?: string): Outcome {
+  const what = damage instanceof PcapFormatError ? 'damaged capture' : 'capture exceeds a safety limit';
+  const which = captureName === undefined ? '' : ` ${captureName}`;
+  return { exitCode: EXIT_DAMAGED, stderrLines: [`ccf: ${what}${which}: ${oneLine(damage.message)}`] };
+}
+
 /** Maps any thrown value to an exit status and the stderr lines that explain it. Pure, for tests. */
 export function outcomeOf(error: unknown, debug: boolean): Outcome {
   if (error instanceof CommanderError) {
@@ -61,30 +68,8 @@ export function outcomeOf(error: unknown, debug: boolean): Outcome {
   if (isBrokenPipe(error)) {
     return { exitCode: EXIT_OK, stderrLines: [] };
   }
-  if (error instanceof DamagedCaptureError) {
-    const detail = outcomeOf(error.damage, debug);
-    return {
-      exitCode: detail.exitCode,
-      stderrLines: detail.stderrLines.map((line) =>
-        line.replace(
-          /^ccf: (damaged capture|capture exceeds a safety limit): /,
-          `ccf: $1 ${error.captureName}: `,
-        ),
-      ),
-    };
-  }
-  if (error instanceof PcapFormatError) {
-    return {
-      exitCode: EXIT_DAMAGED,
-      stderrLines: [`ccf: damaged capture: ${oneLine(error.message)}`],
-    };
-  }
-  if (error instanceof LimitExceededError) {
-    return {
-      exitCode: EXIT_DAMAGED,
-      stderrLines: [`ccf: capture exceeds a safety limit: ${oneLine(error.message)}`],
-    };
-  }
+  if (error instanceof DamagedCaptureError) return damagedOutcome(error.damage, error.captureName);
+  if (error instanceof PcapFormatError || error instanceof LimitExceededError) return damagedOutcome(error);
   if (error instanceof CcfError) {
     return { exitCode: EXIT_FAILURE, stderrLines: [`ccf: ${oneLine(error.message)}`] };
   }
