@@ -4,14 +4,13 @@
  * Targets (issue 5): the pipeline adds ≤ 50% to `ccf analyze`; /api/predict ≥ 2,000 req/s with p99 < 20 ms.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { uploadCapture } from '../../functions/cli/commands/upload-command.js';
-import { type BenchContext, benchCapture, ccfBin, ensureCliBuilt } from './support/context.js';
-import { slicePcap } from './support/large-capture.js';
+import { type BenchContext, ccfBin, endToEndCapture, ensureCliBuilt } from './support/context.js';
 import { type BenchRow, machineInfo, type SectionResult } from './support/results.js';
 
 const QUICK_PACKETS = 100_000;
@@ -212,19 +211,11 @@ function row(
 }
 
 export async function runPipelineBench(context: BenchContext): Promise<SectionResult> {
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   const { startLocalRuntime } = await import('../../functions/local/runtime.js');
 
   // ~100 MB capture: the harness's quick mix (≥ 100 MB); quick mode takes a leading slice of it.
-  const large = await benchCapture({ ...context, quick: true });
-  let capturePath = large.path;
-  let packets = large.packets;
-  if (context.quick) {
-    capturePath = join(context.outputDir, 'pipeline-slice.pcap');
-    packets = (await slicePcap(large.path, capturePath, QUICK_PACKETS)).packets;
-  }
-  const bytes = statSync(capturePath).size;
+  const large = await endToEndCapture(context, 'pipeline-slice.pcap', QUICK_PACKETS);
+  const { path: capturePath, packets, bytes } = large;
   const notes: string[] = [];
 
   // Baseline: ccf analyze on the same file (compiled CLI, as `npx ccf` runs it), before and after the

@@ -4,6 +4,8 @@
  *
  * Sections are modules test/bench/<area>-bench.ts; register new ones in SECTIONS.
  */
+// First: quiets the handlers before any section imports them (see the file).
+import './support/quiet-handlers.js';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -6,7 +6,7 @@
  * Starts (or reuses) the services with scripts/services.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
@@ -19,8 +19,7 @@ import { createOpenSearchClient, OpenSearchIndexer } from '../../functions/platf
 import type { PredictionPublisher } from '../../functions/platform/ports.js';
 import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../../functions/records/prediction.js';
 import { ensureServices } from '../../scripts/services/services.js';
-import { type BenchContext, benchCapture } from './support/context.js';
-import { slicePcap } from './support/large-capture.js';
+import { type BenchContext, endToEndCapture } from './support/context.js';
 import { type BenchRow, machineInfo, type SectionResult } from './support/results.js';
 
 function prediction(captureId: string, index: number): Prediction {
@@ -225,17 +224,9 @@ async function endToEnd(
   brokers: string[],
   opensearchUrl: string,
 ): Promise<EndToEnd> {
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   const { startLocalRuntime } = await import('../../functions/local/runtime.js');
-  const large = await benchCapture({ ...context, quick: true });
-  let capturePath = large.path;
-  let packets = large.packets;
-  if (context.quick) {
-    capturePath = join(context.outputDir, 'streaming-slice.pcap');
-    packets = (await slicePcap(large.path, capturePath, 100_000)).packets;
-  }
-  const bytes = statSync(capturePath).size;
+  const large = await endToEndCapture(context, 'streaming-slice.pcap', 100_000);
+  const { path: capturePath, packets, bytes } = large;
 
   const suffix = randomUUID().slice(0, 8);
   const topic = `bench-e2e-${suffix}`;

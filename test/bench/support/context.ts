@@ -1,9 +1,9 @@
 /** What every benchmark section gets from the harness, and the steps they share. */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BenchSetupError } from './bench-errors.js';
-import { buildLargeCapture, type LargeCaptureInfo } from './large-capture.js';
+import { buildLargeCapture, type LargeCaptureInfo, slicePcap } from './large-capture.js';
 
 export interface BenchContext {
   repoDir: string;
@@ -29,6 +29,24 @@ export async function benchCapture(context: BenchContext): Promise<LargeCaptureI
     minBytes: context.quick ? 100_000_000 : 1_100_000_000,
     log: context.log,
   });
+}
+
+/**
+ * The ~100 MB capture the local end-to-end sections upload (the harness's quick mix), or in quick mode a leading
+ * slice of `quickPackets` packets of it written to `sliceName`.
+ */
+export async function endToEndCapture(
+  context: BenchContext,
+  sliceName: string,
+  quickPackets: number,
+): Promise<{ path: string; packets: number; bytes: number; sourceFiles: number }> {
+  const large = await benchCapture({ ...context, quick: true });
+  const { sourceFiles } = large;
+  if (!context.quick)
+    return { path: large.path, packets: large.packets, bytes: statSync(large.path).size, sourceFiles };
+  const path = join(context.outputDir, sliceName);
+  const { packets } = await slicePcap(large.path, path, quickPackets);
+  return { path, packets, bytes: statSync(path).size, sourceFiles };
 }
 
 let built = false;
