@@ -135,11 +135,14 @@ export const EXPIRY_REASONS = [
 ] as const;
 export type ExpiryReason = (typeof EXPIRY_REASONS)[number];
 
+/** The number columns of a flow record. */
+export type FlowRecordNumbers = { [K in Exclude<FlowColumn, StringColumn>]: number };
+
 /**
  * One flow, keyed by the CSV column names. Numbers are always finite (never NaN/Infinity);
  * see docs/flow-features.md for each column's definition in both feature sets.
  */
-export type FlowRecord = { [K in Exclude<FlowColumn, StringColumn>]: number } & {
+export type FlowRecord = FlowRecordNumbers & {
   [K in Exclude<StringColumn, 'expiry_reason'>]: string;
 } & { expiry_reason: ExpiryReason };
 

@@ -7,10 +7,11 @@
  * quirk is written down in docs/flow-features.md; comments here point at the rule, not at the fork's code.
  *
  * Performance: all per-flow state lives in one Float64Array (a fixed stride per slot) indexed by the slot the
- * FlowTable hands out, and the table keys are integers. Nothing is allocated per packet; a FlowRecord object is
- * built once per flow when it is emitted, or, with a CsvRowBuffer (the `ccf flows` path), the flow's CSV line is
- * written as bytes straight from the state (`writeCsvRow`), which with many short flows costs far less than the
- * 95-key object plus its CSV string. Both forms give the same text: the golden tests' kit runs both and compares.
+ * FlowTable hands out, and the table keys are integers. Nothing is allocated per packet. When a flow is emitted
+ * its number columns are computed into a row (`fillValues`): a row of a shared block behind a MeterFlowRecord
+ * (flow-record.ts: a small object, not 95 boxed properties), or, with a CsvRowBuffer (the `ccf flows` path), a
+ * scratch row written as CSV bytes (`writeCsvRow`) with no record at all. Both forms give the same text: the
+ * golden tests' kit runs both and compares.
  */
 
 import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
@@ -24,6 +25,7 @@ import {
   type ResolvedFlowMeterOptions,
   resolveFlowMeterOptions,
 } from './flow-options.js';
+import { FLOW_ROW_WIDTH, MeterFlowRecord, ROWS_PER_BLOCK } from './flow-record.js';
 import { FlowTable, hashKey, KEY_WORDS } from './flow-table.js';
 
 // --- Per-flow state layout (offsets within a slot's stride) -----------------------------------------------
@@ -247,8 +249,11 @@ export class FlowMeter {
   private eIpVersion = 0;
   private eRealProto = 0;
   private eCommunityId = '';
-  /** The numeric columns of the row being written (writeCsvRow). */
-  private readonly rowValues = new Float64Array(96);
+  /** The numeric columns of the row being written (writeCsvRow), laid out as a record's row. */
+  private readonly rowValues = new Float64Array(FLOW_ROW_WIDTH);
+  /** The block the next record's row goes into (see MeterFlowRecord), and the index of that row. */
+  private rows = new Float64Array(0);
+  private rowsAt = 0;
   private readonly communityInput: CommunityIdInput = {
     sourceAddress: this.addressA,
     destinationAddress: this.addressB,
@@ -966,14 +971,19 @@ export class FlowMeter {
   }
 
   /**
-   * The numeric columns of the flow being emitted, in FLOW_CSV_COLUMNS order, into `rowValues`: [0, 81) the
-   * CIC columns from `Flow Duration` to `Total TCP Flow Time`, then ip_version, vlan_id, first_packet_index,
-   * last_packet_index, out_of_order_packets. Both emission forms (record and CSV line) take them from here,
-   * so they cannot drift apart. Call after prepareEmit.
+   * The number columns of the flow being emitted, in FLOW_CSV_COLUMNS order (FLOW_NUMBER_COLUMNS), into
+   * `v[at .. at + FLOW_ROW_WIDTH)`: Src Port, Dst Port, Protocol, the CIC columns from `Flow Duration` to
+   * `Total TCP Flow Time`, then ip_version, vlan_id, first_packet_index, last_packet_index,
+   * out_of_order_packets. Both emission forms (record and CSV line) take them from here, so they cannot drift
+   * apart. Call after prepareEmit.
    */
-  private fillValues(slot: number): void {
+  private fillValues(slot: number, v: Float64Array, at: number): void {
     const s = this.state;
-    const v = this.rowValues;
+    // The row starts with Src Port, Dst Port, Protocol; `o` is where Flow Duration goes.
+    const o = at + 3;
+    v[at] = this.eSrcPort;
+    v[at + 1] = this.eDstPort;
+    v[at + 2] = this.eKeyProto;
     const b = slot * STRIDE;
     const realProto = this.eRealProto;
     const start = s[b + START]!;
@@ -990,201 +1000,119 @@ export class FlowMeter {
     const minSegFwd = s[b + MIN_SEG_FWD]!;
     const isIcmp = realProto === PROTO_ICMP || realProto === PROTO_ICMPV6;
     // Empty statistics and zero durations give 0, never NaN or Infinity (docs/flow-features.md).
-    v[0] = duration;
-    v[1] = fwdPackets;
-    v[2] = bwdPackets;
-    v[3] = fwdBytes;
-    v[4] = bwdBytes;
-    putMaxMinMeanStd(s, b + FWD_LEN, v, 5);
-    putMaxMinMeanStd(s, b + BWD_LEN, v, 9);
-    v[13] = duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0;
-    v[14] = duration > 0 ? packets / durationS : 0;
-    putMeanStdMaxMin(s, b + FLOW_IAT, v, 15);
-    v[19] = s[b + FWD_IAT + SUM]!;
-    putMeanStdMaxMin(s, b + FWD_IAT, v, 20);
-    v[24] = s[b + BWD_IAT + SUM]!;
-    putMeanStdMaxMin(s, b + BWD_IAT, v, 25);
-    v[29] = s[b + F_PSH]!;
-    v[30] = s[b + B_PSH]!;
-    v[31] = s[b + F_URG]!;
-    v[32] = s[b + B_URG]!;
-    v[33] = s[b + F_RST]!;
-    v[34] = s[b + B_RST]!;
-    v[35] = s[b + FWD_HDR]!;
-    v[36] = s[b + BWD_HDR]!;
-    v[37] = duration > 0 ? fwdPackets / durationS : 0;
-    v[38] = duration > 0 ? bwdPackets / durationS : 0;
+    v[o + 0] = duration;
+    v[o + 1] = fwdPackets;
+    v[o + 2] = bwdPackets;
+    v[o + 3] = fwdBytes;
+    v[o + 4] = bwdBytes;
+    putMaxMinMeanStd(s, b + FWD_LEN, v, o + 5);
+    putMaxMinMeanStd(s, b + BWD_LEN, v, o + 9);
+    v[o + 13] = duration > 0 ? (fwdBytes + bwdBytes) / durationS : 0;
+    v[o + 14] = duration > 0 ? packets / durationS : 0;
+    putMeanStdMaxMin(s, b + FLOW_IAT, v, o + 15);
+    v[o + 19] = s[b + FWD_IAT + SUM]!;
+    putMeanStdMaxMin(s, b + FWD_IAT, v, o + 20);
+    v[o + 24] = s[b + BWD_IAT + SUM]!;
+    putMeanStdMaxMin(s, b + BWD_IAT, v, o + 25);
+    v[o + 29] = s[b + F_PSH]!;
+    v[o + 30] = s[b + B_PSH]!;
+    v[o + 31] = s[b + F_URG]!;
+    v[o + 32] = s[b + B_URG]!;
+    v[o + 33] = s[b + F_RST]!;
+    v[o + 34] = s[b + B_RST]!;
+    v[o + 35] = s[b + FWD_HDR]!;
+    v[o + 36] = s[b + BWD_HDR]!;
+    v[o + 37] = duration > 0 ? fwdPackets / durationS : 0;
+    v[o + 38] = duration > 0 ? bwdPackets / durationS : 0;
     // Packet Length Min, Max, Mean, Std, Variance.
     const all = b + ALL_LEN;
     const allN = s[all + N]!;
     if (allN > 0) {
       const variance = allN > 1 ? s[all + M2]! / (allN - 1) : 0;
-      v[39] = s[all + MIN]!;
-      v[40] = s[all + MAX]!;
-      v[41] = s[all + M1]!;
-      v[42] = Math.sqrt(variance);
-      v[43] = variance;
+      v[o + 39] = s[all + MIN]!;
+      v[o + 40] = s[all + MAX]!;
+      v[o + 41] = s[all + M1]!;
+      v[o + 42] = Math.sqrt(variance);
+      v[o + 43] = variance;
     } else {
-      v[39] = 0;
-      v[40] = 0;
-      v[41] = 0;
-      v[42] = 0;
-      v[43] = 0;
+      v[o + 39] = 0;
+      v[o + 40] = 0;
+      v[o + 41] = 0;
+      v[o + 42] = 0;
+      v[o + 43] = 0;
     }
-    v[44] = s[b + C_FIN]!;
-    v[45] = s[b + C_SYN]!;
-    v[46] = s[b + C_RST]!;
-    v[47] = s[b + C_PSH]!;
-    v[48] = s[b + C_ACK]!;
-    v[49] = s[b + C_URG]!;
-    v[50] = s[b + C_CWR]!;
-    v[51] = s[b + C_ECE]!;
-    v[52] = fwdPackets > 0 ? bwdPackets / fwdPackets : 0;
-    v[53] = packets > 0 ? s[all + SUM]! / packets : 0;
-    v[54] = fwdPackets > 0 ? fwdBytes / fwdPackets : 0;
-    v[55] = bwdPackets > 0 ? bwdBytes / bwdPackets : 0;
+    v[o + 44] = s[b + C_FIN]!;
+    v[o + 45] = s[b + C_SYN]!;
+    v[o + 46] = s[b + C_RST]!;
+    v[o + 47] = s[b + C_PSH]!;
+    v[o + 48] = s[b + C_ACK]!;
+    v[o + 49] = s[b + C_URG]!;
+    v[o + 50] = s[b + C_CWR]!;
+    v[o + 51] = s[b + C_ECE]!;
+    v[o + 52] = fwdPackets > 0 ? bwdPackets / fwdPackets : 0;
+    v[o + 53] = packets > 0 ? s[all + SUM]! / packets : 0;
+    v[o + 54] = fwdPackets > 0 ? fwdBytes / fwdPackets : 0;
+    v[o + 55] = bwdPackets > 0 ? bwdBytes / bwdPackets : 0;
     // Fork quirk: subflow and bulk averages are Java long divisions (truncated); corrected divides for real.
     if (this.fork) {
-      v[56] = longRatio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!);
-      v[57] = longRatio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!);
-      v[58] = longRatio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6);
-      v[59] = longRatio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!);
-      v[60] = longRatio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!);
-      v[61] = longRatio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6);
-      v[62] = longRatio(fwdPackets, sfCount);
-      v[63] = longRatio(fwdBytes, sfCount);
-      v[64] = longRatio(bwdPackets, sfCount);
-      v[65] = longRatio(bwdBytes, sfCount);
+      v[o + 56] = longRatio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!);
+      v[o + 57] = longRatio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!);
+      v[o + 58] = longRatio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6);
+      v[o + 59] = longRatio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!);
+      v[o + 60] = longRatio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!);
+      v[o + 61] = longRatio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6);
+      v[o + 62] = longRatio(fwdPackets, sfCount);
+      v[o + 63] = longRatio(fwdBytes, sfCount);
+      v[o + 64] = longRatio(bwdPackets, sfCount);
+      v[o + 65] = longRatio(bwdBytes, sfCount);
     } else {
-      v[56] = realRatio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!);
-      v[57] = realRatio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!);
-      v[58] = realRatio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6);
-      v[59] = realRatio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!);
-      v[60] = realRatio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!);
-      v[61] = realRatio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6);
-      v[62] = realRatio(fwdPackets, sfCount);
-      v[63] = realRatio(fwdBytes, sfCount);
-      v[64] = realRatio(bwdPackets, sfCount);
-      v[65] = realRatio(bwdBytes, sfCount);
+      v[o + 56] = realRatio(s[fb + BK_BYTES]!, s[fb + BK_COUNT]!);
+      v[o + 57] = realRatio(s[fb + BK_PACKETS]!, s[fb + BK_COUNT]!);
+      v[o + 58] = realRatio(s[fb + BK_BYTES]!, s[fb + BK_DURATION]! / 1e6);
+      v[o + 59] = realRatio(s[bb + BK_BYTES]!, s[bb + BK_COUNT]!);
+      v[o + 60] = realRatio(s[bb + BK_PACKETS]!, s[bb + BK_COUNT]!);
+      v[o + 61] = realRatio(s[bb + BK_BYTES]!, s[bb + BK_DURATION]! / 1e6);
+      v[o + 62] = realRatio(fwdPackets, sfCount);
+      v[o + 63] = realRatio(fwdBytes, sfCount);
+      v[o + 64] = realRatio(bwdPackets, sfCount);
+      v[o + 65] = realRatio(bwdBytes, sfCount);
     }
-    v[66] = s[b + INIT_WIN_FWD]!;
-    v[67] = s[b + INIT_WIN_BWD]!;
-    v[68] = s[b + ACT_DATA_FWD]!;
-    v[69] = minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd;
-    putMeanStdMaxMin(s, b + ACTIVE, v, 70);
-    putMeanStdMaxMin(s, b + IDLE, v, 74);
-    v[78] = isIcmp ? s[b + ICMP_CODE]! : -1;
-    v[79] = isIcmp ? s[b + ICMP_TYPE]! : -1;
-    v[80] = realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0;
-    v[81] = this.eIpVersion;
-    v[82] = s[b + VLAN_ID]!;
-    v[83] = s[b + FIRST_INDEX]!;
-    v[84] = s[b + LAST_INDEX]!;
-    v[85] = s[b + OUT_OF_ORDER]!;
+    v[o + 66] = s[b + INIT_WIN_FWD]!;
+    v[o + 67] = s[b + INIT_WIN_BWD]!;
+    v[o + 68] = s[b + ACT_DATA_FWD]!;
+    v[o + 69] = minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd;
+    putMeanStdMaxMin(s, b + ACTIVE, v, o + 70);
+    putMeanStdMaxMin(s, b + IDLE, v, o + 74);
+    v[o + 78] = isIcmp ? s[b + ICMP_CODE]! : -1;
+    v[o + 79] = isIcmp ? s[b + ICMP_TYPE]! : -1;
+    v[o + 80] = realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0;
+    v[o + 81] = this.eIpVersion;
+    v[o + 82] = s[b + VLAN_ID]!;
+    v[o + 83] = s[b + FIRST_INDEX]!;
+    v[o + 84] = s[b + LAST_INDEX]!;
+    v[o + 85] = s[b + OUT_OF_ORDER]!;
   }
 
   private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
     this.prepareEmit(slot, true);
-    this.fillValues(slot);
-    const v = this.rowValues;
-    const keyProto = this.eKeyProto;
-    return {
-      'Flow ID': `${this.eIdFirst}-${this.eIdSecond}-${this.eIdFirstPort}-${this.eIdSecondPort}-${keyProto}`,
-      'Src IP': this.eSrcIp,
-      'Src Port': this.eSrcPort,
-      'Dst IP': this.eDstIp,
-      'Dst Port': this.eDstPort,
-      Protocol: keyProto,
-      Timestamp: this.formatTimestamp(this.state[slot * STRIDE + START]!),
-      'Flow Duration': v[0]!,
-      'Total Fwd Packet': v[1]!,
-      'Total Bwd packets': v[2]!,
-      'Total Length of Fwd Packet': v[3]!,
-      'Total Length of Bwd Packet': v[4]!,
-      'Fwd Packet Length Max': v[5]!,
-      'Fwd Packet Length Min': v[6]!,
-      'Fwd Packet Length Mean': v[7]!,
-      'Fwd Packet Length Std': v[8]!,
-      'Bwd Packet Length Max': v[9]!,
-      'Bwd Packet Length Min': v[10]!,
-      'Bwd Packet Length Mean': v[11]!,
-      'Bwd Packet Length Std': v[12]!,
-      'Flow Bytes/s': v[13]!,
-      'Flow Packets/s': v[14]!,
-      'Flow IAT Mean': v[15]!,
-      'Flow IAT Std': v[16]!,
-      'Flow IAT Max': v[17]!,
-      'Flow IAT Min': v[18]!,
-      'Fwd IAT Total': v[19]!,
-      'Fwd IAT Mean': v[20]!,
-      'Fwd IAT Std': v[21]!,
-      'Fwd IAT Max': v[22]!,
-      'Fwd IAT Min': v[23]!,
-      'Bwd IAT Total': v[24]!,
-      'Bwd IAT Mean': v[25]!,
-      'Bwd IAT Std': v[26]!,
-      'Bwd IAT Max': v[27]!,
-      'Bwd IAT Min': v[28]!,
-      'Fwd PSH Flags': v[29]!,
-      'Bwd PSH Flags': v[30]!,
-      'Fwd URG Flags': v[31]!,
-      'Bwd URG Flags': v[32]!,
-      'Fwd RST Flags': v[33]!,
-      'Bwd RST Flags': v[34]!,
-      'Fwd Header Length': v[35]!,
-      'Bwd Header Length': v[36]!,
-      'Fwd Packets/s': v[37]!,
-      'Bwd Packets/s': v[38]!,
-      'Packet Length Min': v[39]!,
-      'Packet Length Max': v[40]!,
-      'Packet Length Mean': v[41]!,
-      'Packet Length Std': v[42]!,
-      'Packet Length Variance': v[43]!,
-      'FIN Flag Count': v[44]!,
-      'SYN Flag Count': v[45]!,
-      'RST Flag Count': v[46]!,
-      'PSH Flag Count': v[47]!,
-      'ACK Flag Count': v[48]!,
-      'URG Flag Count': v[49]!,
-      'CWR Flag Count': v[50]!,
-      'ECE Flag Count': v[51]!,
-      'Down/Up Ratio': v[52]!,
-      'Average Packet Size': v[53]!,
-      'Fwd Segment Size Avg': v[54]!,
-      'Bwd Segment Size Avg': v[55]!,
-      'Fwd Bytes/Bulk Avg': v[56]!,
-      'Fwd Packet/Bulk Avg': v[57]!,
-      'Fwd Bulk Rate Avg': v[58]!,
-      'Bwd Bytes/Bulk Avg': v[59]!,
-      'Bwd Packet/Bulk Avg': v[60]!,
-      'Bwd Bulk Rate Avg': v[61]!,
-      'Subflow Fwd Packets': v[62]!,
-      'Subflow Fwd Bytes': v[63]!,
-      'Subflow Bwd Packets': v[64]!,
-      'Subflow Bwd Bytes': v[65]!,
-      'FWD Init Win Bytes': v[66]!,
-      'Bwd Init Win Bytes': v[67]!,
-      'Fwd Act Data Pkts': v[68]!,
-      'Fwd Seg Size Min': v[69]!,
-      'Active Mean': v[70]!,
-      'Active Std': v[71]!,
-      'Active Max': v[72]!,
-      'Active Min': v[73]!,
-      'Idle Mean': v[74]!,
-      'Idle Std': v[75]!,
-      'Idle Max': v[76]!,
-      'Idle Min': v[77]!,
-      'ICMP Code': v[78]!,
-      'ICMP Type': v[79]!,
-      'Total TCP Flow Time': v[80]!,
-      community_id: this.eCommunityId,
-      expiry_reason: reason,
-      ip_version: v[81]!,
-      vlan_id: v[82]!,
-      first_packet_index: v[83]!,
-      last_packet_index: v[84]!,
-      out_of_order_packets: v[85]!,
-    };
+    let at = this.rowsAt;
+    if (at === this.rows.length) {
+      // A fresh block: the records already handed out keep theirs (rows are never rewritten).
+      this.rows = new Float64Array(ROWS_PER_BLOCK * FLOW_ROW_WIDTH);
+      at = 0;
+    }
+    this.rowsAt = at + FLOW_ROW_WIDTH;
+    this.fillValues(slot, this.rows, at);
+    return new MeterFlowRecord(
+      this.rows,
+      at,
+      `${this.eIdFirst}-${this.eIdSecond}-${this.eIdFirstPort}-${this.eIdSecondPort}-${this.eKeyProto}`,
+      this.eSrcIp,
+      this.eDstIp,
+      this.formatTimestamp(this.state[slot * STRIDE + START]!),
+      this.eCommunityId,
+      reason,
+    );
   }
 
   /**
@@ -1194,7 +1122,7 @@ export class FlowMeter {
    */
   private writeCsvRow(slot: number, reason: ExpiryReason, out: CsvRowBuffer): void {
     this.prepareEmit(slot, false);
-    this.fillValues(slot);
+    this.fillValues(slot, this.rowValues, 0);
     const keyProto = this.eKeyProto;
     out.beginRow();
     const v4 = this.eIpVersion === 4;
@@ -1223,10 +1151,10 @@ export class FlowMeter {
     // The numeric columns go through one tight loop in the buffer (a call per value cost more than writing
     // it: most are 0).
     const values = this.rowValues;
-    out.fields(values, 0, 81);
+    out.fields(values, 3, 81);
     out.textField(this.eCommunityId);
     out.textField(reason);
-    out.fields(values, 81, 5);
+    out.fields(values, 84, 5);
     out.endRow();
   }
 }

@@ -34,3 +34,4 @@ export {
   flowMeterOptionsSchema,
   resolveFlowMeterOptions,
 } from './flow-options.js';
+export { MeterFlowRecord, plainFlowRecord } from './flow-record.js';

@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { extractFlows, type FlowExtractionSummary } from '../../../functions/flows/extract-flows.js';
 import { FLOW_CSV_COLUMNS, type FlowRecord } from '../../../functions/flows/flow-columns.js';
+import { plainFlowRecord } from '../../../functions/flows/flow-record.js';
 import { NotACaptureError, PcapFormatError } from '../../../functions/platform/errors.js';
 import {
   FLOW_CSV_HEADER,
@@ -163,11 +164,11 @@ describe('flow CSV', () => {
       },
     ).records;
     for (const record of records) {
-      expect(Object.keys(record)).toEqual([...FLOW_CSV_COLUMNS]);
+      expect(Object.keys(plainFlowRecord(record))).toEqual([...FLOW_CSV_COLUMNS]);
       expect(flowCsvRow(record)).toBe(flowCsvRowGeneric(record));
     }
     const odd = {
-      ...records[0]!,
+      ...plainFlowRecord(records[0]!),
       'Flow ID': 'a,"b"',
       'Src Port': 0.1 + 0.2,
       expiry_reason: 'evicted' as const,
@@ -178,7 +179,7 @@ describe('flow CSV', () => {
   it('quotes a string cell only when it needs it', () => {
     const base = only(runMeter([udpPacket(0, true)]));
     const row = flowCsvRow({
-      ...base,
+      ...plainFlowRecord(base),
       'Flow ID': 'a,b',
       'Src IP': 'x"y',
       'Dst IP': 'z',
