@@ -1,18 +1,33 @@
 import { generateAuthToken } from 'aws-msk-iam-sasl-signer-js';
-import { CompressionTypes, Kafka, type KafkaConfig, logLevel, type Message, type Producer } from 'kafkajs';
+import {
+  CompressionTypes,
+  type ICustomPartitioner,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
+import { z } from 'zod';
+import { flowRecordFromCsv } from '../pipeline/flow-record-schema.js';
 import type { Prediction } from '../records/prediction.js';
 import {
   buildPredictionMessage,
   type CaptureContext,
+  CURRENT_FEATURES_COLUMNS,
   encodePredictionMessage,
+  FeaturesLineEncoder,
   flowIndexOfPredictionId,
+  INPUT_COLUMN_LISTS,
   PREDICTIONS_TOPIC,
   predictionMessageKey,
   unacknowledgedOf,
 } from '../records/prediction-message.js';
 import type { PlatformConfig } from './config.js';
-import { DependencyError } from './errors.js';
+import { DependencyError, ValidationError } from './errors.js';
 import type { Clock, PredictionPublisher, PublishResult } from './ports.js';
+import type { CsvInputs } from './prediction-pages.js';
 import { UnconfiguredPublisher } from './unconfigured-publisher.js';
 
 /**
@@ -96,7 +111,7 @@ export interface KafkaPublisherOptions {
   kafka: Kafka;
   topic?: string;
   clock?: Clock;
-  /** Messages per produce request; a failed request marks its messages (and the rest of the call) unacknowledged. */
+  /** Messages per produce request (calls waiting at the same time share requests up to this and `maxBatchBytes`). */
   chunkSize?: number;
   /** Bytes of message values per produce request (below the broker's 1 MiB max.message.bytes). */
   maxBatchBytes?: number;
@@ -117,6 +132,48 @@ export interface KafkaPublisherOptions {
   compression?: CompressionTypes;
 }
 
+/** A prediction to publish; `inputValues`: its input as a v2 values array (JSON), taking the place of `input`. */
+type Entry = { prediction: Prediction; capture: CaptureContext | undefined; inputValues?: string };
+
+/** One `publish` call: answered once every one of its messages was acknowledged or refused. */
+interface PendingCall {
+  entries: Entry[];
+  result: KafkaPublishResult;
+  remaining: number;
+  failure: unknown;
+  resolve: (result: KafkaPublishResult) => void;
+}
+
+interface Outgoing {
+  call: PendingCall;
+  entry: Entry;
+  message: Message;
+  bytes: number;
+}
+
+/**
+ * kafkajs' default partitioner (Java-compatible murmur2 of the key), remembered per topic, partition count and
+ * key: every message of a capture has the same key, and hashing it again for each one (plus the partition-list
+ * filter the default does per message) was ~5 µs per message on the thread that also scores.
+ */
+const keyedPartitioner: ICustomPartitioner = () => {
+  const partition = Partitioners.DefaultPartitioner();
+  const chosen = new Map<string, number>();
+  return (args) => {
+    const { message } = args;
+    if ((message.partition !== undefined && message.partition !== null) || typeof message.key !== 'string')
+      return partition(args);
+    const id = `${args.topic}\u0000${args.partitionMetadata.length}\u0000${message.key}`;
+    let known = chosen.get(id);
+    if (known === undefined) {
+      known = partition(args);
+      if (chosen.size >= 10_000) chosen.clear();
+      chosen.set(id, known);
+    }
+    return known;
+  };
+};
+
 export class KafkaPredictionPublisher implements PredictionPublisher {
   readonly #kafka: Kafka;
   readonly #topic: string;
@@ -128,14 +185,19 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
   readonly #retries: number;
   readonly #maxPending: number;
   readonly #compression: CompressionTypes;
-  readonly #pending = new Map<string, { prediction: Prediction; capture: CaptureContext | undefined }>();
+  readonly #pending = new Map<string, Entry>();
   #producer: Promise<Producer> | undefined;
+  /** Messages of every call, in call order, not yet sent. */
+  #queue: Outgoing[] = [];
+  #queueStart = 0;
+  #sending: Promise<void> | undefined;
+  #encoderFor: { columns: readonly string[]; encoder: FeaturesLineEncoder | undefined } | undefined;
 
   constructor(options: KafkaPublisherOptions) {
     this.#kafka = options.kafka;
     this.#topic = options.topic ?? PREDICTIONS_TOPIC;
     this.#clock = options.clock ?? { now: () => new Date() };
-    this.#chunkSize = options.chunkSize ?? 500;
+    this.#chunkSize = options.chunkSize ?? 2000;
     this.#maxBatchBytes = options.maxBatchBytes ?? 768 * 1024;
     this.#failFastMs = options.failFastMs ?? 15_000;
     this.#retries = options.retries ?? 5;
@@ -150,6 +212,7 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
         idempotent: true,
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
+        createPartitioner: keyedPartitioner,
         retry: { retries: this.#retries, initialRetryTime: 300, maxRetryTime: 5000 },
       });
       await producer.connect();
@@ -168,8 +231,34 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     if (current) await current.then((p) => p.disconnect()).catch(() => undefined);
   }
 
-  publish(predictions: Prediction[], capture?: CaptureContext): Promise<KafkaPublishResult> {
-    return this.#publish(predictions.map((prediction) => ({ prediction, capture })));
+  /**
+   * `csv`: the predictions' inputs as their features CSV lines (line i is prediction i's input; the predictions'
+   * own `input` is then not read), as score-flows has them. A line in the current features layout is copied into
+   * the message as it is (`FeaturesLineEncoder`); any other is parsed into an input object first.
+   */
+  publish(predictions: Prediction[], csv?: CsvInputs, capture?: CaptureContext): Promise<KafkaPublishResult> {
+    if (!csv) return this.#publish(predictions.map((prediction) => ({ prediction, capture })));
+    if (csv.lines.length !== predictions.length)
+      throw new ValidationError(`${csv.lines.length} CSV lines for ${predictions.length} predictions`, {
+        field: 'csv',
+      });
+    const encoder = this.#lineEncoder(csv.columns);
+    return this.#publish(
+      predictions.map((prediction, i) => {
+        const line = csv.lines[i] as string;
+        const inputValues = encoder?.values(line);
+        return inputValues === undefined
+          ? { prediction: { ...prediction, input: flowRecordFromCsv(csv.columns, line, 0) }, capture }
+          : { prediction, capture, inputValues };
+      }),
+    );
+  }
+
+  /** score-flows passes the same header array for every page of a part: compared once, not per call. */
+  #lineEncoder(columns: readonly string[]): FeaturesLineEncoder | undefined {
+    if (this.#encoderFor?.columns !== columns)
+      this.#encoderFor = { columns, encoder: FeaturesLineEncoder.for(columns) };
+    return this.#encoderFor.encoder;
   }
 
   /** Predictions not acknowledged so far (in the order they were first attempted). */
@@ -183,81 +272,107 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
   }
 
   async disconnect(): Promise<void> {
+    await this.#sending;
     await this.#resetProducer();
   }
 
-  async #publish(
-    entries: { prediction: Prediction; capture: CaptureContext | undefined }[],
-  ): Promise<KafkaPublishResult> {
+  /**
+   * Encodes the call's messages now and queues them; one sender sends the queue in order, a produce request at
+   * a time (the idempotent producer allows one in flight), each request taking everything queued meanwhile up to
+   * `chunkSize` messages and `maxBatchBytes`. Concurrent calls (score-flows publishes several parts' pages at
+   * once) so share requests instead of each waiting its turn for a small one. The call is answered once all of
+   * its messages were acknowledged or refused: its result says exactly which, as before.
+   */
+  #publish(entries: Entry[]): Promise<KafkaPublishResult> {
     const result: KafkaPublishResult = {
       status: 'published',
       published: 0,
       failed: 0,
       unacknowledged_ids: [],
     };
-    if (entries.length === 0) return result;
-    const publishedAt = this.#clock.now();
-    let failure: unknown;
-    if (this.#unavailable && Date.now() < this.#unavailable.until) failure = this.#unavailable.error;
-    let messages: Message[] = [];
-    let sendable: typeof entries = [];
-    let chunkBytes = 0;
-    const send = async () => {
-      if (sendable.length === 0) return;
-      const batch = sendable;
-      const batchMessages = messages;
-      sendable = [];
-      messages = [];
-      chunkBytes = 0;
-      if (failure !== undefined) {
-        // Kafka already failed in this call: the rest is reported unacknowledged without waiting again.
-        for (const entry of batch) this.#markFailed(result, entry);
-        return;
-      }
-      try {
-        const producer = await this.#connectedProducer();
-        await producer.send({
-          topic: this.#topic,
-          acks: -1,
-          compression: this.#compression,
-          messages: batchMessages,
+    if (entries.length === 0) return Promise.resolve(result);
+    return new Promise<KafkaPublishResult>((resolve) => {
+      const call: PendingCall = { entries, result, remaining: entries.length, failure: undefined, resolve };
+      const publishedAt = this.#clock.now();
+      for (const entry of entries) {
+        let value: string;
+        try {
+          value = encodePredictionMessage(
+            buildPredictionMessage(entry.prediction, publishedAt, entry.capture),
+            entry.inputValues,
+          );
+        } catch (error) {
+          // Cannot happen for schema-valid predictions; counted as failed and never sent.
+          this.#settleFailed(call, entry, error);
+          continue;
+        }
+        this.#queue.push({
+          call,
+          entry,
+          message: { key: predictionMessageKey(entry.prediction), value },
+          // A produce request's record batch must stay under the broker's max.message.bytes (1 MiB by default on
+          // Kafka and MSK): counted as value + key + record overhead.
+          bytes: Buffer.byteLength(value) + entry.prediction.capture_id.length + 64,
         });
-        for (const entry of batch) this.#pending.delete(entry.prediction.prediction_id);
-        result.published += batch.length;
-        this.#unavailable = undefined;
-      } catch (error) {
-        failure = error;
-        this.#unavailable = { until: Date.now() + this.#failFastMs, error };
-        await this.#resetProducer();
-        for (const entry of batch) this.#markFailed(result, entry);
       }
-    };
-    for (const entry of entries) {
-      let value: string;
-      try {
-        value = encodePredictionMessage(buildPredictionMessage(entry.prediction, publishedAt, entry.capture));
-      } catch (error) {
-        // Cannot happen for schema-valid predictions; counted as failed and never sent.
-        failure ??= error;
-        this.#markFailed(result, entry);
-        continue;
+      this.#sending ??= this.#sendQueued().finally(() => {
+        this.#sending = undefined;
+      });
+    });
+  }
+
+  async #sendQueued(): Promise<void> {
+    while (this.#queueStart < this.#queue.length) {
+      const batch: Outgoing[] = [];
+      let bytes = 0;
+      while (this.#queueStart < this.#queue.length && batch.length < this.#chunkSize) {
+        const next = this.#queue[this.#queueStart] as Outgoing;
+        if (batch.length > 0 && bytes + next.bytes > this.#maxBatchBytes) break;
+        batch.push(next);
+        bytes += next.bytes;
+        this.#queueStart++;
       }
-      // A produce request's record batch must stay under the broker's max.message.bytes (1 MiB by default on
-      // Kafka and MSK); a flow prediction is ~2–3 KB, so 500 of them would be refused as one batch.
-      const bytes = Buffer.byteLength(value) + entry.prediction.capture_id.length + 64;
-      if (
-        sendable.length >= this.#chunkSize ||
-        (sendable.length > 0 && chunkBytes + bytes > this.#maxBatchBytes)
-      )
-        await send();
-      messages.push({ key: predictionMessageKey(entry.prediction), value });
-      sendable.push(entry);
-      chunkBytes += bytes;
+      if (this.#queueStart === this.#queue.length) {
+        this.#queue = [];
+        this.#queueStart = 0;
+      }
+      await this.#send(batch);
     }
-    await send();
+  }
+
+  async #send(batch: Outgoing[]): Promise<void> {
+    if (this.#unavailable && Date.now() < this.#unavailable.until) {
+      // Kafka failed moments ago: reported unacknowledged without waiting on the broker again.
+      for (const item of batch) this.#settleFailed(item.call, item.entry, this.#unavailable.error);
+      return;
+    }
+    try {
+      const producer = await this.#connectedProducer();
+      await producer.send({
+        topic: this.#topic,
+        acks: -1,
+        compression: this.#compression,
+        messages: batch.map((item) => item.message),
+      });
+      this.#unavailable = undefined;
+      for (const item of batch) {
+        this.#pending.delete(item.entry.prediction.prediction_id);
+        item.call.result.published++;
+        this.#settled(item.call);
+      }
+    } catch (error) {
+      this.#unavailable = { until: Date.now() + this.#failFastMs, error };
+      await this.#resetProducer();
+      for (const item of batch) this.#settleFailed(item.call, item.entry, error);
+    }
+  }
+
+  #settled(call: PendingCall): void {
+    if (--call.remaining > 0) return;
+    const { result, entries } = call;
     if (result.failed > 0) {
       result.status = result.published > 0 ? 'partial' : 'failed';
-      result.message = `Kafka did not acknowledge ${result.failed} of ${entries.length} predictions: ${messageOf(failure)}`;
+      result.message = `Kafka did not acknowledge ${result.failed} of ${entries.length} predictions: ${messageOf(call.failure)}`;
       // Flow-index ranges only for capture flows (API prediction ids end in a page slot, not a flow index).
       const failedIds = new Set(result.unacknowledged_ids);
       const unacknowledged = unacknowledgedOf(
@@ -267,27 +382,38 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
       );
       if (unacknowledged) result.unacknowledged = unacknowledged;
     }
-    return result;
+    call.resolve(result);
   }
 
-  #markFailed(
-    result: KafkaPublishResult,
-    entry: { prediction: Prediction; capture: CaptureContext | undefined },
-  ): void {
+  #settleFailed(call: PendingCall, entry: Entry, error: unknown): void {
+    call.failure ??= error;
     const id = entry.prediction.prediction_id;
-    result.failed++;
-    result.unacknowledged_ids.push(id);
+    call.result.failed++;
+    call.result.unacknowledged_ids.push(id);
     this.#pending.delete(id);
     // A capture's flows are recorded durably on its capture record (the retry path reads them back from the
     // store); holding them here too would keep a whole capture's predictions in memory through an outage.
-    if (flowIndexOfPredictionId(id) !== undefined && entry.prediction.capture_id !== 'api') return;
-    this.#pending.set(id, entry);
-    while (this.#pending.size > this.#maxPending) {
-      const oldest = this.#pending.keys().next();
-      if (oldest.done) break;
-      this.#pending.delete(oldest.value);
+    if (flowIndexOfPredictionId(id) === undefined || entry.prediction.capture_id === 'api') {
+      this.#pending.set(id, entry.inputValues === undefined ? entry : withInput(entry));
+      while (this.#pending.size > this.#maxPending) {
+        const oldest = this.#pending.keys().next();
+        if (oldest.done) break;
+        this.#pending.delete(oldest.value);
+      }
     }
+    this.#settled(call);
   }
+}
+
+/** An entry whose input travels as values, with its input object back (kept for `retryUnacknowledged`). */
+function withInput(entry: Entry): Entry {
+  const values = z.array(z.union([z.string(), z.number()])).parse(JSON.parse(entry.inputValues ?? '[]'));
+  const columns = INPUT_COLUMN_LISTS[CURRENT_FEATURES_COLUMNS] ?? [];
+  const input: Prediction['input'] = {};
+  columns.forEach((column, i) => {
+    input[column] = values[i] ?? null;
+  });
+  return { prediction: { ...entry.prediction, input }, capture: entry.capture };
 }
 
 function messageOf(error: unknown): string {

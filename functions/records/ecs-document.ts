@@ -222,8 +222,11 @@ export function toEcsDocument(message: PredictionMessage): EcsDocument {
   const bwdPackets = isFlow ? countOf(input['Total Bwd packets']) : undefined;
 
   const features: Record<string, number | string | boolean> = {};
-  for (const [column, value] of Object.entries(input)) {
-    if (value === null || (isFlow && IDENTITY_COLUMNS.has(column))) continue;
+  // for…in, not Object.entries: no [key, value] array per column (~110 per flow document).
+  for (const column in input) {
+    if (!Object.hasOwn(input, column)) continue;
+    const value = input[column];
+    if (value === null || value === undefined || (isFlow && IDENTITY_COLUMNS.has(column))) continue;
     if (typeof value === 'number' && !Number.isFinite(value)) continue;
     features[featureFieldName(column)] = value;
   }

@@ -7,10 +7,145 @@ import { type Prediction, predictionSchema } from './prediction.js';
  * Key = the capture id (or `api` for POST /api/predict), so one capture's predictions stay in one partition
  * and in order. Consumers refuse a `message_version` they do not know (as a poison message, never silently).
  * Pure module: no Kafka client here.
+ *
+ * Wire versions (consumers read both; producers write 2):
+ * - 1: `prediction.input` spelled out as an object keyed by column name (~2.8 KB for a flow: ~2.3 KB of it
+ *   the 109 column names, repeated in every message).
+ * - 2: the same envelope, but when the input's columns are exactly a registered column list
+ *   (`INPUT_COLUMN_LISTS`, e.g. a capture flow's features line), `prediction` carries no `input` and the
+ *   message carries `input_columns` (the list's name) and `input_values` (the values in that order): ~0.8 KB.
+ *   Any other input (API records, a column list not registered yet) keeps `prediction.input` as in v1.
+ *   Decoding gives back the same `PredictionMessage` either way. The size was the cost: every byte is
+ *   serialised, CRC-32C'd by kafkajs in JavaScript, written and replicated by the broker, fetched, base64'd
+ *   into the MSK event shape and parsed again, on the same two cores that score.
  */
 export const PREDICTIONS_TOPIC = 'network_predictions';
-export const PREDICTION_MESSAGE_VERSION = 1;
+/** The version producers write. */
+export const PREDICTION_MESSAGE_VERSION = 2;
 export const PREDICTION_MESSAGE_TYPE = 'ccf.prediction';
+
+/**
+ * Column lists a v2 message may name instead of spelling out its input's keys. An entry never changes once
+ * published (messages naming it may sit in the topic for its retention): a new features layout gets a new name,
+ * and until it is registered its messages simply carry the input as an object (correct, only larger).
+ * `ccf-features-1`: a capture flow's features line (the flow CSV columns + 14 flow-context columns);
+ * `test/integration/streaming/records.test.ts` fails when that header no longer matches the newest list.
+ */
+export const INPUT_COLUMN_LISTS: Readonly<Record<string, readonly string[]>> = {
+  'ccf-features-1': [
+    'Flow ID',
+    'Src IP',
+    'Src Port',
+    'Dst IP',
+    'Dst Port',
+    'Protocol',
+    'Timestamp',
+    'Flow Duration',
+    'Total Fwd Packet',
+    'Total Bwd packets',
+    'Total Length of Fwd Packet',
+    'Total Length of Bwd Packet',
+    'Fwd Packet Length Max',
+    'Fwd Packet Length Min',
+    'Fwd Packet Length Mean',
+    'Fwd Packet Length Std',
+    'Bwd Packet Length Max',
+    'Bwd Packet Length Min',
+    'Bwd Packet Length Mean',
+    'Bwd Packet Length Std',
+    'Flow Bytes/s',
+    'Flow Packets/s',
+    'Flow IAT Mean',
+    'Flow IAT Std',
+    'Flow IAT Max',
+    'Flow IAT Min',
+    'Fwd IAT Total',
+    'Fwd IAT Mean',
+    'Fwd IAT Std',
+    'Fwd IAT Max',
+    'Fwd IAT Min',
+    'Bwd IAT Total',
+    'Bwd IAT Mean',
+    'Bwd IAT Std',
+    'Bwd IAT Max',
+    'Bwd IAT Min',
+    'Fwd PSH Flags',
+    'Bwd PSH Flags',
+    'Fwd URG Flags',
+    'Bwd URG Flags',
+    'Fwd RST Flags',
+    'Bwd RST Flags',
+    'Fwd Header Length',
+    'Bwd Header Length',
+    'Fwd Packets/s',
+    'Bwd Packets/s',
+    'Packet Length Min',
+    'Packet Length Max',
+    'Packet Length Mean',
+    'Packet Length Std',
+    'Packet Length Variance',
+    'FIN Flag Count',
+    'SYN Flag Count',
+    'RST Flag Count',
+    'PSH Flag Count',
+    'ACK Flag Count',
+    'URG Flag Count',
+    'CWR Flag Count',
+    'ECE Flag Count',
+    'Down/Up Ratio',
+    'Average Packet Size',
+    'Fwd Segment Size Avg',
+    'Bwd Segment Size Avg',
+    'Fwd Bytes/Bulk Avg',
+    'Fwd Packet/Bulk Avg',
+    'Fwd Bulk Rate Avg',
+    'Bwd Bytes/Bulk Avg',
+    'Bwd Packet/Bulk Avg',
+    'Bwd Bulk Rate Avg',
+    'Subflow Fwd Packets',
+    'Subflow Fwd Bytes',
+    'Subflow Bwd Packets',
+    'Subflow Bwd Bytes',
+    'FWD Init Win Bytes',
+    'Bwd Init Win Bytes',
+    'Fwd Act Data Pkts',
+    'Fwd Seg Size Min',
+    'Active Mean',
+    'Active Std',
+    'Active Max',
+    'Active Min',
+    'Idle Mean',
+    'Idle Std',
+    'Idle Max',
+    'Idle Min',
+    'ICMP Code',
+    'ICMP Type',
+    'Total TCP Flow Time',
+    'community_id',
+    'expiry_reason',
+    'ip_version',
+    'vlan_id',
+    'first_packet_index',
+    'last_packet_index',
+    'out_of_order_packets',
+    'ctx_src_flows',
+    'ctx_src_dst_ips',
+    'ctx_pair_flows',
+    'ctx_pair_dst_ports',
+    'ctx_pair_unanswered_share',
+    'ctx_pair_payload_share',
+    'ctx_svc_flows',
+    'ctx_svc_src_ips',
+    'ctx_pair_flows_1s',
+    'ctx_pair_port_share',
+    'ctx_pair_svc_share',
+    'ctx_pair_open_estimate',
+    'ctx_pair_same_shape_share',
+    'ctx_pair_ended_1s',
+  ],
+};
+/** The list producers use for capture flows (the newest registered features layout). */
+export const CURRENT_FEATURES_COLUMNS = 'ccf-features-1';
 
 /** Where the scored flow came from, when the producer knows it (captures; absent for API calls). */
 export const captureContextSchema = z
@@ -25,13 +160,28 @@ export const captureContextSchema = z
 export type CaptureContext = z.infer<typeof captureContextSchema>;
 
 type PredictionInput = Prediction['input'];
+type InputValue = PredictionInput[string];
+
+/** What `predictionSchema.shape.input` accepts as one value: a string, a finite number, a boolean or null. */
+function isInputValue(field: unknown): field is InputValue {
+  switch (typeof field) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      // zod 4's `z.number()` refuses NaN and ±Infinity.
+      return Number.isFinite(field);
+    default:
+      return field === null;
+  }
+}
 
 /**
  * Whether `value` is what `predictionSchema.shape.input` accepts: a plain object whose values are strings, finite
- * numbers (zod 4's `z.number()` refuses NaN and ±Infinity), booleans or null. Checked with one loop because the
- * zod record-of-union costs ~37 µs for a flow's ~90 columns, 80% of validating the whole message, and every
- * prediction is validated twice (publisher, then index-flows): ~6 s of CPU for a 87k-flow capture on the same
- * thread as scoring. `test/integration/streaming/records.test.ts` pins the equivalence with the zod schema.
+ * numbers, booleans or null. Checked with one loop because the zod record-of-union costs ~37 µs for a flow's ~110
+ * columns, 80% of validating the whole message, and every prediction is validated twice (publisher, then
+ * index-flows) on the same thread as scoring. `test/integration/streaming/records.test.ts` pins the
+ * equivalence with the zod schema.
  */
 export function isPredictionInput(value: unknown): value is PredictionInput {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
@@ -39,17 +189,7 @@ export function isPredictionInput(value: unknown): value is PredictionInput {
   if (prototype !== Object.prototype && prototype !== null) return false;
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;
-    const field: unknown = (value as Record<string, unknown>)[key];
-    switch (typeof field) {
-      case 'string':
-      case 'boolean':
-        break;
-      case 'number':
-        if (!Number.isFinite(field)) return false;
-        break;
-      default:
-        if (field !== null) return false;
-    }
+    if (!isInputValue((value as Record<string, unknown>)[key])) return false;
   }
   return true;
 }
@@ -61,10 +201,11 @@ const predictionInputSchema = z.custom<PredictionInput>(isPredictionInput, {
 /** `predictionSchema` with the same rules, its `input` checked by `isPredictionInput` (faster, same verdicts). */
 const messagePredictionSchema = predictionSchema.extend({ input: predictionInputSchema });
 
+/** The decoded message, whatever wire version carried it (v2's compact input is expanded back to an object). */
 export const predictionMessageSchema = z
   .object({
     type: z.literal(PREDICTION_MESSAGE_TYPE),
-    message_version: z.literal(PREDICTION_MESSAGE_VERSION),
+    message_version: z.union([z.literal(1), z.literal(PREDICTION_MESSAGE_VERSION)]),
     /** ISO-8601 time the producer sent the message. */
     published_at: z.string().datetime({ offset: true }),
     prediction: messagePredictionSchema,
@@ -72,6 +213,31 @@ export const predictionMessageSchema = z
   })
   .strict();
 export type PredictionMessage = z.infer<typeof predictionMessageSchema>;
+
+const v1WireSchema = predictionMessageSchema.extend({ message_version: z.literal(1) });
+
+const inputValuesSchema = z.custom<InputValue[]>(
+  (value) => Array.isArray(value) && value.every(isInputValue),
+  { message: 'expected an array of string, finite number, boolean or null values' },
+);
+
+/** v2 on the wire: `prediction.input`, or `input_columns` + `input_values` (checked against the list after). */
+const v2WireSchema = z
+  .object({
+    type: z.literal(PREDICTION_MESSAGE_TYPE),
+    message_version: z.literal(2),
+    published_at: z.string().datetime({ offset: true }),
+    prediction: messagePredictionSchema.partial({ input: true }),
+    input_columns: z.string().min(1).optional(),
+    input_values: inputValuesSchema.optional(),
+    capture: captureContextSchema.optional(),
+  })
+  .strict();
+
+/** v2 envelope fields a producer checks (the input is checked while it is laid out as values). */
+const v2EnvelopeSchema = v2WireSchema.extend({ prediction: predictionSchema.omit({ input: true }) }).omit({
+  input_values: true,
+});
 
 /** A Kafka value that is not a prediction message we understand (bad JSON, wrong schema, unknown version). */
 export class PoisonMessageError extends CcfError {
@@ -98,20 +264,126 @@ export function buildPredictionMessage(
   return message;
 }
 
-/** Serialises after validating, so a producer can never put a value on the topic that consumers would refuse. */
-export function encodePredictionMessage(message: PredictionMessage): string {
-  const checked = predictionMessageSchema.safeParse(message);
-  if (!checked.success) {
-    const issue = checked.error.issues[0];
-    throw new PoisonMessageError(`Refusing to publish an invalid prediction message: ${issue?.message}`, {
-      field: issue?.path.join('.') ?? '',
-      prediction_id: message.prediction?.prediction_id,
-    });
+/**
+ * The input's values in the order of the current features list, when its own keys are exactly that list in
+ * that order and every value is valid; undefined otherwise (the input then travels as an object). One pass:
+ * the keys of a features line's record come in header order, so this is a pointer comparison per column.
+ */
+function compactInput(input: PredictionInput): InputValue[] | undefined {
+  const columns = INPUT_COLUMN_LISTS[CURRENT_FEATURES_COLUMNS] as readonly string[];
+  const values: InputValue[] = new Array(columns.length);
+  let i = 0;
+  for (const key in input) {
+    if (i >= columns.length || key !== columns[i] || !Object.hasOwn(input, key)) return undefined;
+    const value = input[key];
+    if (!isInputValue(value)) return undefined;
+    values[i++] = value;
   }
-  return JSON.stringify(checked.data);
+  return i === columns.length ? values : undefined;
 }
 
-/** Parses a Kafka value (bytes or text); throws `PoisonMessageError` naming what is wrong. */
+function refuse(issue: z.core.$ZodIssue | undefined, predictionId: string | undefined): PoisonMessageError {
+  return new PoisonMessageError(`Refusing to publish an invalid prediction message: ${issue?.message}`, {
+    field: issue?.path.join('.') ?? '',
+    prediction_id: predictionId,
+  });
+}
+
+/** Text columns of the features lists (JSON strings on the wire); every other column is a number. */
+const TEXT_COLUMNS = new Set(['Flow ID', 'Src IP', 'Dst IP', 'Timestamp', 'community_id', 'expiry_reason']);
+
+/** A JSON number literal: what a features line's numbers are (JavaScript's shortest round-trip form). */
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Turns features CSV lines straight into a v2 message's `input_values` text, when the line's columns are the
+ * current features list: numbers are copied as written (a features line spells them as JSON does, and
+ * `JSON.parse` reads the same double as `Number`), text is quoted. No object of ~110 properties per flow is built,
+ * validated and serialised again. `undefined` for a line it cannot copy safely (quotes, a field count or a
+ * number spelt otherwise): the caller then parses that line into an input object.
+ */
+export class FeaturesLineEncoder {
+  readonly #text: boolean[];
+
+  private constructor(columns: readonly string[]) {
+    this.#text = columns.map((c) => TEXT_COLUMNS.has(c));
+  }
+
+  /** An encoder when `columns` are the current features list, in order; undefined otherwise. */
+  static for(columns: readonly string[]): FeaturesLineEncoder | undefined {
+    const current = INPUT_COLUMN_LISTS[CURRENT_FEATURES_COLUMNS] as readonly string[];
+    if (columns.length !== current.length || columns.some((c, i) => c !== current[i])) return undefined;
+    return new FeaturesLineEncoder(columns);
+  }
+
+  /** The JSON array of the line's values, or undefined (see the class). */
+  values(line: string): string | undefined {
+    if (line.includes('"')) return undefined;
+    const text = this.#text;
+    const last = text.length - 1;
+    let json = '[';
+    let start = 0;
+    for (let i = 0; i <= last; i++) {
+      let end = line.indexOf(',', start);
+      if (i === last) {
+        if (end >= 0) return undefined;
+        end = line.length;
+      } else if (end < 0) {
+        return undefined;
+      }
+      const field = line.slice(start, end);
+      if (text[i]) json += JSON.stringify(field);
+      else if (JSON_NUMBER.test(field)) json += field;
+      else return undefined;
+      json += i === last ? ']' : ',';
+      start = end + 1;
+    }
+    return json;
+  }
+}
+
+/**
+ * Serialises as wire version 2 after validating, so a producer can never put a value on the topic that
+ * consumers would refuse. A capture flow's input (the current features list, in order) travels as values:
+ * taken from the prediction's input, or given as `inputValuesJson` (from `FeaturesLineEncoder`, which checked
+ * every value; the prediction's own `input` is then ignored).
+ */
+export function encodePredictionMessage(message: PredictionMessage, inputValuesJson?: string): string {
+  const { input, ...prediction } = message.prediction;
+  const values = inputValuesJson === undefined && isPredictionInput(input) ? compactInput(input) : undefined;
+  const envelope = v2EnvelopeSchema.safeParse({
+    type: message.type,
+    message_version: PREDICTION_MESSAGE_VERSION,
+    published_at: message.published_at,
+    prediction,
+    ...(values || inputValuesJson !== undefined ? { input_columns: CURRENT_FEATURES_COLUMNS } : {}),
+    ...(message.capture ? { capture: message.capture } : {}),
+  });
+  if (!envelope.success) throw refuse(envelope.error.issues[0], prediction.prediction_id);
+  if (inputValuesJson !== undefined)
+    return `${JSON.stringify(envelope.data).slice(0, -1)},"input_values":${inputValuesJson}}`;
+  if (values) return JSON.stringify({ ...envelope.data, input_values: values });
+  if (!isPredictionInput(input))
+    throw refuse(
+      { code: 'custom', path: ['prediction', 'input'], message: 'invalid input', input },
+      prediction.prediction_id,
+    );
+  const { capture, ...rest } = envelope.data;
+  return JSON.stringify({
+    ...rest,
+    prediction: { ...envelope.data.prediction, input },
+    ...(capture ? { capture } : {}),
+  });
+}
+
+function poisonSchema(issue: z.core.$ZodIssue | undefined, version: number): PoisonMessageError {
+  return new PoisonMessageError(
+    `Kafka value is not a ccf.prediction v${version} message: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    { reason: 'schema', field: issue?.path.join('.') ?? '' },
+  );
+}
+
+/** Parses a Kafka value (bytes or text), wire version 1 or 2; throws `PoisonMessageError` naming what is wrong. */
 export function decodePredictionMessage(value: Uint8Array | string): PredictionMessage {
   const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
   let json: unknown;
@@ -120,15 +392,53 @@ export function decodePredictionMessage(value: Uint8Array | string): PredictionM
   } catch (error) {
     throw new PoisonMessageError('Kafka value is not valid JSON', { reason: 'json' }, { cause: error });
   }
-  const result = predictionMessageSchema.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new PoisonMessageError(
-      `Kafka value is not a ccf.prediction v${PREDICTION_MESSAGE_VERSION} message: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
-      { reason: 'schema', field: issue?.path.join('.') ?? '' },
+  const version =
+    typeof json === 'object' && json !== null && 'message_version' in json ? json.message_version : undefined;
+  if (version === 1) {
+    const v1 = v1WireSchema.safeParse(json);
+    if (!v1.success) throw poisonSchema(v1.error.issues[0], 1);
+    return v1.data;
+  }
+  const v2 = v2WireSchema.safeParse(json);
+  if (!v2.success) throw poisonSchema(v2.error.issues[0], PREDICTION_MESSAGE_VERSION);
+  const { input_columns: listName, input_values: values, prediction, capture, ...envelope } = v2.data;
+  let input = prediction.input;
+  if (input === undefined) {
+    const columns = listName === undefined ? undefined : INPUT_COLUMN_LISTS[listName];
+    if (!columns || !values)
+      throw poisonSchema(
+        {
+          code: 'custom',
+          path: ['input_columns'],
+          message: `no input and no known column list (${listName})`,
+          input: listName,
+        },
+        PREDICTION_MESSAGE_VERSION,
+      );
+    if (values.length !== columns.length)
+      throw poisonSchema(
+        {
+          code: 'custom',
+          path: ['input_values'],
+          message: `${values.length} values for ${columns.length} columns`,
+          input: values,
+        },
+        PREDICTION_MESSAGE_VERSION,
+      );
+    input = {};
+    for (let i = 0; i < columns.length; i++) input[columns[i] as string] = values[i] as InputValue;
+  } else if (listName !== undefined || values !== undefined) {
+    throw poisonSchema(
+      {
+        code: 'custom',
+        path: ['input_values'],
+        message: 'both an input object and input values',
+        input: values,
+      },
+      PREDICTION_MESSAGE_VERSION,
     );
   }
-  return result.data;
+  return { ...envelope, prediction: { ...prediction, input }, ...(capture ? { capture } : {}) };
 }
 
 // ---------------------------------------------------------------- what Kafka did not acknowledge

@@ -2,7 +2,9 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { FLOW_CONTEXT_COLUMNS } from '../../../functions/flows/flow-context.js';
 import { indexMskBatch } from '../../../functions/handlers/index-flows.js';
+import { flowRecordFromCsv } from '../../../functions/pipeline/flow-record-schema.js';
 import { unacknowledgedTarget } from '../../../functions/pipeline/republish-capture.js';
 import { parseConfig } from '../../../functions/platform/config.js';
 import type { PoisonRecord } from '../../../functions/platform/kafka-dead-letter.js';
@@ -16,11 +18,15 @@ import {
   parseCicTimestamp,
   toEcsDocument,
 } from '../../../functions/records/ecs-document.js';
+import { FLOW_CSV_COLUMNS } from '../../../functions/records/flow-csv.js';
 import { predictionSchema } from '../../../functions/records/prediction.js';
 import {
   buildPredictionMessage,
+  CURRENT_FEATURES_COLUMNS,
   decodePredictionMessage,
   encodePredictionMessage,
+  FeaturesLineEncoder,
+  INPUT_COLUMN_LISTS,
   isPredictionInput,
   isUnacknowledged,
   MAX_UNACKNOWLEDGED_RANGES,
@@ -43,7 +49,7 @@ describe('prediction message', () => {
     const text = encodePredictionMessage(message);
     expect(decodePredictionMessage(Buffer.from(text))).toEqual(message);
     expect(() => decodePredictionMessage('{nope')).toThrow(PoisonMessageError);
-    expect(() => decodePredictionMessage(JSON.stringify({ ...message, message_version: 2 }))).toThrow(
+    expect(() => decodePredictionMessage(JSON.stringify({ ...message, message_version: 3 }))).toThrow(
       /message_version/,
     );
     const broken = { ...message, prediction: { ...prediction, probability: 3 } };
@@ -100,6 +106,144 @@ describe('prediction message', () => {
       prediction: { ...prediction, extra: 1 },
     };
     expect(() => encodePredictionMessage(extra)).toThrow(/Refusing to publish/);
+  });
+});
+
+/** A capture flow's input as score-flows publishes it: every features column, in header order. */
+function featuresInput(index: number): Record<string, string | number> {
+  const input: Record<string, string | number> = {};
+  for (const [i, column] of [...FLOW_CSV_COLUMNS, ...FLOW_CONTEXT_COLUMNS].entries()) {
+    input[column] =
+      column === 'Flow ID'
+        ? `10.0.0.${index}-192.168.1.10-${40000 + index}-80-6`
+        : column === 'Src IP'
+          ? `10.0.0.${index}`
+          : column === 'Dst IP'
+            ? '192.168.1.10'
+            : column === 'Timestamp'
+              ? '2017-07-07 18:08:13.763666'
+              : column === 'community_id'
+                ? '1:LQU9qZlK+B5F3KDmev6m5PMibrg='
+                : column === 'expiry_reason'
+                  ? 'fin'
+                  : i % 4 === 0
+                    ? (i * 7919 + index) / 8
+                    : i * 3 + index;
+  }
+  return input;
+}
+
+describe('prediction message v2 (compact capture-flow input)', () => {
+  it('the newest registered column list is the features header score-flows publishes', () => {
+    // Fails when the flow or context columns change: register a new list (never edit a published one).
+    expect(INPUT_COLUMN_LISTS[CURRENT_FEATURES_COLUMNS]).toEqual([
+      ...FLOW_CSV_COLUMNS,
+      ...FLOW_CONTEXT_COLUMNS,
+    ]);
+  });
+
+  it('carries a features input as values of the named list, decodes to the same message, and is under 40% of v1', () => {
+    const prediction = { ...flowPrediction('cap-2', 11), input: featuresInput(11) };
+    const message = buildPredictionMessage(prediction, new Date('2026-11-29T00:00:00Z'));
+    const text = encodePredictionMessage(message);
+    const wire = JSON.parse(text);
+    expect(wire).toMatchObject({ message_version: 2, input_columns: CURRENT_FEATURES_COLUMNS });
+    expect(wire.prediction.input).toBeUndefined();
+    expect(wire.input_values).toEqual(Object.values(prediction.input));
+    expect(decodePredictionMessage(text)).toEqual(message);
+    const v1 = JSON.stringify({ ...message, message_version: 1 });
+    expect(text.length).toBeLessThan(v1.length * 0.4);
+    // Messages written before v2 are still read.
+    expect(decodePredictionMessage(v1)).toEqual({ ...message, message_version: 1 });
+  });
+
+  it('keeps an input object when its columns are not a registered list (another order, a subset, API records)', () => {
+    const full = featuresInput(12);
+    const [first, ...rest] = Object.keys(full);
+    const reordered: Record<string, string | number> = {};
+    for (const key of [...rest, first as string]) reordered[key] = full[key] as string | number;
+    for (const input of [reordered, flowPrediction('cap-2', 12).input, { ...full, extra: 1 }]) {
+      const message = buildPredictionMessage({ ...flowPrediction('cap-2', 12), input }, new Date());
+      const wire = JSON.parse(encodePredictionMessage(message));
+      expect(wire.input_values).toBeUndefined();
+      expect(wire.prediction.input).toEqual(input);
+      expect(decodePredictionMessage(JSON.stringify(wire))).toEqual(message);
+    }
+    // A features input with a value the schema refuses is refused, not sent as an object instead.
+    const bad = { ...featuresInput(13), 'Flow Duration': Number.NaN };
+    expect(() =>
+      encodePredictionMessage(
+        buildPredictionMessage({ ...flowPrediction('cap-2', 13), input: bad }, new Date()),
+      ),
+    ).toThrow(/Refusing to publish/);
+  });
+
+  it('refuses v2 values without a known list, with the wrong count, or next to an input object', () => {
+    const prediction = { ...flowPrediction('cap-2', 14), input: featuresInput(14) };
+    const wire = JSON.parse(encodePredictionMessage(buildPredictionMessage(prediction, new Date())));
+    const cases: [unknown, RegExp][] = [
+      [{ ...wire, input_columns: 'ccf-features-999' }, /input_columns/],
+      [{ ...wire, input_columns: undefined }, /input_columns/],
+      [{ ...wire, input_values: wire.input_values.slice(1) }, /input_values: 108 values for 109 columns/],
+      [{ ...wire, input_values: [...wire.input_values.slice(1), { x: 1 }] }, /input_values/],
+      [{ ...wire, prediction: { ...wire.prediction, input: { a: 1 } } }, /input_values/],
+    ];
+    for (const [value, error] of cases) {
+      expect(() => decodePredictionMessage(JSON.stringify(value))).toThrow(PoisonMessageError);
+      expect(() => decodePredictionMessage(JSON.stringify(value))).toThrow(error);
+    }
+  });
+});
+
+describe('features lines straight into v2 values (FeaturesLineEncoder)', () => {
+  const columns = [...FLOW_CSV_COLUMNS, ...FLOW_CONTEXT_COLUMNS];
+  const lineOf = (input: Record<string, string | number>) => columns.map((c) => String(input[c])).join(',');
+
+  it('copies a features line into values that decode to what flowRecordFromCsv reads', () => {
+    const encoder = FeaturesLineEncoder.for(columns);
+    if (!encoder) throw new Error('the features header is not the current list');
+    const input = {
+      ...featuresInput(21),
+      'Flow Bytes/s': 40816.32653061225,
+      'Fwd IAT Min': 1e21,
+      'Idle Std': -0.5,
+    };
+    const line = lineOf(input);
+    const values = encoder.values(line);
+    expect(values).toBeDefined();
+    const prediction = flowPrediction('cap-3', 21);
+    const message = buildPredictionMessage(prediction, new Date('2026-11-29T00:00:00Z'));
+    const text = encodePredictionMessage(message, values);
+    expect(JSON.parse(text).prediction.input).toBeUndefined();
+    expect(decodePredictionMessage(text)).toEqual({
+      ...message,
+      prediction: { ...prediction, input: flowRecordFromCsv(columns, line, 0) },
+    });
+    // The envelope is still checked when the values come as text.
+    expect(() =>
+      encodePredictionMessage({ ...message, prediction: { ...prediction, probability: 2 } }, values),
+    ).toThrow(/Refusing to publish/);
+  });
+
+  it('declines what it cannot copy safely: other headers, quotes, field counts, numbers JSON spells otherwise', () => {
+    expect(FeaturesLineEncoder.for(columns.slice(1))).toBeUndefined();
+    expect(FeaturesLineEncoder.for([...columns.slice(1), columns[0] as string])).toBeUndefined();
+    const encoder = FeaturesLineEncoder.for(columns);
+    const line = lineOf(featuresInput(22));
+    const fields = line.split(',');
+    const withField = (i: number, text: string) => fields.map((f, j) => (j === i ? text : f)).join(',');
+    const duration = columns.indexOf('Flow Duration');
+    for (const bad of [
+      `"${line}`,
+      `${line},1`,
+      fields.slice(1).join(','),
+      ...['', '1.', '.5', '+1', '0x10', 'NaN', 'Infinity', '1e', ' 1', '01'].map((t) =>
+        withField(duration, t),
+      ),
+    ]) {
+      expect(encoder?.values(bad), bad.slice(0, 40)).toBeUndefined();
+    }
+    expect(encoder?.values(withField(duration, '-1.5e-7'))).toContain(',-1.5e-7,');
   });
 });
 

@@ -13,6 +13,8 @@ import {
   startLocalStreaming,
 } from '../../../functions/local/kafka-bridge.js';
 import type { LocalRuntime } from '../../../functions/local/runtime.js';
+import { FEATURE_PART_HEADER } from '../../../functions/pipeline/feature-parts.js';
+import { flowRecordFromCsv } from '../../../functions/pipeline/flow-record-schema.js';
 import { KafkaDeadLetterSink } from '../../../functions/platform/kafka-dead-letter.js';
 import { type MskEvent, toMskEvent } from '../../../functions/platform/kafka-msk-event.js';
 import { createKafka, KafkaPredictionPublisher } from '../../../functions/platform/kafka-publisher.js';
@@ -21,6 +23,7 @@ import { OpenSearchFlowSearch, resolveFlowSearch } from '../../../functions/plat
 import type { PredictionPublisher, PublishResult } from '../../../functions/platform/ports.js';
 import { FLOWS_TEMPLATE_VERSION, flowsIndexTemplate } from '../../../functions/records/ecs-document.js';
 import {
+  CURRENT_FEATURES_COLUMNS,
   decodePredictionMessage,
   unacknowledgedCount,
 } from '../../../functions/records/prediction-message.js';
@@ -317,7 +320,7 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
     expect(new Set(captureMessages.map((m) => m.partition)).size).toBe(1);
     const decoded = captureMessages.map((m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)));
     expect(decoded.map((d) => d.prediction.prediction_id)).toEqual(predictions.map((p) => p.prediction_id));
-    expect(decoded[0]).toMatchObject({ type: 'ccf.prediction', message_version: 1 });
+    expect(decoded[0]).toMatchObject({ type: 'ccf.prediction', message_version: 2 });
 
     await bridge(topic, index, uniqueName('dlq'));
     expect(await waitForCount(client, index, 61)).toBe(61);
@@ -396,6 +399,77 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
     expect(seen.size).toBe(60);
     expect(() => resolveFlowSearch({ q: 'verdict:malicious OR 1=1' })).toThrow(/key:value/);
     expect(() => resolveFlowSearch({ q: 'script:boom' })).toThrow(/unknown key 'script'/);
+  });
+
+  it('concurrent calls share produce requests; each is answered with its own messages acknowledged, in order', async () => {
+    const topic = uniqueName('predictions');
+    await createTopic(admin, topic);
+    // Requests of at most 7 messages: the 5 calls' 200 messages need ~29 of them, interleaved across calls.
+    const p = publisher(topic, { chunkSize: 7 });
+    const captures = [0, 1, 2, 3, 4].map(() => uniqueName('cap'));
+    const calls = captures.map((captureId) =>
+      Array.from({ length: 40 }, (_, i) => flowPrediction(captureId, i + 1)),
+    );
+    const results = await Promise.all(calls.map((predictions) => p.publish(predictions)));
+    for (const result of results)
+      expect(result).toMatchObject({ status: 'published', published: 40, failed: 0, unacknowledged_ids: [] });
+    const messages = await readAll(kafka, topic);
+    expect(messages).toHaveLength(200);
+    for (const [i, captureId] of captures.entries()) {
+      const ids = messages
+        .filter((m) => m.key === captureId)
+        .map((m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)).prediction.prediction_id);
+      expect(ids).toEqual(calls[i]?.map((x) => x.prediction_id));
+    }
+  });
+
+  it('publishes features CSV lines as v2 values, decoding to the inputs score-flows would have built', async () => {
+    const topic = uniqueName('predictions');
+    await createTopic(admin, topic);
+    const captureId = uniqueName('cap');
+    const columns = FEATURE_PART_HEADER.trim().split(',');
+    const lineOf = (i: number) =>
+      columns
+        .map((c) =>
+          c === 'Flow ID'
+            ? `10.0.0.${i}-192.168.1.10-${40000 + i}-80-6`
+            : c === 'Src IP'
+              ? `10.0.0.${i}`
+              : c === 'Dst IP'
+                ? '192.168.1.10'
+                : c === 'Timestamp'
+                  ? '2017-07-07 18:08:13.763666'
+                  : c === 'community_id'
+                    ? '1:LQU9qZlK+B5F3KDmev6m5PMibrg='
+                    : c === 'expiry_reason'
+                      ? 'fin'
+                      : String(i * 1.25),
+        )
+        .join(',');
+    // The third line quotes a field (legal CSV): it is parsed into an input object instead of copied.
+    const lines = [
+      lineOf(1),
+      lineOf(2),
+      lineOf(3).replace('10.0.0.3-', '"10.0.0.3-').replace('-80-6,', '-80-6",'),
+    ];
+    const predictions = [1, 2, 3].map((i) => ({ ...flowPrediction(captureId, i), input: {} }));
+    const result = await publisher(topic).publish(predictions, { columns, lines });
+    expect(result).toMatchObject({ status: 'published', published: 3, failed: 0 });
+    const messages = await readAll(kafka, topic);
+    const wire = messages.map((m) => JSON.parse((m.value ?? Buffer.alloc(0)).toString()));
+    expect(wire.map((w) => w.input_columns)).toEqual([
+      CURRENT_FEATURES_COLUMNS,
+      CURRENT_FEATURES_COLUMNS,
+      CURRENT_FEATURES_COLUMNS,
+    ]);
+    const decoded = messages.map((m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)).prediction);
+    expect(decoded).toEqual(
+      predictions.map((p, i) => ({ ...p, input: flowRecordFromCsv(columns, lines[i] as string, 0) })),
+    );
+    expect(decoded[2]?.input['Flow ID']).toBe('10.0.0.3-192.168.1.10-40003-80-6');
+    expect(() => publisher(topic).publish(predictions, { columns, lines: lines.slice(1) })).toThrow(
+      /2 CSV lines/,
+    );
   });
 
   it('unreachable broker: capture flows come back as flow-index ranges, only API predictions stay in memory', async () => {
