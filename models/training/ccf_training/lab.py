@@ -132,6 +132,9 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         "",
         f"- macro-F1 over {', '.join(rep['classes'])} (label of the combined verdict; a flow the anomaly detector flags",
         f"  carries the classifier's likeliest attack class): **{rep['macro_f1']}**",
+        f"- scenario bootstrap ({rep['stability']['rounds']} resamples of whole scenarios within each family): macro-F1 95 % interval"
+        f" {rep['stability']['macro_f1_ci95'][0]}–{rep['stability']['macro_f1_ci95'][1]}; per class below (a class with few"
+        " scenarios has an F1 that moves with any one of them: read its interval, not its point value)",
         f"- classifier alone (threshold, argmax attack class): macro-F1 **{cv['classifier_macro_f1']}**",
         f"- benign lab flows: {cv['benign_flows']}, false positives: {cv['benign_fp']} → **{cv['benign_fp_per_1000']} per 1,000 benign flows**",
         f"- benign scenarios only: {cv['benign_scenario_flows']} flows over {cv['benign_scenario_seconds']} s of traffic,"
@@ -141,7 +144,13 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         f" macro-F1 {cv['lone_flows']['macro_f1']}, benign FP {cv['lone_flows']['benign_fp_per_1000']} per 1,000,"
         f" attack flows detected {cv['lone_flows']['attack_detected']}",
         "",
-        *table(["class", "precision", "recall", "F1", "support"], [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in rep["per_class"].items()]),
+        *table(
+            ["class", "precision", "recall", "F1", "F1 95 % interval (scenario bootstrap)", "support (flows)", "scenarios"],
+            [
+                [c, v["precision"], v["recall"], v["f1"], "–".join(str(b) for b in rep["stability"]["per_class_f1_ci95"][c]), v["support"], rep["stability"]["scenarios_per_class"][c]]
+                for c, v in rep["per_class"].items()
+            ],
+        ),
         "",
         "Confusion matrix (rows = true, columns = predicted label of the combined verdict):",
         "",

