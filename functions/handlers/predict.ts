@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { type Container, defaultContainer, lazyHandler } from '../pipeline/container.js';
-import { classifyPredictRequest, predict } from '../pipeline/predict.js';
+import { classifyPredictRequest, type PredictDependencies, predict } from '../pipeline/predict.js';
 import {
   type ApiEvent,
   header,
@@ -20,17 +20,37 @@ const idempotencyKeySchema = z
   .max(128)
   .regex(/^[\x21-\x7e]+$/, 'printable ASCII');
 
+/** The body's form is chosen (and validated) by `classifyPredictRequest`; built once, not per request. */
+const anyJson = z.unknown();
+
 /**
  * POST /api/predict: the seed's packet contract, one flow record, or `{flows: [...]}`. With an
  * `Idempotency-Key` header, a repeat of the request (same key, same body, within an hour) gets the first
  * answer and stores nothing new (Powertools Idempotency).
  */
 export function createPredictHandler(container: Container) {
+  // The use case's dependencies, once the models are loaded (a failed load is retried by the next request).
+  let dependencies: Promise<PredictDependencies> | undefined;
+  const load = () => {
+    dependencies ??= container.scorer().then(
+      (scorer) => ({
+        scorer,
+        predictions: container.predictions,
+        publisher: container.publisher,
+        clock: container.clock,
+      }),
+      (error: unknown) => {
+        dependencies = undefined;
+        throw error;
+      },
+    );
+    return dependencies;
+  };
   return httpHandler(async (event: ApiEvent, context: Context) => {
-    const body = jsonBody(event, z.unknown());
+    const body = jsonBody(event, anyJson);
     const request = classifyPredictRequest(body, validate);
-    const scorer = await container.scorer();
-    const work = () => predict({ ...container, scorer }, request);
+    const deps = await load();
+    const work = () => predict(deps, request);
     const key = header(event, 'Idempotency-Key');
     if (key === undefined) return json(200, await work());
     const checked = validate(idempotencyKeySchema, key, 'Idempotency-Key');

@@ -24,6 +24,7 @@ import {
   API_GATEWAY_MAX_BODY_BYTES,
   findRoute,
   lambdaContext,
+  parseRequestTarget,
   type Route,
   readBody,
   toProxyEvent,
@@ -196,7 +197,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       ) => Promise<void>)
     | undefined;
   const api = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? host}`);
+    const url = parseRequestTarget(request.url, request.headers.host ?? host);
     void (async () => {
       if (request.method === 'POST' && url.pathname.startsWith(`${POST_GATEWAY_PATH}/`) && postUpload) {
         await postUpload(request, response);
