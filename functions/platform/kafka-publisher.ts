@@ -175,6 +175,11 @@ const keyedPartitioner: ICustomPartitioner = () => {
 };
 
 export class KafkaPredictionPublisher implements PredictionPublisher {
+  /**
+   * `publish` takes the features CSV lines in place of the predictions' inputs (see `publish`): a caller that has
+   * the lines (score-flows) can pass them instead of building an input object per flow for this.
+   */
+  readonly readsCsvInputs = true;
   readonly #kafka: Kafka;
   readonly #topic: string;
   readonly #clock: Clock;

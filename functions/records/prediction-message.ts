@@ -183,10 +183,14 @@ function isInputValue(field: unknown): field is InputValue {
  * index-flows) on the same thread as scoring. `test/integration/streaming/records.test.ts` pins the
  * equivalence with the zod schema.
  */
-export function isPredictionInput(value: unknown): value is PredictionInput {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const prototype = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return false;
+  return prototype === Object.prototype || prototype === null;
+}
+
+export function isPredictionInput(value: unknown): value is PredictionInput {
+  if (!isPlainObject(value)) return false;
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;
     if (!isInputValue((value as Record<string, unknown>)[key])) return false;
@@ -266,20 +270,18 @@ export function buildPredictionMessage(
 
 /**
  * The input's values in the order of the current features list, when its own keys are exactly that list in
- * that order and every value is valid; undefined otherwise (the input then travels as an object). One pass:
- * the keys of a features line's record come in header order, so this is a pointer comparison per column.
+ * that order and every value is valid; undefined otherwise (the input then travels as an object). The keys of a
+ * features line's record come in header order, so this is a pointer comparison per column; `Object.values` gives
+ * a packed array, which `JSON.stringify` writes ~1.5x faster than one filled index by index.
  */
-function compactInput(input: PredictionInput): InputValue[] | undefined {
+function compactInput(input: Record<string, unknown>): InputValue[] | undefined {
   const columns = INPUT_COLUMN_LISTS[CURRENT_FEATURES_COLUMNS] as readonly string[];
-  const values: InputValue[] = new Array(columns.length);
-  let i = 0;
-  for (const key in input) {
-    if (i >= columns.length || key !== columns[i] || !Object.hasOwn(input, key)) return undefined;
-    const value = input[key];
-    if (!isInputValue(value)) return undefined;
-    values[i++] = value;
-  }
-  return i === columns.length ? values : undefined;
+  const keys = Object.keys(input);
+  if (keys.length !== columns.length) return undefined;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== columns[i]) return undefined;
+  const values = Object.values(input);
+  for (const value of values) if (!isInputValue(value)) return undefined;
+  return values as InputValue[];
 }
 
 function refuse(issue: z.core.$ZodIssue | undefined, predictionId: string | undefined): PoisonMessageError {
@@ -291,9 +293,6 @@ function refuse(issue: z.core.$ZodIssue | undefined, predictionId: string | unde
 
 /** Text columns of the features lists (JSON strings on the wire); every other column is a number. */
 const TEXT_COLUMNS = new Set(['Flow ID', 'Src IP', 'Dst IP', 'Timestamp', 'community_id', 'expiry_reason']);
-
-/** A JSON number literal: what a features line's numbers are (JavaScript's shortest round-trip form). */
-const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
  * Turns features CSV lines straight into a v2 message's `input_values` text, when the line's columns are the
@@ -322,6 +321,8 @@ export class FeaturesLineEncoder {
     const text = this.#text;
     const last = text.length - 1;
     let json = '[';
+    // Runs of number fields (with their commas) are copied as one slice once each number is checked in place.
+    let run = 0;
     let start = 0;
     for (let i = 0; i <= last; i++) {
       let end = line.indexOf(',', start);
@@ -331,15 +332,61 @@ export class FeaturesLineEncoder {
       } else if (end < 0) {
         return undefined;
       }
-      const field = line.slice(start, end);
-      if (text[i]) json += JSON.stringify(field);
-      else if (JSON_NUMBER.test(field)) json += field;
-      else return undefined;
-      json += i === last ? ']' : ',';
+      if (text[i]) {
+        json += line.slice(run, start) + JSON.stringify(line.slice(start, end));
+        run = end;
+      } else if (!isJsonNumber(line, start, end)) {
+        return undefined;
+      }
       start = end + 1;
     }
-    return json;
+    return `${json}${line.slice(run)}]`;
   }
+}
+
+const CHAR_0 = 48;
+const CHAR_1 = 49;
+const CHAR_9 = 57;
+const CHAR_MINUS = 45;
+const CHAR_PLUS = 43;
+const CHAR_DOT = 46;
+const CHAR_E = 69;
+const CHAR_LOWER_E = 101;
+
+function digitsFrom(text: string, i: number, end: number): number {
+  while (i < end) {
+    const c = text.charCodeAt(i);
+    if (c < CHAR_0 || c > CHAR_9) break;
+    i++;
+  }
+  return i;
+}
+
+/** Whether `text[start, end)` is a JSON number literal (RFC 8259 section 6), checked without a substring. */
+function isJsonNumber(text: string, start: number, end: number): boolean {
+  let i = start;
+  if (i < end && text.charCodeAt(i) === CHAR_MINUS) i++;
+  if (i >= end) return false;
+  const first = text.charCodeAt(i);
+  if (first === CHAR_0) i++;
+  else if (first >= CHAR_1 && first <= CHAR_9) i = digitsFrom(text, i + 1, end);
+  else return false;
+  if (i < end && text.charCodeAt(i) === CHAR_DOT) {
+    const digits = i + 1;
+    i = digitsFrom(text, digits, end);
+    if (i === digits) return false;
+  }
+  if (i < end) {
+    const e = text.charCodeAt(i);
+    if (e !== CHAR_E && e !== CHAR_LOWER_E) return false;
+    i++;
+    const sign = i < end ? text.charCodeAt(i) : 0;
+    if (sign === CHAR_PLUS || sign === CHAR_MINUS) i++;
+    const digits = i;
+    i = digitsFrom(text, digits, end);
+    if (i === digits) return false;
+  }
+  return i === end;
 }
 
 /**
@@ -350,7 +397,7 @@ export class FeaturesLineEncoder {
  */
 export function encodePredictionMessage(message: PredictionMessage, inputValuesJson?: string): string {
   const { input, ...prediction } = message.prediction;
-  const values = inputValuesJson === undefined && isPredictionInput(input) ? compactInput(input) : undefined;
+  const values = inputValuesJson === undefined && isPlainObject(input) ? compactInput(input) : undefined;
   const envelope = v2EnvelopeSchema.safeParse({
     type: message.type,
     message_version: PREDICTION_MESSAGE_VERSION,

@@ -6,7 +6,8 @@
  * Starts (or reuses) the services with scripts/services.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
@@ -17,6 +18,7 @@ import { KafkaDeadLetterSink } from '../../functions/platform/kafka-dead-letter.
 import { KafkaPredictionPublisher } from '../../functions/platform/kafka-publisher.js';
 import { createOpenSearchClient, OpenSearchIndexer } from '../../functions/platform/opensearch-indexer.js';
 import type { PredictionPublisher } from '../../functions/platform/ports.js';
+import type { CsvInputs } from '../../functions/platform/prediction-pages.js';
 import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../../functions/records/prediction.js';
 import { ensureServices } from '../../scripts/services/services.js';
 import { type BenchContext, endToEndCapture } from './support/context.js';
@@ -165,7 +167,10 @@ export async function runStreamingBench(context: BenchContext): Promise<SectionR
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
   await admin.disconnect();
 
-  const e2e = await endToEnd(context, kafka, brokers, state.opensearch.url);
+  const e2e = await endToEnd(context, kafka, brokers, state.opensearch.url, {
+    kafka: state.kafka.pid,
+    opensearch: state.opensearch.pid,
+  });
 
   return {
     section: 'streaming',
@@ -218,15 +223,72 @@ interface EndToEnd {
  * to Kafka, the bridge hands MSK-shaped batches to index-flows. SCORED and the last indexed document are timed
  * from the same upload start.
  */
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); undefined elsewhere or when gone. */
+function processCpuSeconds(pid: number | null): number | undefined {
+  if (pid === null) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / 100 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((n) => n.toFixed(1))
+    .join(', ');
+}
+
+/**
+ * The same capture with streaming off (no publisher: predictions are stored only), as the pipeline bench runs it,
+ * in this run and on this machine's current load: the baseline for "SCORED with streaming on".
+ */
+async function scoredWithoutStreaming(
+  context: BenchContext,
+  capturePath: string,
+): Promise<{ seconds: number; cpuSeconds: number }> {
+  const { startLocalRuntime } = await import('../../functions/local/runtime.js');
+  const dataDir = join(context.outputDir, 'streaming-off-local');
+  rmSync(dataDir, { recursive: true, force: true });
+  const runtime = await startLocalRuntime({
+    port: 0,
+    s3Port: 0,
+    dynamoPort: 0,
+    dataDir,
+    settings: { MODELS_DIR: join(context.repoDir, 'models') },
+  });
+  try {
+    context.log(`streaming off: uploading to ${runtime.apiUrl}`);
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    const result = await uploadCapture(capturePath, {
+      api: runtime.apiUrl,
+      wait: true,
+      timeoutS: 3600,
+      log: context.log,
+    });
+    if (!('status' in result)) throw new Error('upload did not wait for SCORED');
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: cpuSeconds(cpu) };
+  } finally {
+    await runtime.close();
+  }
+}
+
 async function endToEnd(
   context: BenchContext,
   kafka: Kafka,
   brokers: string[],
   opensearchUrl: string,
+  pids: { kafka: number | null; opensearch: number | null },
 ): Promise<EndToEnd> {
   const { startLocalRuntime } = await import('../../functions/local/runtime.js');
   const large = await endToEndCapture(context, 'streaming-slice.pcap', 100_000);
   const { path: capturePath, packets, bytes } = large;
+  const loadBefore = loadAverage();
+  const off = await scoredWithoutStreaming(context, capturePath);
 
   const suffix = randomUUID().slice(0, 8);
   const topic = `bench-e2e-${suffix}`;
@@ -245,11 +307,12 @@ async function endToEnd(
   let publishMs = 0;
   let firstPublishAt = 0;
   let published = 0;
-  const timedPublisher: PredictionPublisher = {
-    async publish(predictions) {
+  const timedPublisher: PredictionPublisher & Pick<KafkaPredictionPublisher, 'readsCsvInputs'> = {
+    readsCsvInputs: kafkaPublisher.readsCsvInputs,
+    async publish(predictions, csv?: CsvInputs) {
       const at = performance.now();
       if (firstPublishAt === 0) firstPublishAt = at;
-      const result = await kafkaPublisher.publish(predictions);
+      const result = await kafkaPublisher.publish(predictions, csv);
       publishMs += performance.now() - at;
       published += result.published;
       return result;
@@ -274,6 +337,8 @@ async function endToEnd(
   });
   try {
     context.log(`streaming e2e: uploading ${(bytes / 1e6).toFixed(0)} MB to ${runtime.apiUrl}`);
+    const kafkaCpuBefore = processCpuSeconds(pids.kafka);
+    const opensearchCpuBefore = processCpuSeconds(pids.opensearch);
     const started = performance.now();
     const cpu = process.cpuUsage();
     const result = await uploadCapture(capturePath, {
@@ -291,6 +356,10 @@ async function endToEnd(
     const lastIndexedAt = performance.now();
     const endToEndSeconds = (lastIndexedAt - started) / 1000;
     const cpuSecondsUsed = cpuSeconds(cpu);
+    const kafkaCpu = (processCpuSeconds(pids.kafka) ?? Number.NaN) - (kafkaCpuBefore ?? Number.NaN);
+    const opensearchCpu =
+      (processCpuSeconds(pids.opensearch) ?? Number.NaN) - (opensearchCpuBefore ?? Number.NaN);
+    const perFlowUs = (seconds: number) => `${Math.round((seconds * 1e6) / Math.max(flows, 1))} µs`;
     await client.indices.refresh({ index });
     const count = (await client.count({ index })).body.count;
     const publishSeconds = publishMs / 1000;
@@ -309,6 +378,18 @@ async function endToEnd(
         description: `${large.sourceFiles} corpus files repeated (harness mix)${context.quick ? `, first ${packets} packets` : ''}; ${flows} flows`,
       },
       rows: [
+        {
+          ...row(
+            'e2e upload → SCORED, streaming off',
+            'ccf upload (local runtime, no publisher)',
+            packets,
+            bytes,
+            off.seconds,
+            off.cpuSeconds,
+          ),
+          flows,
+          flowsPerSecond: Math.round(flows / off.seconds),
+        },
         e2eRow('e2e upload → SCORED', 'ccf upload (local runtime, streaming on)', scoredSeconds),
         e2eRow(
           'e2e upload → last document indexed',
@@ -317,6 +398,12 @@ async function endToEnd(
         ),
       ],
       ratios: [
+        {
+          label: 'upload → SCORED with streaming on / off (same run)',
+          value: Math.round((scoredSeconds / off.seconds) * 100) / 100,
+          target: '≤ 1.5',
+          met: scoredSeconds / off.seconds <= 1.5,
+        },
         {
           label: 'end-to-end (upload → last document indexed) / upload → SCORED',
           value: Math.round(ratio * 100) / 100,
@@ -342,6 +429,8 @@ async function endToEnd(
       ],
       notes: [
         `end to end: ${flows} flows; SCORED after ${scoredSeconds.toFixed(1)} s (parse ${((result.timings_ms.parse ?? 0) / 1000).toFixed(1)} s, score ${((result.timings_ms.score ?? 0) / 1000).toFixed(1)} s), last document indexed after ${endToEndSeconds.toFixed(1)} s; ${indexedAtScored} documents were indexed when SCORED was seen; publish calls took ${publishSeconds.toFixed(1)} s in all.`,
+        `CPU from upload to the last document indexed, per flow: this Node process (all threads: handlers, publisher, bridge, index-flows) ${perFlowUs(cpuSecondsUsed)} (${cpuSecondsUsed.toFixed(1)} s), Kafka ${perFlowUs(kafkaCpu)} (${kafkaCpu.toFixed(1)} s), OpenSearch ${perFlowUs(opensearchCpu)} (${opensearchCpu.toFixed(1)} s); streaming off: ${off.cpuSeconds.toFixed(1)} s of this process to SCORED (s3rver and dynalite run in their own processes either way).`,
+        `Streaming off in the same run, just before: SCORED after ${off.seconds.toFixed(1)} s. Load average before the off run: ${loadBefore}; after the last document: ${loadAverage()} (2 cores, shared with other sessions' work).`,
         'End to end runs everything in one Node process as `npm start` does (s3rver, handlers, Kafka bridge; dynalite in its own process), next to Kafka and OpenSearch on the same 2 cores.',
       ],
     };
