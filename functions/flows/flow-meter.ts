@@ -26,7 +26,7 @@ import {
   resolveFlowMeterOptions,
 } from './flow-options.js';
 import { FLOW_ROW_WIDTH, MeterFlowRecord, ROWS_PER_BLOCK } from './flow-record.js';
-import { FlowTable, hashKey, KEY_WORDS } from './flow-table.js';
+import { FlowTable, hashKey, KEY_STRIDE, KEY_WORDS } from './flow-table.js';
 
 // --- Per-flow state layout (offsets within a slot's stride) -----------------------------------------------
 // Running statistics, Commons Math SummaryStatistics style: n, sum, min, max, first moment, second moment.
@@ -228,9 +228,6 @@ export class FlowMeter {
   private readonly addressB = new Uint8Array(16);
   private timestampSecond = Number.NaN;
   private timestampPrefix = '';
-  /** `timestampPrefix` as character codes, then six for the microseconds (see formatTimestamp). */
-  private readonly timestampChars: number[] = new Array<number>(26).fill(0x30);
-  private timestampFits = false;
   // Values of the flow being emitted, shared by buildRecord and writeCsvRow (set by prepareEmit).
   private eIdFirst = '';
   private eIdSecond = '';
@@ -836,32 +833,22 @@ export class FlowMeter {
   private setTimestampSecond(second: number): void {
     this.timestampSecond = second;
     this.timestampPrefix = `${utcDateTime(second)}.`;
-    // Years outside 0000-9999 (broken capture clocks) make a longer prefix: those take the joined form.
-    this.timestampFits = this.timestampPrefix.length === 20;
-    if (this.timestampFits) {
-      for (let i = 0; i < 20; i++) this.timestampChars[i] = this.timestampPrefix.charCodeAt(i);
-    }
   }
 
   /**
-   * `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) of a time in µs. The text is built as character codes and made into
-   * one flat string (joining the cached second's prefix and the microseconds cost two more strings per flow).
+   * `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) of a time in µs: the cached second's prefix joined with two 3-digit
+   * strings from a table. V8 keeps the join as a rope (two small objects) and flattens it only where the text
+   * is read as a whole; writing the 26 characters into a fresh flat string cost several times more per flow.
    */
   private formatTimestamp(us: number): string {
     const second = Math.floor(us / 1e6);
     if (second !== this.timestampSecond) this.setTimestampSecond(second);
     const micros = Math.floor(us - second * 1e6);
-    if (!this.timestampFits || !(micros >= 0 && micros < 1_000_000)) {
+    if (!(micros >= 0 && micros < 1_000_000)) {
       return this.timestampPrefix + String(micros).padStart(6, '0');
     }
-    const chars = this.timestampChars;
-    let rest = micros;
-    for (let i = 25; i >= 20; i--) {
-      const digit = rest % 10;
-      chars[i] = 0x30 + digit;
-      rest = (rest - digit) / 10;
-    }
-    return String.fromCharCode.apply(null, chars);
+    const thousands = (micros / 1000) | 0;
+    return `${this.timestampPrefix}${DIGITS3[thousands]!}${DIGITS3[micros - thousands * 1000]!}`;
   }
 
   /**
@@ -876,7 +863,7 @@ export class FlowMeter {
     withText: boolean,
   ): string {
     const keys = this.table.keys;
-    const base = slot * KEY_WORDS + which;
+    const base = slot * KEY_STRIDE + which;
     if (ipVersion === 4) return withText ? formatIpv4(keys[base]! >>> 0) : '';
     for (let w = 0; w < 4; w++) {
       const v = keys[base + w]!;
@@ -897,7 +884,7 @@ export class FlowMeter {
     const fork = this.fork;
     const b = slot * STRIDE;
     const keys = this.table.keys;
-    const kb = slot * KEY_WORDS;
+    const kb = slot * KEY_STRIDE;
     const keyProto = keys[kb]! & 0xff;
     const ipVersion = (keys[kb]! >>> 8) & 0xff;
     const ports = keys[kb + 2]!;
@@ -1106,7 +1093,7 @@ export class FlowMeter {
     return new MeterFlowRecord(
       this.rows,
       at,
-      `${this.eIdFirst}-${this.eIdSecond}-${this.eIdFirstPort}-${this.eIdSecondPort}-${this.eKeyProto}`,
+      `${this.eIdFirst}-${this.eIdSecond}${dashNumber(this.eIdFirstPort)}${dashNumber(this.eIdSecondPort)}${dashNumber(this.eKeyProto)}`,
       this.eSrcIp,
       this.eDstIp,
       this.formatTimestamp(this.state[slot * STRIDE + START]!),
@@ -1157,6 +1144,20 @@ export class FlowMeter {
     out.fields(values, 84, 5);
     out.endRow();
   }
+}
+
+/** "000" to "999", for the microseconds of timestamps. */
+const DIGITS3: readonly string[] = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, '0'));
+
+/** `-${n}` for ports and protocol numbers, made once per number (converting a number to text per flow cost more). */
+const DASH_NUMBERS: (string | undefined)[] = new Array<string | undefined>(65_536);
+function dashNumber(n: number): string {
+  let text = DASH_NUMBERS[n];
+  if (text === undefined) {
+    text = `-${n}`;
+    DASH_NUMBERS[n] = text;
+  }
+  return text;
 }
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
