@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FlowRecord } from '../../../functions/flows/flow-columns.js';
+import { FLOW_NUMBER_COLUMNS } from '../../../functions/flows/flow-record.js';
 import {
   CLIENT,
   expectStats,
@@ -74,6 +75,79 @@ describe('flow timeout (from the flow start)', () => {
       { featureSet: 'corrected' },
     ).records[1]!;
     expect([corrected['Fwd Seg Size Min'], corrected['FWD Init Win Bytes']]).toEqual([20, 900]);
+  });
+
+  it('a one-packet flow, forward or backward, in both feature sets: every column by its definition', () => {
+    const packets = [
+      tcpPacket(0, true, 'PA', 300, { window: 700 }),
+      tcpPacket(60 * S, false, 'A'),
+      // > 120 s after the start: a new flow of one backward packet; after it idles out, one forward packet.
+      tcpPacket(130 * S, false, 'PAU', 40, { window: 500 }),
+      tcpPacket(260 * S, true, 'A', 7, { window: 900 }),
+    ];
+    for (const featureSet of ['cic-fork', 'corrected'] as const) {
+      const [, backward, forward] = runMeter(packets, { featureSet }).records as FlowRecord[];
+      const zeroExcept = (record: FlowRecord, values: Partial<Record<keyof FlowRecord, number>>): void => {
+        for (const column of FLOW_NUMBER_COLUMNS) {
+          expect(record[column], `${featureSet} ${column}`).toBe(values[column] ?? 0);
+        }
+      };
+      const common = { 'Src Port': 40000, 'Dst Port': 80, Protocol: 6, ip_version: 4, vlan_id: -1 };
+      zeroExcept(backward!, {
+        ...common,
+        'Total Bwd packets': 1,
+        'Total Length of Bwd Packet': 40,
+        'Bwd Packet Length Max': 40,
+        'Bwd Packet Length Min': 40,
+        'Bwd Packet Length Mean': 40,
+        'Bwd PSH Flags': 1,
+        'Bwd URG Flags': 1,
+        'Bwd Header Length': 20,
+        'Packet Length Min': 40,
+        'Packet Length Max': 40,
+        'Packet Length Mean': 40,
+        'PSH Flag Count': 1,
+        'ACK Flag Count': 1,
+        'URG Flag Count': 1,
+        'Average Packet Size': 40,
+        'Bwd Segment Size Avg': 40,
+        'Subflow Bwd Packets': 1,
+        'Subflow Bwd Bytes': 40,
+        'Bwd Init Win Bytes': 500,
+        'ICMP Code': -1,
+        'ICMP Type': -1,
+        // previous flow 60 s + gap 70 s
+        'Total TCP Flow Time': 130 * S,
+        first_packet_index: 3,
+        last_packet_index: 3,
+      });
+      zeroExcept(forward!, {
+        ...common,
+        'Total Fwd Packet': 1,
+        'Total Length of Fwd Packet': 7,
+        'Fwd Packet Length Max': 7,
+        'Fwd Packet Length Min': 7,
+        'Fwd Packet Length Mean': 7,
+        'Fwd Header Length': 20,
+        'Packet Length Min': 7,
+        'Packet Length Max': 7,
+        'Packet Length Mean': 7,
+        'ACK Flag Count': 1,
+        'Average Packet Size': 7,
+        'Fwd Segment Size Avg': 7,
+        'Subflow Fwd Packets': 1,
+        'Subflow Fwd Bytes': 7,
+        'FWD Init Win Bytes': 900,
+        // Fork quirk: the first packet of a flow never counts as forward data.
+        'Fwd Act Data Pkts': featureSet === 'cic-fork' ? 0 : 1,
+        'Fwd Seg Size Min': 20,
+        'ICMP Code': -1,
+        'ICMP Type': -1,
+        // The backward flow went idle for more than 120 s, so this one starts afresh.
+        first_packet_index: 4,
+        last_packet_index: 4,
+      });
+    }
   });
 
   it('is configurable (flowTimeoutS)', () => {
