@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Tensor } from 'onnxruntime-node';
 import { z } from 'zod';
 import { FlowContext } from '../../functions/flows/flow-context.js';
-import { extractFlows } from '../../functions/flows/index.js';
+import { extractFlows, MeterFlowRecord } from '../../functions/flows/index.js';
 import {
   compileRowWriter,
   FLOW_ANOMALY,
@@ -247,8 +247,12 @@ export async function runInferenceBench(context: BenchContext): Promise<SectionR
     );
     rows.push(combinedRow);
     // The same flows without their capture (POST /api/predict): the lone-flow classifier path.
+    // Flow-engine records keep their number columns behind prototype getters (MeterFlowRecord), which
+    // Object.entries does not list: copy those through toJSON first, or every lone record lacks its CIC columns.
     const loneFlows: ScorableRecord[] = flows.map((r) =>
-      Object.fromEntries(Object.entries(r).filter(([k]) => !k.startsWith('ctx_'))),
+      Object.fromEntries(
+        Object.entries(r instanceof MeterFlowRecord ? r.toJSON() : r).filter(([k]) => !k.startsWith('ctx_')),
+      ),
     );
     const loneT = await bestOf(REPEATS, async () => {
       await scorer.scoreFlows(loneFlows);
