@@ -1172,8 +1172,11 @@ export class FlowMeter {
     this.prepareEmit(slot, true);
     let at = this.rowsAt;
     if (at === this.rows.length) {
-      // A fresh block: the records already handed out keep theirs (rows are never rewritten).
-      this.rows = new Float64Array(ROWS_PER_BLOCK * FLOW_ROW_WIDTH);
+      // A fresh block: the records already handed out keep theirs (rows are never rewritten). Its memory is
+      // not zeroed (allocUnsafeSlow: no memset of ~90 KB per 128 flows): fillValues writes every number of a
+      // row before its record is handed out, and no other row is ever read.
+      const bytes = Buffer.allocUnsafeSlow(ROWS_PER_BLOCK * FLOW_ROW_WIDTH * 8);
+      this.rows = new Float64Array(bytes.buffer, bytes.byteOffset, ROWS_PER_BLOCK * FLOW_ROW_WIDTH);
       at = 0;
     }
     this.rowsAt = at + FLOW_ROW_WIDTH;
