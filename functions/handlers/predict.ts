@@ -1,7 +1,12 @@
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { type Container, defaultContainer, lazyHandler } from '../pipeline/container.js';
-import { classifyPredictRequest, type PredictDependencies, predict } from '../pipeline/predict.js';
+import {
+  classifyPredictRequest,
+  type PredictDependencies,
+  pageWritePacer,
+  predict,
+} from '../pipeline/predict.js';
 import {
   type ApiEvent,
   header,
@@ -19,6 +24,13 @@ const idempotencyKeySchema = z
   .min(1)
   .max(128)
   .regex(/^[\x21-\x7e]+$/, 'printable ASCII');
+
+/**
+ * At most one API page write per this many ms from this handler's concurrent requests (`pageWritePacer`). In
+ * Lambda a sandbox serves one request at a time, so requests never wait there; on the local server at 2,000
+ * req/s pages hold ≥ 8 requests instead of ~2–5 when dynalite answers fast, for ≤ 4 ms more latency.
+ */
+const PAGE_WRITE_INTERVAL_MS = 4;
 
 /** The body's form is chosen (and validated) by `classifyPredictRequest`; built once, not per request. */
 const anyJson = z.unknown();
@@ -38,6 +50,7 @@ export function createPredictHandler(container: Container) {
         predictions: container.predictions,
         publisher: container.publisher,
         clock: container.clock,
+        pace: pageWritePacer(PAGE_WRITE_INTERVAL_MS),
       }),
       (error: unknown) => {
         dependencies = undefined;

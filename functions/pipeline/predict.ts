@@ -86,6 +86,50 @@ export interface PredictDependencies {
   predictions: PredictionRepository;
   publisher: PredictionPublisher;
   clock: Clock;
+  /** Paces the requests' page writes (`pageWritePacer`); absent = each goes to the store at once. */
+  pace?: () => Promise<void> | undefined;
+}
+
+/**
+ * Lets requests through to the prediction store at most once per `intervalMs`, all the waiting ones together,
+ * so that they share one page write (the store coalesces the predictions handed to it in one event-loop turn).
+ * Each page write costs ~1 ms of SDK CPU here and ~1.2 ms in dynalite whatever its size, so at 2,000 req/s
+ * pages of ~2 requests (what a fast write gives when every request is sent on at once) cost more than a core;
+ * paced, there are at most 1000 / intervalMs writes a second. A request that finds no write in the last
+ * `intervalMs` goes on at once (no wait when the load is light), as do the others of its event-loop turn.
+ */
+export function pageWritePacer(intervalMs: number, now: () => number = () => performance.now()) {
+  let lastRelease = Number.NEGATIVE_INFINITY;
+  let releasing = false;
+  let waiting: (() => void)[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  // Requests of the rest of a releasing event-loop turn go on with the released ones, into the same page.
+  const openTurn = () => {
+    lastRelease = now();
+    releasing = true;
+    setImmediate(() => {
+      releasing = false;
+    });
+  };
+  const release = () => {
+    timer = undefined;
+    openTurn();
+    const released = waiting;
+    waiting = [];
+    for (const resolve of released) resolve();
+  };
+  return (): Promise<void> | undefined => {
+    if (releasing) return undefined;
+    const at = now();
+    if (waiting.length === 0 && at - lastRelease >= intervalMs) {
+      openTurn();
+      return undefined;
+    }
+    return new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      timer ??= setTimeout(release, Math.max(0, lastRelease + intervalMs - at));
+    });
+  };
 }
 
 export interface ScoredResult extends RecordScore {
@@ -134,6 +178,8 @@ export async function predict(deps: PredictDependencies, request: PredictRequest
       return toPrediction('flow', { ...record }, score);
     });
   }
+  const paced = deps.pace?.();
+  if (paced) await paced;
   const predictions = await deps.predictions.putApiPredictions(drafts);
   await publishQuietly(deps.publisher, predictions);
 
