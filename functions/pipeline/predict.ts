@@ -102,7 +102,7 @@ export function pageWritePacer(intervalMs: number, now: () => number = () => per
   let lastRelease = Number.NEGATIVE_INFINITY;
   let releasing = false;
   let waiting: (() => void)[] = [];
-  let timer: NodeJS.Timeout | undefined;
+  let scheduled = false;
   // Requests of the rest of a releasing event-loop turn go on with the released ones, into the same page.
   const openTurn = () => {
     lastRelease = now();
@@ -112,7 +112,7 @@ export function pageWritePacer(intervalMs: number, now: () => number = () => per
     });
   };
   const release = () => {
-    timer = undefined;
+    scheduled = false;
     openTurn();
     const released = waiting;
     waiting = [];
@@ -127,7 +127,10 @@ export function pageWritePacer(intervalMs: number, now: () => number = () => per
     }
     return new Promise<void>((resolve) => {
       waiting.push(resolve);
-      timer ??= setTimeout(release, Math.max(0, lastRelease + intervalMs - at));
+      if (!scheduled) {
+        scheduled = true;
+        setTimeout(release, Math.max(0, lastRelease + intervalMs - at));
+      }
     });
   };
 }
