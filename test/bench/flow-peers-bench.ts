@@ -272,7 +272,7 @@ export async function runFlowPeersBench(context: BenchContext): Promise<SectionR
   }
   notes.push(
     'Two CCF-Catcher rows: `ccf flows → CSV file` is the product end to end (the compiled CLI: its start-up, which loads every command’s modules, reading, decoding, metering, CSV bytes to the file); `packets into flows` is reader + decoders + flow meter emitting one FlowRecord object per flow (the library form, what extractFlows yields), no CSV, compiled JavaScript in its own process: the measure of the issue’s “1.5 million packets/s into flows on one core”.',
-    'The mix averages about 4.3 packets per flow, so per-flow work dominates both rows: building the 95-column record or CSV line, the Community ID (one SHA-1 block per flow), the flow-table insert and removal. The meter alone on long synthetic conversations (bench/results/flows.md) shows the per-packet rate.',
+    'The mix averages about 4.3 packets per flow, so per-flow work dominates both rows: computing the flow’s 89 number columns into a record row or a CSV line, its text columns (Flow ID, addresses, timestamp), the Community ID (one SHA-1 block per flow), the flow-table insert and removal. The meter alone on long synthetic conversations (bench/results/flows.md) shows the per-packet rate.',
     'Rates are input packets (all packets of the capture or slice; every tool reads all of them) per CPU second (user + system, all threads and child processes, start-up included); wall-clock rates are shown too.',
     'Peak RSS is GNU time’s maximum resident set size of the process.',
     'The machine is shared (2 cores, other jobs running); compare the ratios measured in the same run.',
