@@ -12,7 +12,7 @@
 # are removed on exit, whatever happens.
 #
 # Usage: sudo models/training/lab/lab.sh [--out DIR] [--only scenario,scenario] [--list]
-# All 83 scenarios: about 35 minutes (sum of the scenario bounds; less on an idle machine).
+# All 84 scenarios: about 35 minutes (sum of the scenario bounds; less on an idle machine).
 # Needs: iproute2 tcpdump nginx-light openssh-server dnsmasq-base vsftpd iperf3 curl wget dnsutils
 #        nmap hping3 slowhttptest hydra apache2-utils openssl (see models/training/lab/README.md)
 set -euo pipefail
@@ -646,6 +646,23 @@ scenario_benign_web_parallel_wide() {
     esac'
 }
 
+# Browsing while an interactive SSH session and a rate-limited download (100 KB/s, ~20 s) stay open: a client whose
+# pair has long connections open while it fetches short pages. Held out, benign_mixed_slow's page fetches during its
+# SSH sessions were called slow_dos (8 flows: the pair's open-connection estimate near 0.9), and no benign scenario
+# had long connections next to short page fetches.
+scenario_benign_ssh_and_browse() {
+  timeout 40 sshpass -p "$LAB_PASS" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    "$LAB_USER@$VIC_IP" "for k in 1 2 3 4 5 6 7; do uptime; sleep 3; done" >/dev/null &
+  timeout 40 curl -s -o /dev/null --limit-rate 100k "http://$VIC_IP/big.bin" &
+  for round in $(seq 1 60); do
+    timeout 10 curl -s -o /dev/null "http://$VIC_IP/page$(( (round * 13) % 20 + 1 )).html"
+    if (( round % 4 == 0 )); then timeout 10 curl -sk -o /dev/null "https://$VIC_IP/page$(( round % 20 + 1 )).html"; fi
+    if (( round % 6 == 0 )); then timeout 5 dig +short +tries=1 "docs$round.lab.test" @"$VIC_IP" >/dev/null; fi
+    sleep "0.$(( round % 4 + 1 ))"
+  done
+  wait
+}
+
 setup_network
 start_servers
 command -v sshpass >/dev/null || { echo "lab: missing tool 'sshpass'" >&2; exit 1; }
@@ -737,4 +754,5 @@ run_scenario slow_dos_slowread_page 'DoS Slowhttptest' slow_dos atk scenario_slo
 run_scenario benign_web_scripted BENIGN benign atk scenario_benign_web_scripted
 run_scenario benign_api_client BENIGN benign atk scenario_benign_api_client
 run_scenario benign_web_parallel_wide BENIGN benign atk scenario_benign_web_parallel_wide
+run_scenario benign_ssh_and_browse BENIGN benign atk scenario_benign_ssh_and_browse
 log "done: captures and ground truth in $OUT_DIR"
