@@ -15,7 +15,7 @@ import {
   type IndexRequest,
   OpenSearchIndexer,
 } from '../platform/opensearch-indexer.js';
-import { toEcsDocument } from '../records/ecs-document.js';
+import { ecsDocumentJson } from '../records/ecs-document.js';
 import { decodePredictionMessage } from '../records/prediction-message.js';
 
 /**
@@ -58,7 +58,7 @@ export async function indexMskBatch(
         const message = decodePredictionMessage(Buffer.from(record.value, 'base64'));
         decoded.push({
           record,
-          request: { id: message.prediction.prediction_id, document: toEcsDocument(message) },
+          request: { id: message.prediction.prediction_id, document: ecsDocumentJson(message) },
         });
       } catch (error) {
         poison.push({

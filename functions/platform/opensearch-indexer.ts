@@ -40,7 +40,8 @@ export function createOpenSearchClient(connection: OpenSearchConnection): Client
 
 export interface IndexRequest {
   id: string;
-  document: EcsDocument;
+  /** The document, or its JSON text (`ecsDocumentJson`: sent as it is, not serialised again). */
+  document: EcsDocument | string;
 }
 
 export type IndexItemResult =
@@ -83,6 +84,32 @@ function statusOf(error: unknown): number | undefined {
   }
   return undefined;
 }
+
+/** The `_bulk` body as NDJSON text: documents given as text are copied into it, others serialised. */
+function bulkBody(index: string, requests: readonly IndexRequest[]): string {
+  const action = `{"index":{"_index":${JSON.stringify(index)},"_id":`;
+  let body = '';
+  for (const r of requests) {
+    const document = typeof r.document === 'string' ? r.document : JSON.stringify(r.document);
+    body += `${action}${JSON.stringify(r.id)}}}\n${document}\n`;
+  }
+  return body;
+}
+
+/** What the indexer reads of a `_bulk` answer (trimmed by `filter_path`): each item's status and error. */
+const bulkResponseSchema = z.object({
+  items: z
+    .array(
+      z.record(
+        z.string(),
+        z.object({
+          status: z.number().optional(),
+          error: z.object({ type: z.string().optional(), reason: z.string().nullish() }).nullish(),
+        }),
+      ),
+    )
+    .optional(),
+});
 
 export class OpenSearchIndexer {
   readonly client: Client;
@@ -190,13 +217,22 @@ export class OpenSearchIndexer {
   async #indexChunk(chunk: IndexRequest[], results: Map<string, IndexItemResult>): Promise<void> {
     let pending = chunk;
     for (let attempt = 0; pending.length > 0; attempt++) {
-      const body = pending.flatMap((r) => [{ index: { _index: this.index, _id: r.id } }, r.document]);
+      const body = bulkBody(this.index, pending);
       let items: BulkItem[];
       try {
         // Only what is read back: a full answer repeats index, id, version, seq_no and shard counts for every
         // document (~200 bytes each), which OpenSearch serialises and this process parses for nothing.
-        const response = await this.client.bulk({ body, filter_path: BULK_RESPONSE_FIELDS });
-        items = (response.body.items ?? []).map((item) => Object.values(item)[0] as BulkItem);
+        // Through the transport: the typed `bulk` API takes the body only as an array, which the client would
+        // serialise again; the transport sends NDJSON text as it is.
+        const response = await this.client.transport.request({
+          method: 'POST',
+          path: '/_bulk',
+          querystring: { filter_path: BULK_RESPONSE_FIELDS.join(',') },
+          bulkBody: body,
+        });
+        const parsed = bulkResponseSchema.safeParse(response.body);
+        if (!parsed.success) throw new Error(`unexpected _bulk answer: ${parsed.error.issues[0]?.message}`);
+        items = (parsed.data.items ?? []).map((item): BulkItem => Object.values(item)[0] ?? {});
       } catch (error) {
         const status = statusOf(error);
         if (status === 429 && attempt + 1 < this.#maxAttempts) {

@@ -12,6 +12,7 @@ import { toMskEvent } from '../../../functions/platform/kafka-msk-event.js';
 import { kafkaConnectionFrom } from '../../../functions/platform/kafka-publisher.js';
 import { createOpenSearchClient, OpenSearchIndexer } from '../../../functions/platform/opensearch-indexer.js';
 import {
+  ecsDocumentJson,
   ecsDocumentSchema,
   FLOWS_TEMPLATE_VERSION,
   featureFieldName,
@@ -33,6 +34,7 @@ import {
   mergeUnacknowledged,
   normalizeUnacknowledged,
   PoisonMessageError,
+  type PredictionMessage,
   subtractRanges,
   unacknowledgedCount,
   unacknowledgedOf,
@@ -402,6 +404,57 @@ describe('ECS document', () => {
       event: { type: ['info'] },
       ccf: { kind: 'packet', capture: { id: 'api' }, features: { len: 60 } },
     });
+  });
+});
+
+describe('ECS document as JSON text (what index-flows sends)', () => {
+  it('is the document toEcsDocument builds, for capture flows, IPv6, packets, odd values and snake_case clashes', () => {
+    const v6 = flowPrediction('cap-7', 2);
+    v6.input['Src IP'] = '2001:db8::1';
+    v6.input.ip_version = 6;
+    const messages = [
+      buildPredictionMessage({ ...flowPrediction('cap-7', 1), input: featuresInput(1) }, new Date(), {
+        s3_key: 'uploads/cap-7/a.pcap',
+      }),
+      buildPredictionMessage(v6, new Date()),
+      buildPredictionMessage(
+        {
+          ...flowPrediction('api', 1),
+          kind: 'packet',
+          capture_id: 'api',
+          prediction_id: 'p-2',
+          input: {
+            len: 60,
+            note: 'a "quoted"\\ text\n',
+            flag: true,
+            off: false,
+            gone: null,
+            tiny: 5e-324,
+            big: 1e21,
+            neg: -0,
+          },
+        },
+        new Date(),
+      ),
+      // Two columns with one snake_case name: the later value wins, as in the object.
+      buildPredictionMessage(
+        {
+          ...flowPrediction('cap-7', 3),
+          input: { ...flowPrediction('cap-7', 3).input, 'Flow Bytes/s': 1, 'Flow Bytes per s': 2 },
+        },
+        new Date(),
+      ),
+    ];
+    for (const message of messages) {
+      const text = ecsDocumentJson(message);
+      // What JSON.stringify of the object sends (-0 is written 0 either way).
+      const sent = JSON.parse(JSON.stringify(toEcsDocument(message)));
+      expect(JSON.parse(text)).toEqual(sent);
+      expect(ecsDocumentSchema.parse(JSON.parse(text))).toEqual(sent);
+    }
+    expect(JSON.parse(ecsDocumentJson(messages[3] as PredictionMessage)).ccf.features.flow_bytes_per_s).toBe(
+      2,
+    );
   });
 });
 
