@@ -91,8 +91,9 @@ export interface PredictDependencies {
 }
 
 /**
- * Lets requests through to the prediction store at most once per `intervalMs`, all the waiting ones together,
- * so that they share one page write (the store coalesces the predictions handed to it in one event-loop turn).
+ * Lets requests through to scoring and the prediction store at most once per `intervalMs`, all the waiting ones
+ * together, so that they share one model run and one page write (the scorer and the store coalesce what they
+ * are given in one event-loop turn).
  * Each page write costs ~1 ms of SDK CPU here and ~1.2 ms in dynalite whatever its size, so at 2,000 req/s
  * pages of ~2 requests (what a fast write gives when every request is sent on at once) cost more than a core;
  * paced, there are at most 1000 / intervalMs writes a second. A request that finds no write in the last
@@ -168,6 +169,10 @@ export async function predict(deps: PredictDependencies, request: PredictRequest
     input,
   });
 
+  // Paced before scoring, not only before storing: the requests released together are also scored together
+  // (one packet-model run for all of them instead of one per event-loop turn, ~25 µs each).
+  const paced = deps.pace?.();
+  if (paced) await paced;
   let drafts: PredictionDraft[];
   if (request.kind === 'packet') {
     const score = await deps.scorer.scorePacket(request.packet);
@@ -181,8 +186,6 @@ export async function predict(deps: PredictDependencies, request: PredictRequest
       return toPrediction('flow', { ...record }, score);
     });
   }
-  const paced = deps.pace?.();
-  if (paced) await paced;
   const predictions = await deps.predictions.putApiPredictions(drafts);
   await publishQuietly(deps.publisher, predictions);
 
