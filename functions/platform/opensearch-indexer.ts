@@ -88,12 +88,15 @@ function statusOf(error: unknown): number | undefined {
 /** The `_bulk` body as NDJSON text: documents given as text are copied into it, others serialised. */
 function bulkBody(index: string, requests: readonly IndexRequest[]): string {
   const action = `{"index":{"_index":${JSON.stringify(index)},"_id":`;
-  let body = '';
+  const lines: string[] = [];
   for (const r of requests) {
-    const document = typeof r.document === 'string' ? r.document : JSON.stringify(r.document);
-    body += `${action}${JSON.stringify(r.id)}}}\n${document}\n`;
+    lines.push(
+      `${action}${JSON.stringify(r.id)}}}`,
+      typeof r.document === 'string' ? r.document : JSON.stringify(r.document),
+    );
   }
-  return body;
+  lines.push('');
+  return lines.join('\n');
 }
 
 /** What the indexer reads of a `_bulk` answer (trimmed by `filter_path`): each item's status and error. */

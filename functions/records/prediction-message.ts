@@ -320,7 +320,8 @@ export class FeaturesLineEncoder {
     if (line.includes('"')) return undefined;
     const text = this.#text;
     const last = text.length - 1;
-    let json = '[';
+    // Parts joined once into a flat string (a `+=` rope would be held, piece by piece, until the message is sent).
+    const json: string[] = ['['];
     // Runs of number fields (with their commas) are copied as one slice once each number is checked in place.
     let run = 0;
     let start = 0;
@@ -333,14 +334,15 @@ export class FeaturesLineEncoder {
         return undefined;
       }
       if (text[i]) {
-        json += line.slice(run, start) + JSON.stringify(line.slice(start, end));
+        json.push(line.slice(run, start), JSON.stringify(line.slice(start, end)));
         run = end;
       } else if (!isJsonNumber(line, start, end)) {
         return undefined;
       }
       start = end + 1;
     }
-    return `${json}${line.slice(run)}]`;
+    json.push(line.slice(run), ']');
+    return json.join('');
   }
 }
 
@@ -408,7 +410,7 @@ export function encodePredictionMessage(message: PredictionMessage, inputValuesJ
   });
   if (!envelope.success) throw refuse(envelope.error.issues[0], prediction.prediction_id);
   if (inputValuesJson !== undefined)
-    return `${JSON.stringify(envelope.data).slice(0, -1)},"input_values":${inputValuesJson}}`;
+    return [JSON.stringify(envelope.data).slice(0, -1), ',"input_values":', inputValuesJson, '}'].join('');
   if (values) return JSON.stringify({ ...envelope.data, input_values: values });
   if (!isPredictionInput(input))
     throw refuse(
