@@ -174,7 +174,13 @@ def isolation_forest_to_onnx(
 
 
 def benign_envelope_to_onnx(
-    upper: np.ndarray, scale: np.ndarray, columns: list[int], n_features: int, doc: str, gate_feature: int
+    upper: np.ndarray,
+    scale: np.ndarray,
+    columns: list[int],
+    n_features: int,
+    doc: str,
+    gate_feature: int,
+    products: list[tuple[int, float, int]] | None = None,
 ) -> bytes:
     """The benign-envelope anomaly detector: how far a flow's context lies beyond everything the benign training
     flows showed, in units of the benign spread, on the worst column:
@@ -185,9 +191,28 @@ def benign_envelope_to_onnx(
     a floor. Unlike an isolation forest, whose random splits never fall outside the training range, the score keeps
     growing beyond the benign range: a flood with 100x the benign flow rate scores higher than one with 2x. The score
     is multiplied by (input[:, gate_feature] >= 0): a flow without context (-1) scores 0, "no evidence". Reads the
-    full model row (n_features wide), so the scorer hands it the classifier's input buffer as is."""
-    nodes = [
-        helper.make_node("Gather", [INPUT_NAME, "env_columns"], ["env_x"], name="env_gather", axis=1),
+    full model row (n_features wide), so the scorer hands it the classifier's input buffer as is.
+
+    `products` adds derived columns after `columns` (their `upper`/`scale` entries come last):
+    (a, c, b) -> (x[:, a] * c) * x[:, b] in float32, e.g. a flow's duration in seconds times ctx_pair_ended_1s."""
+    products = products or []
+    gather = "env_base" if products else "env_x"
+    nodes = [helper.make_node("Gather", [INPUT_NAME, "env_columns"], [gather], name="env_gather", axis=1)]
+    extra_init = []
+    if products:
+        nodes += [
+            helper.make_node("Gather", [INPUT_NAME, "prod_a_columns"], ["prod_a"], name="prod_gather_a", axis=1),
+            helper.make_node("Mul", ["prod_a", "prod_scale"], ["prod_a_scaled"], name="prod_scale_mul"),
+            helper.make_node("Gather", [INPUT_NAME, "prod_b_columns"], ["prod_b"], name="prod_gather_b", axis=1),
+            helper.make_node("Mul", ["prod_a_scaled", "prod_b"], ["prod_x"], name="prod_mul"),
+            helper.make_node("Concat", ["env_base", "prod_x"], ["env_x"], name="env_concat", axis=1),
+        ]
+        extra_init = [
+            numpy_helper.from_array(np.array([a for a, _, _ in products], dtype=np.int64), "prod_a_columns"),
+            numpy_helper.from_array(np.array([[c for _, c, _ in products]], dtype=np.float32), "prod_scale"),
+            numpy_helper.from_array(np.array([b for _, _, b in products], dtype=np.int64), "prod_b_columns"),
+        ]
+    nodes += [
         helper.make_node("Abs", ["env_x"], ["abs_x"], name="slog_abs"),
         helper.make_node("Add", ["abs_x", "slog_one"], ["abs_x1"], name="slog_add"),
         helper.make_node("Log", ["abs_x1"], ["log_abs"], name="slog_log"),
@@ -213,6 +238,7 @@ def benign_envelope_to_onnx(
             numpy_helper.from_array(np.asarray(scale, dtype=np.float32)[None, :], "env_scale"),
             numpy_helper.from_array(np.array([gate_feature], dtype=np.int64), "gate_index"),
             numpy_helper.from_array(np.array([0.0], dtype=np.float32), "gate_zero"),
+            *extra_init,
         ],
     )
     onx = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])

@@ -178,7 +178,7 @@ def write_lab_report(result: dict, path_md: str, path_json: str) -> None:
         "",
         "## Anomaly detector alone (held-out folds)",
         "",
-        "Benign envelope over the context columns (except ctx_pair_flows_1s), fitted on the benign lab flows of the training",
+        "Benign envelope over the context columns (except ctx_pair_flows_1s) and Flow Duration (s) x ctx_pair_ended_1s, fitted on the benign lab flows of the training",
         "scenarios only; threshold at <= 1/1000 of the out-of-fold validation benign flows (its own, not the combined",
         "policy's). It never sees an attack flow, so every family here is a family it was not trained on.",
         f"Benign FPR at its validation threshold: {cv['anomaly']['benign_fpr']}; ROC AUC benign vs attack: {cv['anomaly']['roc_auc']}.",
