@@ -25,6 +25,7 @@ const workerDataSchema = z.object({
   /** Whether the main thread publishes (an injected publisher), and whether that one reads inputs. */
   proxyPublisher: z.boolean(),
   publisherReadsInputs: z.boolean().optional(),
+  publisherReadsCsvInputs: z.boolean().optional(),
 });
 
 const toWorkerSchema = z.discriminatedUnion('type', [
@@ -38,7 +39,12 @@ const fromWorkerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start-failed'), message: z.string() }),
   z.object({ type: z.literal('result'), id: z.number(), outcomes: z.array(z.unknown()) }),
   z.object({ type: z.literal('failed'), id: z.number(), message: z.string() }),
-  z.object({ type: z.literal('publish'), id: z.number(), predictions: z.array(z.unknown()) }),
+  z.object({
+    type: z.literal('publish'),
+    id: z.number(),
+    predictions: z.array(z.unknown()),
+    csv: z.object({ columns: z.array(z.string()), lines: z.array(z.string()) }).optional(),
+  }),
 ]);
 
 const recordOutcomeSchema = z.object({ key: z.string(), outcome: z.string(), detail: z.string().optional() });
@@ -116,6 +122,7 @@ async function spawnWorker(
     settings: { ...settings },
     proxyPublisher: publisher !== undefined,
     ...(publisher?.readsInputs === undefined ? {} : { publisherReadsInputs: publisher.readsInputs }),
+    ...(publisher?.readsCsvInputs === undefined ? {} : { publisherReadsCsvInputs: publisher.readsCsvInputs }),
   };
   const worker = new Worker(BOOTSTRAP, { eval: true, workerData: data });
   const pending = new Map<number, { resolve: (o: RecordOutcome[]) => void; reject: (e: Error) => void }>();
@@ -156,7 +163,7 @@ async function spawnWorker(
             return;
           }
           // The predictions were built and checked by the worker's pipeline code: same process, same types.
-          target.publish(message.predictions as Prediction[]).then(
+          target.publish(message.predictions as Prediction[], message.csv).then(
             (result) => reply({ type: 'published', id: message.id, result }),
             (error: unknown) =>
               reply({
@@ -212,11 +219,16 @@ async function runWorker(): Promise<void> {
   const proxy: PredictionPublisher | undefined = data.proxyPublisher
     ? {
         ...(data.publisherReadsInputs === undefined ? {} : { readsInputs: data.publisherReadsInputs }),
-        publish(predictions) {
+        ...(data.publisherReadsCsvInputs === undefined
+          ? {}
+          : { readsCsvInputs: data.publisherReadsCsvInputs }),
+        publish(predictions, csv) {
           const id = nextPublish++;
           return new Promise<PublishResult>((resolve, reject) => {
             publishing.set(id, { resolve, reject });
-            port.postMessage({ type: 'publish', id, predictions });
+            port.postMessage(
+              csv ? { type: 'publish', id, predictions, csv } : { type: 'publish', id, predictions },
+            );
           });
         },
       }

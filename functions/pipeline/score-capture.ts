@@ -353,14 +353,17 @@ async function scorePart(
     const done = (async () => {
       await stored;
       await previous;
-      const published = await deps.publisher.publish(
-        rowReader && deps.publisher.readsInputs !== false
-          ? writing.map((p, i) => ({
-              ...p,
-              input: flowRecordFromCsv(storedColumns, writingLines[i] as string, 0),
-            }))
-          : writing,
-      );
+      const published =
+        rowReader && deps.publisher.readsCsvInputs === true
+          ? await deps.publisher.publish(writing, { columns: storedColumns, lines: writingLines })
+          : await deps.publisher.publish(
+              rowReader && deps.publisher.readsInputs !== false
+                ? writing.map((p, i) => ({
+                    ...p,
+                    input: flowRecordFromCsv(storedColumns, writingLines[i] as string, 0),
+                  }))
+                : writing,
+            );
       mergePublish(scored.publish, published);
     })();
     done.catch(() => undefined);

@@ -227,12 +227,19 @@ export interface PredictionRepository {
 
 /** Publishes predictions to the stream (Kafka topic `network_predictions`). Implemented by the streaming code. */
 export interface PredictionPublisher {
-  publish(predictions: Prediction[]): Promise<PublishResult>;
+  /**
+   * `csv`, when given, holds each prediction's flow as its features CSV line (one per prediction, same order):
+   * a publisher that says `readsCsvInputs` uses those lines instead of `Prediction.input`, so score-flows need
+   * not rebuild a ~110-field object per flow only for it to be serialised again.
+   */
+  publish(predictions: Prediction[], csv?: CsvInputs): Promise<PublishResult>;
   /**
    * `false` when `publish` never reads `Prediction.input` (the unconfigured publisher): score-flows then skips
    * rebuilding each flow's input object from its features line. Absent = it reads them.
    */
   readonly readsInputs?: boolean;
+  /** `true` when `publish` takes a capture's flows as `csv` lines (the Kafka publisher, message format v2). */
+  readonly readsCsvInputs?: boolean;
 }
 
 // ---------------------------------------------------------------- clock and ids
