@@ -144,161 +144,383 @@ export class TimestampParser {
   }
 }
 
-/** One flow in a key's window: its start, the value counted as distinct, share flags, duration and shape. */
-interface Entry {
-  readonly startUs: number;
-  /** Arrival number within the key: orders equal starts, so that which flow leaves first is deterministic. */
-  readonly seq: number;
-  readonly value: string | number;
-  readonly flag: number;
-  readonly durationUs: number;
-  readonly shape: number;
-}
-
-function entryBefore(a: Entry, b: Entry): boolean {
-  return a.startUs < b.startUs || (a.startUs === b.startUs && a.seq < b.seq);
-}
-
-/** Binary min-heap of entries, earliest start first. */
-class EntryHeap {
-  private readonly items: Entry[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  peek(): Entry | undefined {
-    return this.items[0];
-  }
-
-  push(entry: Entry): void {
-    const items = this.items;
-    let i = items.length;
-    items.push(entry);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = items[parent] as Entry;
-      if (!entryBefore(entry, p)) break;
-      items[i] = p;
-      i = parent;
-    }
-    items[i] = entry;
-  }
-
-  pop(): Entry | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (top === undefined || last === undefined || items.length === 0) return top;
-    const n = items.length;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && entryBefore(items[right] as Entry, items[left] as Entry) ? right : left;
-      const c = items[child] as Entry;
-      if (!entryBefore(c, last)) break;
-      items[i] = c;
-      i = child;
-    }
-    items[i] = last;
-    return top;
-  }
-}
-
-/**
- * Binary min-heap of numbers (start times; only their count matters). A second copy of the heap on purpose: one
- * generic heap with a comparator callback measured 30-40% slower for FlowContext.next (inference bench, same
- * machine, old and new alternated), because the callback is not inlined at the shared call site.
+/*
+ * The state below is struct-of-arrays on purpose. Held as objects (an Entry per flow and map, a KeyWindow with two
+ * Maps and up to three heaps per key, a string per key) it was ~200 MB of small objects for a 115 MB capture (86,912
+ * flows), and the parse thread's GC took 1.2 s instead of 0.3 s. Here every flow and key is a row of typed arrays,
+ * addresses are numbers interned once, and nothing is allocated per flow except the result object.
  */
-class NumberHeap {
-  private readonly items: number[] = [];
 
+/** Interned ids stay below this, so that two of them (and a service code) make one exact key number (< 2^53). */
+const ID_LIMIT = 2 ** 26;
+const NO_ID = -1;
+/** Service codes of integer ports 0-65535 and protocols 0-255 are below this; other values are interned above it. */
+const ODD_SERVICE_BASE = 2 ** 24;
+
+function grownF64(a: Float64Array, length: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(length);
+  b.set(a);
+  return b;
+}
+
+function grownI32(a: Int32Array, length: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(length);
+  b.set(a);
+  return b;
+}
+
+function grownU8(a: Uint8Array, length: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(length);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Strings (addresses) to small ids, reference-counted: an id is released with the last key or held flow that uses
+ * it, so memory stays bounded by the keys and flows held (a spoofed-source flood brings a new address per flow).
+ */
+class Interner {
+  private readonly ids = new Map<string, number>();
+  private readonly names: string[] = [];
+  private refs = new Int32Array(256);
+  private readonly freeIds: number[] = [];
+  private nextId = 0;
+
+  /** Id of `text`, with one reference taken. */
+  acquire(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      id = this.freeIds.pop();
+      if (id === undefined) {
+        id = this.nextId++;
+        // Over 67 M distinct strings held at once would need many GB of flows first; fail rather than collide.
+        if (id >= ID_LIMIT) throw new RangeError(`FlowContext: more than ${ID_LIMIT} distinct values held`);
+        if (id >= this.refs.length) this.refs = grownI32(this.refs, this.refs.length * 2);
+      }
+      this.ids.set(text, id);
+      this.names[id] = text;
+    }
+    this.refs[id] = (this.refs[id] as number) + 1;
+    return id;
+  }
+
+  retain(id: number): void {
+    this.refs[id] = (this.refs[id] as number) + 1;
+  }
+
+  release(id: number): void {
+    const left = (this.refs[id] as number) - 1;
+    this.refs[id] = left;
+    if (left === 0) {
+      this.ids.delete(this.names[id] as string);
+      this.names[id] = '';
+      this.freeIds.push(id);
+    }
+  }
+
+  /** Ids held (for tests of the memory bound). */
   get size(): number {
-    return this.items.length;
-  }
-
-  peek(): number | undefined {
-    return this.items[0];
-  }
-
-  push(value: number): void {
-    const items = this.items;
-    let i = items.length;
-    items.push(value);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = items[parent] as number;
-      if (value >= p) break;
-      items[i] = p;
-      i = parent;
-    }
-    items[i] = value;
-  }
-
-  pop(): void {
-    const items = this.items;
-    const last = items.pop();
-    if (last === undefined || items.length === 0) return;
-    const n = items.length;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && (items[right] as number) < (items[left] as number) ? right : left;
-      const c = items[child] as number;
-      if (c >= last) break;
-      items[i] = c;
-      i = child;
-    }
-    items[i] = last;
+    return this.ids.size;
   }
 }
 
 /**
- * Flows of one key inside the window, in a min-heap on start time; with running distinct counts, flags for the
- * shares and a second heap of the starts within the rate window (the last second).
+ * Blocks of 2^k doubles in one growable Float64Array, recycled per size class (a freed block holds the offset of
+ * the next free block of its class). Offsets stay valid when the array grows; `data` does not.
+ */
+class Arena {
+  data = new Float64Array(4096);
+  private top = 0;
+  private readonly freeHeads: number[] = new Array<number>(32).fill(-1);
+
+  alloc(sizeClass: number): number {
+    const head = this.freeHeads[sizeClass] as number;
+    if (head >= 0) {
+      this.freeHeads[sizeClass] = this.data[head] as number;
+      return head;
+    }
+    const off = this.top;
+    const end = off + 2 ** sizeClass;
+    if (end > this.data.length) this.data = grownF64(this.data, Math.max(end, this.data.length * 2));
+    this.top = end;
+    return off;
+  }
+
+  release(off: number, sizeClass: number): void {
+    this.data[off] = this.freeHeads[sizeClass] as number;
+    this.freeHeads[sizeClass] = off;
+  }
+}
+
+/** Min-heap push of `value` onto the `size` numbers at `off`. */
+function pushNumber(data: Float64Array, off: number, size: number, value: number): void {
+  let i = size;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const p = data[off + parent] as number;
+    if (value >= p) break;
+    data[off + i] = p;
+    i = parent;
+  }
+  data[off + i] = value;
+}
+
+/** Min-heap pop of the `size` (> 0) numbers at `off`. */
+function popNumber(data: Float64Array, off: number, size: number): void {
+  const n = size - 1;
+  if (n === 0) return;
+  const last = data[off + n] as number;
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= n) break;
+    const right = left + 1;
+    const l = data[off + left] as number;
+    const child = right < n && (data[off + right] as number) < l ? right : left;
+    const c = data[off + child] as number;
+    if (c >= last) break;
+    data[off + i] = c;
+    i = child;
+  }
+  data[off + i] = last;
+}
+
+/**
+ * Counts per (key slot, value), for the distinct values and shapes of each key: open addressing with linear
+ * probing and backward-shift deletion (no tombstones). Values compare as a Map's keys do (SameValueZero).
+ */
+class CountTable {
+  private slots = new Int32Array(1024).fill(NO_ID);
+  private values = new Float64Array(1024);
+  private counts = new Int32Array(1024);
+  private hashes = new Int32Array(1024);
+  private mask = 1023;
+  private used = 0;
+
+  get(slot: number, value: number): number {
+    const mask = this.mask;
+    const slots = this.slots;
+    for (let i = hashOf(slot, value) & mask; ; i = (i + 1) & mask) {
+      const s = slots[i] as number;
+      if (s === NO_ID) return 0;
+      if (s === slot && sameValueZero(this.values[i] as number, value)) return this.counts[i] as number;
+    }
+  }
+
+  /** Adds one to (slot, value); returns the new count. */
+  increment(slot: number, value: number): number {
+    if ((this.used + 1) * 2 > this.slots.length) this.grow();
+    const hash = hashOf(slot, value);
+    const mask = this.mask;
+    const slots = this.slots;
+    for (let i = hash & mask; ; i = (i + 1) & mask) {
+      const s = slots[i] as number;
+      if (s === NO_ID) {
+        slots[i] = slot;
+        this.values[i] = value;
+        this.counts[i] = 1;
+        this.hashes[i] = hash;
+        this.used++;
+        return 1;
+      }
+      if (s === slot && sameValueZero(this.values[i] as number, value)) {
+        const count = (this.counts[i] as number) + 1;
+        this.counts[i] = count;
+        return count;
+      }
+    }
+  }
+
+  /** Takes one from (slot, value), which must be counted; returns the new count (0: removed). */
+  decrement(slot: number, value: number): number {
+    const mask = this.mask;
+    const slots = this.slots;
+    let i = hashOf(slot, value) & mask;
+    while (!((slots[i] as number) === slot && sameValueZero(this.values[i] as number, value)))
+      i = (i + 1) & mask;
+    const count = (this.counts[i] as number) - 1;
+    if (count > 0) {
+      this.counts[i] = count;
+      return count;
+    }
+    // Backward shift: move later entries of the probe run into the hole when their home is at or before it.
+    for (let j = (i + 1) & mask; (slots[j] as number) !== NO_ID; j = (j + 1) & mask) {
+      const home = (this.hashes[j] as number) & mask;
+      if (((j - home) & mask) >= ((j - i) & mask)) {
+        slots[i] = slots[j] as number;
+        this.values[i] = this.values[j] as number;
+        this.counts[i] = this.counts[j] as number;
+        this.hashes[i] = this.hashes[j] as number;
+        i = j;
+      }
+    }
+    slots[i] = NO_ID;
+    this.used--;
+    return 0;
+  }
+
+  private grow(): void {
+    const { slots, values, counts, hashes } = this;
+    const capacity = slots.length * 2;
+    this.slots = new Int32Array(capacity).fill(NO_ID);
+    this.values = new Float64Array(capacity);
+    this.counts = new Int32Array(capacity);
+    this.hashes = new Int32Array(capacity);
+    this.mask = capacity - 1;
+    for (let j = 0; j < slots.length; j++) {
+      const s = slots[j] as number;
+      if (s === NO_ID) continue;
+      const hash = hashes[j] as number;
+      let i = hash & this.mask;
+      while ((this.slots[i] as number) !== NO_ID) i = (i + 1) & this.mask;
+      this.slots[i] = s;
+      this.values[i] = values[j] as number;
+      this.counts[i] = counts[j] as number;
+      this.hashes[i] = hash;
+    }
+  }
+}
+
+function sameValueZero(a: number, b: number): boolean {
+  // biome-ignore lint/suspicious/noSelfCompare: NaN equals NaN as Map keys (SameValueZero).
+  return a === b || (a !== a && b !== b);
+}
+
+/** Code of an integer port 0-65535 with an integer protocol 0-255 (below ODD_SERVICE_BASE); -1 for other values. */
+function serviceCode(port: number, protocol: number): number {
+  const valid =
+    Number.isInteger(port) && port >= 0 && port <= 0xffff && Number.isInteger(protocol) && protocol >= 0;
+  return valid && protocol <= 0xff ? port * 256 + protocol : -1;
+}
+
+const hashScratch = new Float64Array(1);
+const hashWords = new Uint32Array(hashScratch.buffer);
+
+function hashOf(slot: number, value: number): number {
+  let lo: number;
+  let hi: number;
+  // biome-ignore lint/suspicious/noSelfCompare: every NaN (and -0 with 0) must hash alike, as they compare alike.
+  if (value !== value) {
+    lo = 0;
+    hi = 0x7ff80000;
+  } else {
+    hashScratch[0] = value === 0 ? 0 : value;
+    lo = hashWords[0] as number;
+    hi = hashWords[1] as number;
+  }
+  let h = Math.imul(slot ^ 0x27d4eb2f, 0x85ebca6b) ^ lo;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ hi;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * Keyed windows: per key (a slot, a row of the arrays below) the flows inside the window in a min-heap on start
+ * time, running distinct counts, flags for the shares and, where the rate is read (the pair map), a heap of the
+ * starts within the rate window (the last second) and one of the ends.
  *
  * Ordered by start, not by arrival: flows are emitted when they end, so a long flow arrives after shorter ones
  * that started later, and concurrent connections (an HTTP flood) end in any order. Keeping arrival order (as an
  * earlier version did) let an old long flow sit behind younger ones, never evicted, and counted it in the last
  * second's rate. A heap evicts the earliest start whatever the arrival order, O(log n) per flow.
+ *
+ * The number of keys is bounded: keys that no later flow can reach are swept periodically; when the map is full
+ * even so, the oldest-created keys go first (Map insertion order), an eighth of the map at a time so that a stream
+ * of new keys (a scan) costs one sweep per `maxKeys / 8` keys, and the result stays deterministic.
  */
-class KeyWindow {
-  private readonly window = new EntryHeap();
-  /**
-   * Starts of the held flows that are within the rate window of `latestUs` (a subset of `window`); kept only
-   * where the rate is read (the pair map).
-   */
-  private readonly rate: NumberHeap | undefined;
-  private seq = 0;
-  shapes = new Map<number, number>();
-  durationSumUs = 0;
-  latestUs = Number.NEGATIVE_INFINITY;
-  distinct = new Map<string | number, number>();
-  unanswered = 0;
-  payload = 0;
-  /** Whether the last flow added started before the rate window (it counts for itself only). */
-  private lastBeforeRate = false;
-  /**
-   * Ends of the key's flows within the rate window of `latestEndUs` (pair map only). Separate from `window`: a
-   * flow's end and its start are not in the same order across flows, and a long flow that started before the
-   * start window still ended now.
-   */
-  private readonly ends: NumberHeap | undefined;
-  private latestEndUs = Number.NEGATIVE_INFINITY;
-  /** Whether the last flow added ended before the rate window of the latest end (it counts for itself only). */
-  private lastEndedBefore = false;
+class KeyedWindows {
+  private readonly slotOf = new Map<number, number>();
+  private readonly freeSlots: number[] = [];
+  private slotCount = 0;
+  private readonly arena = new Arena();
+  /** (slot, value) counts for the distinct values; (slot, shape) counts in `shapes` (pair map only). */
+  private readonly distinct = new CountTable();
+  private readonly shapes = new CountTable();
 
-  constructor(withRate: boolean) {
-    this.rate = withRate ? new NumberHeap() : undefined;
-    this.ends = withRate ? new NumberHeap() : undefined;
+  // Per key slot.
+  latestUs = new Float64Array(64);
+  private seq = new Float64Array(64);
+  private winOff = new Int32Array(64);
+  private winClass = new Uint8Array(64);
+  /** Flows held (the window heap's size). */
+  size = new Int32Array(64);
+  distinctSize = new Int32Array(64);
+  durationSumUs = new Float64Array(64);
+  unanswered = new Int32Array(64);
+  payload = new Int32Array(64);
+  /** Starts of the held flows within the rate window of the latest start (a subset of the window). */
+  private rateOff = new Int32Array(64);
+  private rateClass = new Uint8Array(64);
+  private rateSize = new Int32Array(64);
+  /**
+   * Ends of the key's flows within the rate window of the latest end. Separate from the window: a flow's end and
+   * its start are not in the same order across flows, and a long flow that started before the start window still
+   * ended now.
+   */
+  private endOff = new Int32Array(64);
+  private endClass = new Uint8Array(64);
+  private endSize = new Int32Array(64);
+  private latestEndUs = new Float64Array(64);
+  /** Whether the last flow added started before the rate window (it counts for itself only). */
+  private lastBeforeRate = new Uint8Array(64);
+  /** Whether the last flow added ended before the rate window of the latest end (it counts for itself only). */
+  private lastEndedBefore = new Uint8Array(64);
+  /** Interned ids the key holds (released with it). */
+  private keyIdA = new Int32Array(64);
+  private keyIdB = new Int32Array(64);
+  private keyOddService = new Int32Array(64);
+
+  // Per held flow (an entry); the window heaps hold entry numbers.
+  private entryStart = new Float64Array(256);
+  /** Arrival number within the key: orders equal starts, so that which flow leaves first is deterministic. */
+  private entrySeq = new Float64Array(256);
+  private entryValue = new Float64Array(256);
+  private entryFlag = new Uint8Array(256);
+  private entryDuration = new Float64Array(256);
+  private entryShape = new Float64Array(256);
+  private readonly freeEntries: number[] = [];
+  private entryCount = 0;
+
+  constructor(
+    private readonly maxKeys: number,
+    private readonly withRate: boolean,
+    /** Values are ids of `ips` (held while the flow is) rather than plain numbers. */
+    private readonly valuesAreIps: boolean,
+    private readonly ips: Interner,
+    private readonly oddServices: Interner,
+  ) {}
+
+  /** Slot of `key`, created (taking references on the ids) when absent. */
+  touch(key: number, idA: number, idB: number, oddService: number, sweepBeforeUs: number): number {
+    let slot = this.slotOf.get(key);
+    if (slot === undefined) {
+      if (this.slotOf.size >= this.maxKeys) {
+        this.sweep(sweepBeforeUs);
+        const keep = this.maxKeys - Math.max(1, this.maxKeys >> 3);
+        for (const [first, s] of this.slotOf) {
+          if (this.slotOf.size <= keep) break;
+          this.slotOf.delete(first);
+          this.drop(s);
+        }
+      }
+      slot = this.newSlot(idA, idB, oddService);
+      this.slotOf.set(key, slot);
+    }
+    return slot;
   }
 
-  get size(): number {
-    return this.window.size;
+  /** Drops keys whose latest flow started before `beforeUs`. */
+  sweep(beforeUs: number): void {
+    for (const [key, slot] of this.slotOf) {
+      if ((this.latestUs[slot] as number) < beforeUs) {
+        this.slotOf.delete(key);
+        this.drop(slot);
+      }
+    }
+  }
+
+  get keys(): number {
+    return this.slotOf.size;
   }
 
   /**
@@ -308,8 +530,9 @@ class KeyWindow {
    * `windowUs`, so every start in the rate heap is also in the window.
    */
   add(
+    slot: number,
     startUs: number,
-    value: string | number,
+    value: number,
     flag: number,
     durationUs: number,
     shape: number,
@@ -317,108 +540,288 @@ class KeyWindow {
     rateUs: number,
     maxFlows: number,
   ): void {
-    if (startUs > this.latestUs) this.latestUs = startUs;
-    const rate = this.rate;
-    const rateOldest = this.latestUs - rateUs;
-    if (rate !== undefined) while (rate.size > 0 && (rate.peek() as number) < rateOldest) rate.pop();
-    const oldest = this.latestUs - windowUs;
-    for (let e = this.window.peek(); e !== undefined; e = this.window.peek()) {
-      if (e.startUs >= oldest && this.window.size < maxFlows) break;
-      this.window.pop();
+    let latestUs = this.latestUs[slot] as number;
+    if (startUs > latestUs) {
+      latestUs = startUs;
+      this.latestUs[slot] = startUs;
+    }
+    const withRate = this.withRate;
+    const rateOldest = latestUs - rateUs;
+    if (withRate) {
+      const off = this.rateOff[slot] as number;
+      let n = this.rateSize[slot] as number;
+      const data = this.arena.data;
+      while (n > 0 && (data[off] as number) < rateOldest) popNumber(data, off, n--);
+      this.rateSize[slot] = n;
+    }
+    const oldest = latestUs - windowUs;
+    for (let n = this.size[slot] as number; n > 0; n--) {
+      const data = this.arena.data;
+      const off = this.winOff[slot] as number;
+      const e = data[off] as number;
+      const eStart = this.entryStart[e] as number;
+      if (eStart >= oldest && n < maxFlows) break;
+      this.popEntry(data, off, n);
+      this.size[slot] = n - 1;
       // Evicted for the cap while inside the rate window: it is the earliest start there too.
-      if (rate !== undefined && e.startUs >= rateOldest) rate.pop();
-      this.forget(e);
-    }
-    this.window.push({ startUs, seq: this.seq++, value, flag, durationUs, shape });
-    this.lastBeforeRate = startUs < rateOldest;
-    if (rate !== undefined && !this.lastBeforeRate) rate.push(startUs);
-    this.durationSumUs += durationUs;
-    this.shapes.set(shape, (this.shapes.get(shape) ?? 0) + 1);
-    this.distinct.set(value, (this.distinct.get(value) ?? 0) + 1);
-    if (flag & 1) this.unanswered++;
-    if (flag & 2) this.payload++;
-    const ends = this.ends;
-    if (ends !== undefined) {
-      const endUs = startUs + durationUs;
-      if (endUs > this.latestEndUs) this.latestEndUs = endUs;
-      const endOldest = this.latestEndUs - rateUs;
-      while (ends.size > 0 && (ends.peek() as number) < endOldest) ends.pop();
-      this.lastEndedBefore = endUs < endOldest;
-      if (!this.lastEndedBefore) {
-        // Past the cap the earliest end leaves (the count saturates, like the others).
-        if (ends.size >= maxFlows) ends.pop();
-        ends.push(endUs);
+      if (withRate && eStart >= rateOldest) {
+        const r = this.rateSize[slot] as number;
+        popNumber(data, this.rateOff[slot] as number, r);
+        this.rateSize[slot] = r - 1;
       }
+      this.forget(slot, e);
     }
+    const e = this.newEntry(startUs, this.seq[slot] as number, value, flag, durationUs, shape);
+    this.seq[slot] = (this.seq[slot] as number) + 1;
+    this.pushEntry(slot, e);
+    const beforeRate = startUs < rateOldest;
+    this.lastBeforeRate[slot] = beforeRate ? 1 : 0;
+    if (withRate && !beforeRate) this.pushNumberTo(slot, false, startUs);
+    this.durationSumUs[slot] = (this.durationSumUs[slot] as number) + durationUs;
+    if (withRate) this.shapes.increment(slot, shape);
+    if (this.distinct.increment(slot, value) === 1)
+      this.distinctSize[slot] = (this.distinctSize[slot] as number) + 1;
+    if (this.valuesAreIps) this.ips.retain(value);
+    if (flag & 1) this.unanswered[slot] = (this.unanswered[slot] as number) + 1;
+    if (flag & 2) this.payload[slot] = (this.payload[slot] as number) + 1;
+    if (withRate) {
+      const endUs = startUs + durationUs;
+      let latestEndUs = this.latestEndUs[slot] as number;
+      if (endUs > latestEndUs) {
+        latestEndUs = endUs;
+        this.latestEndUs[slot] = endUs;
+      }
+      const endOldest = latestEndUs - rateUs;
+      const data = this.arena.data;
+      const off = this.endOff[slot] as number;
+      let n = this.endSize[slot] as number;
+      while (n > 0 && (data[off] as number) < endOldest) popNumber(data, off, n--);
+      const endedBefore = endUs < endOldest;
+      this.lastEndedBefore[slot] = endedBefore ? 1 : 0;
+      if (!endedBefore && n >= maxFlows) {
+        // Past the cap the earliest end leaves (the count saturates, like the others).
+        popNumber(data, off, n--);
+      }
+      this.endSize[slot] = n;
+      if (!endedBefore) this.pushNumberTo(slot, true, endUs);
+    }
+  }
+
+  /** Count of `value` among the key's held flows. */
+  countOf(slot: number, value: number): number {
+    return this.distinct.get(slot, value);
+  }
+
+  /** Count of `shape` among the key's held flows (pair map only). */
+  shapeCount(slot: number, shape: number): number {
+    return this.shapes.get(slot, shape);
   }
 
   /**
    * Flows that ended within the rate window of the latest end, plus the last flow added if it did not (0 without
    * a rate heap).
    */
-  ended(): number {
-    return (this.ends?.size ?? 0) + (this.lastEndedBefore ? 1 : 0);
+  ended(slot: number): number {
+    return this.withRate ? (this.endSize[slot] as number) + (this.lastEndedBefore[slot] as number) : 0;
   }
 
   /**
    * Flows that started within the rate window of the latest start, plus the last flow added if it did not
    * (0 without a rate heap).
    */
-  recent(): number {
-    return (this.rate?.size ?? 0) + (this.lastBeforeRate ? 1 : 0);
+  recent(slot: number): number {
+    return this.withRate ? (this.rateSize[slot] as number) + (this.lastBeforeRate[slot] as number) : 0;
   }
 
-  private forget(e: Entry): void {
-    const left = (this.distinct.get(e.value) ?? 1) - 1;
-    if (left === 0) this.distinct.delete(e.value);
-    else this.distinct.set(e.value, left);
-    if (e.flag & 1) this.unanswered--;
-    if (e.flag & 2) this.payload--;
-    this.durationSumUs -= e.durationUs;
-    const same = (this.shapes.get(e.shape) ?? 1) - 1;
-    if (same === 0) this.shapes.delete(e.shape);
-    else this.shapes.set(e.shape, same);
+  private forget(slot: number, e: number): void {
+    const value = this.entryValue[e] as number;
+    if (this.distinct.decrement(slot, value) === 0)
+      this.distinctSize[slot] = (this.distinctSize[slot] as number) - 1;
+    if (this.valuesAreIps) this.ips.release(value);
+    const flag = this.entryFlag[e] as number;
+    if (flag & 1) this.unanswered[slot] = (this.unanswered[slot] as number) - 1;
+    if (flag & 2) this.payload[slot] = (this.payload[slot] as number) - 1;
+    this.durationSumUs[slot] = (this.durationSumUs[slot] as number) - (this.entryDuration[e] as number);
+    if (this.withRate) this.shapes.decrement(slot, this.entryShape[e] as number);
+    this.freeEntries.push(e);
   }
-}
 
-/**
- * Keyed windows with a bound on the number of keys: keys that no later flow can reach are swept periodically; when
- * the map is full even so, the oldest-created keys go first (Map insertion order), an eighth of the map at a time
- * so that a stream of new keys (a scan) costs one sweep per `maxKeys / 8` keys, and the result stays deterministic.
- */
-class KeyedWindows {
-  private readonly windows = new Map<string, KeyWindow>();
-  constructor(
-    private readonly maxKeys: number,
-    private readonly withRate = false,
-  ) {}
+  /** Removes a key: its flows, counts, blocks and id references. */
+  private drop(slot: number): void {
+    const data = this.arena.data;
+    const off = this.winOff[slot] as number;
+    for (let n = this.size[slot] as number; n > 0; n--) this.forget(slot, data[off + n - 1] as number);
+    this.size[slot] = 0;
+    this.arena.release(off, this.winClass[slot] as number);
+    if (this.withRate) {
+      this.arena.release(this.rateOff[slot] as number, this.rateClass[slot] as number);
+      this.arena.release(this.endOff[slot] as number, this.endClass[slot] as number);
+    }
+    const a = this.keyIdA[slot] as number;
+    const b = this.keyIdB[slot] as number;
+    const odd = this.keyOddService[slot] as number;
+    if (a !== NO_ID) this.ips.release(a);
+    if (b !== NO_ID) this.ips.release(b);
+    if (odd !== NO_ID) this.oddServices.release(odd);
+    this.freeSlots.push(slot);
+  }
 
-  touch(key: string, sweepBeforeUs: number): KeyWindow {
-    let w = this.windows.get(key);
-    if (w === undefined) {
-      if (this.windows.size >= this.maxKeys) {
-        this.sweep(sweepBeforeUs);
-        const keep = this.maxKeys - Math.max(1, this.maxKeys >> 3);
-        for (const first of this.windows.keys()) {
-          if (this.windows.size <= keep) break;
-          this.windows.delete(first);
-        }
+  private newSlot(idA: number, idB: number, oddService: number): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      slot = this.slotCount++;
+      if (slot >= this.size.length) this.growSlots(this.size.length * 2);
+    }
+    this.latestUs[slot] = Number.NEGATIVE_INFINITY;
+    this.seq[slot] = 0;
+    this.winOff[slot] = this.arena.alloc(0);
+    this.winClass[slot] = 0;
+    this.size[slot] = 0;
+    this.distinctSize[slot] = 0;
+    this.durationSumUs[slot] = 0;
+    this.unanswered[slot] = 0;
+    this.payload[slot] = 0;
+    this.lastBeforeRate[slot] = 0;
+    this.lastEndedBefore[slot] = 0;
+    if (this.withRate) {
+      this.rateOff[slot] = this.arena.alloc(0);
+      this.rateClass[slot] = 0;
+      this.rateSize[slot] = 0;
+      this.endOff[slot] = this.arena.alloc(0);
+      this.endClass[slot] = 0;
+      this.endSize[slot] = 0;
+      this.latestEndUs[slot] = Number.NEGATIVE_INFINITY;
+    }
+    this.keyIdA[slot] = idA;
+    this.keyIdB[slot] = idB;
+    this.keyOddService[slot] = oddService;
+    if (idA !== NO_ID) this.ips.retain(idA);
+    if (idB !== NO_ID) this.ips.retain(idB);
+    if (oddService !== NO_ID) this.oddServices.retain(oddService);
+    return slot;
+  }
+
+  private growSlots(length: number): void {
+    this.latestUs = grownF64(this.latestUs, length);
+    this.seq = grownF64(this.seq, length);
+    this.winOff = grownI32(this.winOff, length);
+    this.winClass = grownU8(this.winClass, length);
+    this.size = grownI32(this.size, length);
+    this.distinctSize = grownI32(this.distinctSize, length);
+    this.durationSumUs = grownF64(this.durationSumUs, length);
+    this.unanswered = grownI32(this.unanswered, length);
+    this.payload = grownI32(this.payload, length);
+    this.rateOff = grownI32(this.rateOff, length);
+    this.rateClass = grownU8(this.rateClass, length);
+    this.rateSize = grownI32(this.rateSize, length);
+    this.endOff = grownI32(this.endOff, length);
+    this.endClass = grownU8(this.endClass, length);
+    this.endSize = grownI32(this.endSize, length);
+    this.latestEndUs = grownF64(this.latestEndUs, length);
+    this.lastBeforeRate = grownU8(this.lastBeforeRate, length);
+    this.lastEndedBefore = grownU8(this.lastEndedBefore, length);
+    this.keyIdA = grownI32(this.keyIdA, length);
+    this.keyIdB = grownI32(this.keyIdB, length);
+    this.keyOddService = grownI32(this.keyOddService, length);
+  }
+
+  private newEntry(
+    startUs: number,
+    seq: number,
+    value: number,
+    flag: number,
+    durationUs: number,
+    shape: number,
+  ): number {
+    let e = this.freeEntries.pop();
+    if (e === undefined) {
+      e = this.entryCount++;
+      if (e >= this.entryStart.length) {
+        const length = this.entryStart.length * 2;
+        this.entryStart = grownF64(this.entryStart, length);
+        this.entrySeq = grownF64(this.entrySeq, length);
+        this.entryValue = grownF64(this.entryValue, length);
+        this.entryFlag = grownU8(this.entryFlag, length);
+        this.entryDuration = grownF64(this.entryDuration, length);
+        this.entryShape = grownF64(this.entryShape, length);
       }
-      w = new KeyWindow(this.withRate);
-      this.windows.set(key, w);
     }
-    return w;
+    this.entryStart[e] = startUs;
+    this.entrySeq[e] = seq;
+    this.entryValue[e] = value;
+    this.entryFlag[e] = flag;
+    this.entryDuration[e] = durationUs;
+    this.entryShape[e] = shape;
+    return e;
   }
 
-  /** Drops keys whose latest flow started before `beforeUs`. */
-  sweep(beforeUs: number): void {
-    for (const [key, w] of this.windows) {
-      if (w.latestUs < beforeUs) this.windows.delete(key);
-    }
+  private before(a: number, b: number): boolean {
+    const sa = this.entryStart[a] as number;
+    const sb = this.entryStart[b] as number;
+    return sa < sb || (sa === sb && (this.entrySeq[a] as number) < (this.entrySeq[b] as number));
   }
 
-  get size(): number {
-    return this.windows.size;
+  private pushEntry(slot: number, e: number): void {
+    const n = this.size[slot] as number;
+    if (n === 2 ** (this.winClass[slot] as number)) {
+      this.winOff[slot] = this.moveBlock(this.winOff[slot] as number, this.winClass[slot] as number, n);
+      this.winClass[slot] = (this.winClass[slot] as number) + 1;
+    }
+    const data = this.arena.data;
+    const off = this.winOff[slot] as number;
+    let i = n;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = data[off + parent] as number;
+      if (!this.before(e, p)) break;
+      data[off + i] = p;
+      i = parent;
+    }
+    data[off + i] = e;
+    this.size[slot] = n + 1;
+  }
+
+  /** Pops the earliest entry of the `size` (> 0) at `off`. */
+  private popEntry(data: Float64Array, off: number, size: number): void {
+    const n = size - 1;
+    if (n === 0) return;
+    const last = data[off + n] as number;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const l = data[off + left] as number;
+      const child = right < n && this.before(data[off + right] as number, l) ? right : left;
+      const c = data[off + child] as number;
+      if (!this.before(c, last)) break;
+      data[off + i] = c;
+      i = child;
+    }
+    data[off + i] = last;
+  }
+
+  /** Pushes onto the rate heap (or the ends heap) of `slot`, growing its block when full. */
+  private pushNumberTo(slot: number, toEnds: boolean, value: number): void {
+    const offs = toEnds ? this.endOff : this.rateOff;
+    const classes = toEnds ? this.endClass : this.rateClass;
+    const sizes = toEnds ? this.endSize : this.rateSize;
+    const n = sizes[slot] as number;
+    if (n === 2 ** (classes[slot] as number)) {
+      offs[slot] = this.moveBlock(offs[slot] as number, classes[slot] as number, n);
+      classes[slot] = (classes[slot] as number) + 1;
+    }
+    pushNumber(this.arena.data, offs[slot] as number, n, value);
+    sizes[slot] = n + 1;
+  }
+
+  /** Copies a full block of class `sizeClass` into one twice its size; returns the new offset. */
+  private moveBlock(off: number, sizeClass: number, n: number): number {
+    const to = this.arena.alloc(sizeClass + 1);
+    const data = this.arena.data;
+    data.copyWithin(to, off, off + n);
+    this.arena.release(off, sizeClass);
+    return to;
   }
 }
 
@@ -438,6 +841,9 @@ export class FlowContext {
   /** The rate window: 1 s, or the whole window if that is shorter. */
   private readonly rateUs: number;
   private readonly maxFlows: number;
+  private readonly ips = new Interner();
+  /** `port|protocol` of flows whose port or protocol is not an integer in range (the flow engine emits none). */
+  private readonly oddServices = new Interner();
   private readonly bySrc: KeyedWindows;
   private readonly byPair: KeyedWindows;
   private readonly bySvc: KeyedWindows;
@@ -452,9 +858,9 @@ export class FlowContext {
     this.rateUs = Math.min(RATE_WINDOW_US, this.windowUs);
     this.maxFlows = options.maxFlowsPerKey ?? 8192;
     const maxKeys = options.maxKeys ?? 65_536;
-    this.bySrc = new KeyedWindows(maxKeys);
-    this.byPair = new KeyedWindows(maxKeys, true);
-    this.bySvc = new KeyedWindows(maxKeys);
+    this.bySrc = new KeyedWindows(maxKeys, false, true, this.ips, this.oddServices);
+    this.byPair = new KeyedWindows(maxKeys, true, false, this.ips, this.oddServices);
+    this.bySvc = new KeyedWindows(maxKeys, false, true, this.ips, this.oddServices);
   }
 
   /** Context of `flow` (which joins the window of the flows after it). */
@@ -463,44 +869,62 @@ export class FlowContext {
     // A flow without a readable start joins at the latest time seen (keeps the state monotone).
     if (Number.isNaN(startUs)) startUs = Number.isFinite(this.latestUs) ? this.latestUs : 0;
     if (startUs > this.latestUs) this.latestUs = startUs;
-    const src = flow['Src IP'];
-    const dst = flow['Dst IP'];
+    // References held until the flow is in all three maps: evicting keys for it must not free its ids.
+    const src = this.ips.acquire(flow['Src IP']);
+    const dst = this.ips.acquire(flow['Dst IP']);
     const port = flow['Dst Port'];
+    const protocol = flow.Protocol;
+    let oddService = NO_ID;
+    let service = serviceCode(port, protocol);
+    if (service < 0) {
+      // Keyed by text, as `${port}|${protocol}` keyed the map before.
+      oddService = this.oddServices.acquire(`${port}|${protocol}`);
+      service = ODD_SERVICE_BASE + oddService;
+    }
     const flag = (flow['Total Bwd packets'] === 0 ? 1 : 0) | (flow['Total Length of Fwd Packet'] > 0 ? 2 : 0);
     const sweepBefore = this.latestUs - this.windowUs - KEY_HORIZON_US;
-    const s = this.bySrc.touch(src, sweepBefore);
     const duration = flow['Flow Duration'];
     // Durations are integers (µs), so the running sums stay exact whatever the order of adds and evictions.
     const durationUs = Number.isFinite(duration) && duration > 0 ? Math.round(duration) : 0;
-    // (forward packets, forward bytes / 64) as one number: a Map key without a string per flow.
+    // (forward packets, forward bytes / 64) as one number: a count key without a string per flow.
     const shape = flow['Total Fwd Packet'] * 2 ** 26 + Math.floor(flow['Total Length of Fwd Packet'] / 64);
-    s.add(startUs, dst, 0, 0, 0, this.windowUs, this.rateUs, this.maxFlows);
-    const p = this.byPair.touch(`${src}>${dst}`, sweepBefore);
-    p.add(startUs, port, flag, durationUs, shape, this.windowUs, this.rateUs, this.maxFlows);
-    const v = this.bySvc.touch(`${dst}|${port}|${flow.Protocol}`, sweepBefore);
-    v.add(startUs, src, 0, 0, 0, this.windowUs, this.rateUs, this.maxFlows);
+    const { windowUs, rateUs, maxFlows } = this;
+    const s = this.bySrc.touch(src, src, NO_ID, NO_ID, sweepBefore);
+    this.bySrc.add(s, startUs, dst, 0, 0, 0, windowUs, rateUs, maxFlows);
+    const pairs = this.byPair;
+    const p = pairs.touch(src * ID_LIMIT + dst, src, dst, NO_ID, sweepBefore);
+    pairs.add(p, startUs, port, flag, durationUs, shape, windowUs, rateUs, maxFlows);
+    // Service codes are below 2^24 + ID_LIMIT, so below ID_LIMIT * 2: the key stays exact (< 2^53).
+    const v = this.bySvc.touch(dst * (ID_LIMIT * 2) + service, dst, NO_ID, oddService, sweepBefore);
+    this.bySvc.add(v, startUs, src, 0, 0, 0, windowUs, rateUs, maxFlows);
+    const pairN = pairs.size[p] as number;
+    const pairPorts = pairs.distinctSize[p] as number;
+    const features: FlowContextFeatures = {
+      ctx_src_flows: this.bySrc.size[s] as number,
+      ctx_src_dst_ips: this.bySrc.distinctSize[s] as number,
+      ctx_pair_flows: pairN,
+      ctx_pair_dst_ports: pairPorts,
+      ctx_pair_unanswered_share: (pairs.unanswered[p] as number) / pairN,
+      ctx_pair_payload_share: (pairs.payload[p] as number) / pairN,
+      ctx_svc_flows: this.bySvc.size[v] as number,
+      ctx_svc_src_ips: this.bySvc.distinctSize[v] as number,
+      ctx_pair_flows_1s: pairs.recent(p),
+      ctx_pair_port_share: pairPorts / pairN,
+      ctx_pair_svc_share: pairs.countOf(p, port) / pairN,
+      ctx_pair_open_estimate: (pairs.durationSumUs[p] as number) / windowUs,
+      ctx_pair_same_shape_share: pairs.shapeCount(p, shape) / pairN,
+      ctx_pair_ended_1s: pairs.ended(p),
+    };
+    this.ips.release(src);
+    this.ips.release(dst);
+    if (oddService !== NO_ID) this.oddServices.release(oddService);
+    // After reading the features: a sweep may drop this flow's own keys (a flow that started long before the rest).
     if (++this.seen % SWEEP_EVERY === 0) {
       this.bySrc.sweep(sweepBefore);
       this.byPair.sweep(sweepBefore);
       this.bySvc.sweep(sweepBefore);
     }
-    const pairN = p.size;
-    return {
-      ctx_src_flows: s.size,
-      ctx_src_dst_ips: s.distinct.size,
-      ctx_pair_flows: pairN,
-      ctx_pair_dst_ports: p.distinct.size,
-      ctx_pair_unanswered_share: p.unanswered / pairN,
-      ctx_pair_payload_share: p.payload / pairN,
-      ctx_svc_flows: v.size,
-      ctx_svc_src_ips: v.distinct.size,
-      ctx_pair_flows_1s: p.recent(),
-      ctx_pair_port_share: p.distinct.size / pairN,
-      ctx_pair_svc_share: (p.distinct.get(port) ?? 0) / pairN,
-      ctx_pair_open_estimate: p.durationSumUs / this.windowUs,
-      ctx_pair_same_shape_share: (p.shapes.get(shape) ?? 0) / pairN,
-      ctx_pair_ended_1s: p.ended(),
-    };
+    return features;
   }
 
   /** Adds the context columns to `flow` in place and returns it (for scoring whole captures). */
@@ -510,6 +934,6 @@ export class FlowContext {
 
   /** Keys held (for tests of the memory bound). */
   get keys(): number {
-    return this.bySrc.size + this.byPair.size + this.bySvc.size;
+    return this.bySrc.keys + this.byPair.keys + this.bySvc.keys;
   }
 }

@@ -336,4 +336,33 @@ describe('FlowContext against its definition', () => {
       { numRuns: 200, seed: 11 },
     );
   });
+
+  it('matches it for ports and protocols the flow engine never emits (keyed as text, like -0 with 0)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            endUs: fc.integer({ min: 0, max: 20_000_000 }),
+            src: fc.integer({ min: 1, max: 3 }),
+            port: fc.constantFrom(0, -0, 80, 1.5, 70_000, -1),
+            protocol: fc.constantFrom(6, 17, 300, 6.5),
+          }),
+          { maxLength: 80 },
+        ),
+        (spec) => {
+          const flows = spec.map((x) =>
+            flow({
+              at_us: T0 + x.endUs,
+              'Src IP': `10.0.0.${x.src}`,
+              'Dst Port': x.port,
+              Protocol: x.protocol,
+            }),
+          );
+          const context = new FlowContext({ windowS: 5 });
+          expect(flows.map((f) => context.next(f))).toEqual(bruteForce(flows, 5));
+        },
+      ),
+      { numRuns: 200, seed: 7 },
+    );
+  });
 });
