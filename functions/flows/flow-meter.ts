@@ -986,8 +986,37 @@ export class FlowMeter {
     const bb = b + BWD_BULK;
     const minSegFwd = s[b + MIN_SEG_FWD]!;
     const isIcmp = realProto === PROTO_ICMP || realProto === PROTO_ICMPV6;
+    // Columns copied from the state as they are, the same for one packet or many.
+    v[o + 29] = s[b + F_PSH]!;
+    v[o + 30] = s[b + B_PSH]!;
+    v[o + 31] = s[b + F_URG]!;
+    v[o + 32] = s[b + B_URG]!;
+    v[o + 33] = s[b + F_RST]!;
+    v[o + 34] = s[b + B_RST]!;
+    v[o + 35] = s[b + FWD_HDR]!;
+    v[o + 36] = s[b + BWD_HDR]!;
+    v[o + 44] = s[b + C_FIN]!;
+    v[o + 45] = s[b + C_SYN]!;
+    v[o + 46] = s[b + C_RST]!;
+    v[o + 47] = s[b + C_PSH]!;
+    v[o + 48] = s[b + C_ACK]!;
+    v[o + 49] = s[b + C_URG]!;
+    v[o + 50] = s[b + C_CWR]!;
+    v[o + 51] = s[b + C_ECE]!;
+    v[o + 66] = s[b + INIT_WIN_FWD]!;
+    v[o + 67] = s[b + INIT_WIN_BWD]!;
+    v[o + 68] = s[b + ACT_DATA_FWD]!;
+    v[o + 69] = minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd;
+    v[o + 78] = isIcmp ? s[b + ICMP_CODE]! : -1;
+    v[o + 79] = isIcmp ? s[b + ICMP_TYPE]! : -1;
+    v[o + 80] = realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0;
+    v[o + 81] = this.eIpVersion;
+    v[o + 82] = s[b + VLAN_ID]!;
+    v[o + 83] = s[b + FIRST_INDEX]!;
+    v[o + 84] = s[b + LAST_INDEX]!;
+    v[o + 85] = s[b + OUT_OF_ORDER]!;
     if (packets === 1) {
-      this.fillOnePacketValues(b, v, o, isIcmp);
+      this.fillOnePacketStatistics(b, v, o);
       return;
     }
     // Empty statistics and zero durations give 0, never NaN or Infinity (docs/flow-features.md).
@@ -1005,14 +1034,6 @@ export class FlowMeter {
     putMeanStdMaxMin(s, b + FWD_IAT, v, o + 20);
     v[o + 24] = s[b + BWD_IAT + SUM]!;
     putMeanStdMaxMin(s, b + BWD_IAT, v, o + 25);
-    v[o + 29] = s[b + F_PSH]!;
-    v[o + 30] = s[b + B_PSH]!;
-    v[o + 31] = s[b + F_URG]!;
-    v[o + 32] = s[b + B_URG]!;
-    v[o + 33] = s[b + F_RST]!;
-    v[o + 34] = s[b + B_RST]!;
-    v[o + 35] = s[b + FWD_HDR]!;
-    v[o + 36] = s[b + BWD_HDR]!;
     v[o + 37] = duration > 0 ? fwdPackets / durationS : 0;
     v[o + 38] = duration > 0 ? bwdPackets / durationS : 0;
     // Packet Length Min, Max, Mean, Std, Variance.
@@ -1032,14 +1053,6 @@ export class FlowMeter {
       v[o + 42] = 0;
       v[o + 43] = 0;
     }
-    v[o + 44] = s[b + C_FIN]!;
-    v[o + 45] = s[b + C_SYN]!;
-    v[o + 46] = s[b + C_RST]!;
-    v[o + 47] = s[b + C_PSH]!;
-    v[o + 48] = s[b + C_ACK]!;
-    v[o + 49] = s[b + C_URG]!;
-    v[o + 50] = s[b + C_CWR]!;
-    v[o + 51] = s[b + C_ECE]!;
     v[o + 52] = fwdPackets > 0 ? bwdPackets / fwdPackets : 0;
     v[o + 53] = packets > 0 ? s[all + SUM]! / packets : 0;
     v[o + 54] = fwdPackets > 0 ? fwdBytes / fwdPackets : 0;
@@ -1068,34 +1081,22 @@ export class FlowMeter {
       v[o + 64] = realRatio(bwdPackets, sfCount);
       v[o + 65] = realRatio(bwdBytes, sfCount);
     }
-    v[o + 66] = s[b + INIT_WIN_FWD]!;
-    v[o + 67] = s[b + INIT_WIN_BWD]!;
-    v[o + 68] = s[b + ACT_DATA_FWD]!;
-    v[o + 69] = minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd;
     putMeanStdMaxMin(s, b + ACTIVE, v, o + 70);
     putMeanStdMaxMin(s, b + IDLE, v, o + 74);
-    v[o + 78] = isIcmp ? s[b + ICMP_CODE]! : -1;
-    v[o + 79] = isIcmp ? s[b + ICMP_TYPE]! : -1;
-    v[o + 80] = realProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0;
-    v[o + 81] = this.eIpVersion;
-    v[o + 82] = s[b + VLAN_ID]!;
-    v[o + 83] = s[b + FIRST_INDEX]!;
-    v[o + 84] = s[b + LAST_INDEX]!;
-    v[o + 85] = s[b + OUT_OF_ORDER]!;
   }
 
   /**
-   * `fillValues` of a one-packet flow (most flows of real traffic), with what one packet implies written out:
+   * The statistics columns of a one-packet flow (most flows of real traffic; `fillValues` writes the columns
+   * copied from the state for every flow), with what one packet implies written out:
    * duration 0 (so every rate is 0), no gaps (IAT, Active and Idle statistics empty: 0), the packet's payload
    * as min, max and mean of its direction and of all packets with std and variance 0, no bulk (it needs 4
    * packets), one subflow (fork and corrected alike), so the subflow columns equal the totals. The general path
    * gives the same values (the golden tests' one-packet flows and the corpus output pin both).
    */
-  private fillOnePacketValues(b: number, v: Float64Array, o: number, isIcmp: boolean): void {
+  private fillOnePacketStatistics(b: number, v: Float64Array, o: number): void {
     const s = this.state;
     const fwd = s[b + FWD_LEN + N]! === 1;
     const payload = s[b + ALL_LEN + SUM]!;
-    const minSegFwd = s[b + MIN_SEG_FWD]!;
     const fwdPackets = fwd ? 1 : 0;
     const bwdPackets = fwd ? 0 : 1;
     const fwdBytes = fwd ? payload : 0;
@@ -1116,14 +1117,6 @@ export class FlowMeter {
     v[o + 12] = 0;
     // Flow Bytes/s, Packets/s, then the Flow, Fwd and Bwd IAT columns.
     for (let i = o + 13; i < o + 29; i++) v[i] = 0;
-    v[o + 29] = s[b + F_PSH]!;
-    v[o + 30] = s[b + B_PSH]!;
-    v[o + 31] = s[b + F_URG]!;
-    v[o + 32] = s[b + B_URG]!;
-    v[o + 33] = s[b + F_RST]!;
-    v[o + 34] = s[b + B_RST]!;
-    v[o + 35] = s[b + FWD_HDR]!;
-    v[o + 36] = s[b + BWD_HDR]!;
     v[o + 37] = 0;
     v[o + 38] = 0;
     // Packet Length Min, Max, Mean, Std, Variance.
@@ -1132,14 +1125,6 @@ export class FlowMeter {
     v[o + 41] = payload;
     v[o + 42] = 0;
     v[o + 43] = 0;
-    v[o + 44] = s[b + C_FIN]!;
-    v[o + 45] = s[b + C_SYN]!;
-    v[o + 46] = s[b + C_RST]!;
-    v[o + 47] = s[b + C_PSH]!;
-    v[o + 48] = s[b + C_ACK]!;
-    v[o + 49] = s[b + C_URG]!;
-    v[o + 50] = s[b + C_CWR]!;
-    v[o + 51] = s[b + C_ECE]!;
     // Down/Up Ratio: bwd ÷ fwd packets, 0 without forward packets.
     v[o + 52] = 0;
     v[o + 53] = payload;
@@ -1152,20 +1137,8 @@ export class FlowMeter {
     v[o + 63] = fwdBytes;
     v[o + 64] = bwdPackets;
     v[o + 65] = bwdBytes;
-    v[o + 66] = s[b + INIT_WIN_FWD]!;
-    v[o + 67] = s[b + INIT_WIN_BWD]!;
-    v[o + 68] = s[b + ACT_DATA_FWD]!;
-    v[o + 69] = minSegFwd === Number.POSITIVE_INFINITY ? 0 : minSegFwd;
     // Active and Idle columns.
     for (let i = o + 70; i < o + 78; i++) v[i] = 0;
-    v[o + 78] = isIcmp ? s[b + ICMP_CODE]! : -1;
-    v[o + 79] = isIcmp ? s[b + ICMP_TYPE]! : -1;
-    v[o + 80] = this.eRealProto === PROTO_TCP ? s[b + CUMULATIVE_TCP]! : 0;
-    v[o + 81] = this.eIpVersion;
-    v[o + 82] = s[b + VLAN_ID]!;
-    v[o + 83] = s[b + FIRST_INDEX]!;
-    v[o + 84] = s[b + LAST_INDEX]!;
-    v[o + 85] = s[b + OUT_OF_ORDER]!;
   }
 
   private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
