@@ -10,7 +10,13 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { uploadCapture } from '../../functions/cli/commands/upload-command.js';
-import { type BenchContext, ccfBin, endToEndCapture, ensureCliBuilt } from './support/context.js';
+import {
+  type BenchContext,
+  ccfBin,
+  endToEndCapture,
+  ensureCliBuilt,
+  startBenchRuntime,
+} from './support/context.js';
 import { type BenchRow, machineInfo, type SectionResult } from './support/results.js';
 
 const QUICK_PACKETS = 100_000;
@@ -359,16 +365,7 @@ async function predictLoad(apiUrl: string, durationS: number, repeats: number): 
  * fresh local runtime, written to bench/results/pipeline-predict.{json,md} (the end-to-end results stay as they are).
  */
 async function runPredictOnlyBench(context: BenchContext): Promise<SectionResult> {
-  const { startLocalRuntime } = await import('../../functions/local/runtime.js');
-  const dataDir = join(context.outputDir, 'pipeline-predict-local');
-  rmSync(dataDir, { recursive: true, force: true });
-  const runtime = await startLocalRuntime({
-    port: 0,
-    s3Port: 0,
-    dynamoPort: 0,
-    dataDir,
-    settings: { MODELS_DIR: join(context.repoDir, 'models') },
-  });
+  const runtime = await startBenchRuntime(context, 'pipeline-predict-local');
   try {
     const load = await predictLoad(
       runtime.apiUrl,
@@ -439,7 +436,6 @@ function row(
 
 export async function runPipelineBench(context: BenchContext): Promise<SectionResult> {
   if (process.env.CCF_BENCH_PIPELINE === 'predict') return runPredictOnlyBench(context);
-  const { startLocalRuntime } = await import('../../functions/local/runtime.js');
 
   // ~100 MB capture: the harness's quick mix (≥ 100 MB); quick mode takes a leading slice of it.
   const large = await endToEndCapture(context, 'pipeline-slice.pcap', QUICK_PACKETS);
@@ -452,15 +448,7 @@ export async function runPipelineBench(context: BenchContext): Promise<SectionRe
   const analyzeBefore = runAnalyze(context, capturePath);
   if (analyzeBefore.note) notes.push(analyzeBefore.note);
 
-  const dataDir = join(context.outputDir, 'pipeline-local');
-  rmSync(dataDir, { recursive: true, force: true });
-  const runtime = await startLocalRuntime({
-    port: 0,
-    s3Port: 0,
-    dynamoPort: 0,
-    dataDir,
-    settings: { MODELS_DIR: join(context.repoDir, 'models') },
-  });
+  const runtime = await startBenchRuntime(context, 'pipeline-local');
   try {
     context.log(`pipeline: uploading ${(bytes / 1e6).toFixed(0)} MB to ${runtime.apiUrl}`);
     const started = performance.now();

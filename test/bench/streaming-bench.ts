@@ -6,9 +6,8 @@
  * Starts (or reuses) the services with scripts/services.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { uploadCapture } from '../../functions/cli/commands/upload-command.js';
@@ -21,7 +20,7 @@ import type { PredictionPublisher } from '../../functions/platform/ports.js';
 import type { CsvInputs } from '../../functions/platform/prediction-pages.js';
 import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../../functions/records/prediction.js';
 import { ensureServices } from '../../scripts/services/services.js';
-import { type BenchContext, endToEndCapture } from './support/context.js';
+import { type BenchContext, endToEndCapture, startBenchRuntime } from './support/context.js';
 import { type BenchRow, machineInfo, type SectionResult } from './support/results.js';
 
 function prediction(captureId: string, index: number): Prediction {
@@ -250,16 +249,7 @@ async function scoredWithoutStreaming(
   context: BenchContext,
   capturePath: string,
 ): Promise<{ seconds: number; cpuSeconds: number }> {
-  const { startLocalRuntime } = await import('../../functions/local/runtime.js');
-  const dataDir = join(context.outputDir, 'streaming-off-local');
-  rmSync(dataDir, { recursive: true, force: true });
-  const runtime = await startLocalRuntime({
-    port: 0,
-    s3Port: 0,
-    dynamoPort: 0,
-    dataDir,
-    settings: { MODELS_DIR: join(context.repoDir, 'models') },
-  });
+  const runtime = await startBenchRuntime(context, 'streaming-off-local');
   try {
     context.log(`streaming off: uploading to ${runtime.apiUrl}`);
     const started = performance.now();
@@ -284,7 +274,6 @@ async function endToEnd(
   opensearchUrl: string,
   pids: { kafka: number | null; opensearch: number | null },
 ): Promise<EndToEnd> {
-  const { startLocalRuntime } = await import('../../functions/local/runtime.js');
   const large = await endToEndCapture(context, 'streaming-slice.pcap', 100_000);
   const { path: capturePath, packets, bytes } = large;
   const loadBefore = loadAverage();
@@ -325,16 +314,7 @@ async function endToEnd(
     groupId: `bench-e2e-${suffix}`,
     handler: createIndexFlowsHandler({ indexer, poison: deadLetters }),
   });
-  const dataDir = join(context.outputDir, 'streaming-local');
-  rmSync(dataDir, { recursive: true, force: true });
-  const runtime = await startLocalRuntime({
-    port: 0,
-    s3Port: 0,
-    dynamoPort: 0,
-    dataDir,
-    settings: { MODELS_DIR: join(context.repoDir, 'models') },
-    overrides: { publisher: timedPublisher },
-  });
+  const runtime = await startBenchRuntime(context, 'streaming-local', { publisher: timedPublisher });
   try {
     context.log(`streaming e2e: uploading ${(bytes / 1e6).toFixed(0)} MB to ${runtime.apiUrl}`);
     const kafkaCpuBefore = processCpuSeconds(pids.kafka);

@@ -1,7 +1,8 @@
 /** What every benchmark section gets from the harness, and the steps they share. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LocalRuntime, LocalRuntimeOptions } from '../../../functions/local/runtime.js';
 import { BenchSetupError } from './bench-errors.js';
 import { buildLargeCapture, type LargeCaptureInfo, slicePcap } from './large-capture.js';
 
@@ -79,4 +80,27 @@ export function ccfBin(context: BenchContext): string {
 
 export function commandExists(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * A local runtime as `npm start` runs it, for one bench run: an emptied data folder `<outputDir>/<name>`, any
+ * free ports, the repository's models. Imported on call, not at load: run-bench quiets Powertools before any
+ * section loads the handlers, and sections that never start a runtime do not load them.
+ */
+export async function startBenchRuntime(
+  context: BenchContext,
+  name: string,
+  overrides?: LocalRuntimeOptions['overrides'],
+): Promise<LocalRuntime> {
+  const { startLocalRuntime } = await import('../../../functions/local/runtime.js');
+  const dataDir = join(context.outputDir, name);
+  rmSync(dataDir, { recursive: true, force: true });
+  return startLocalRuntime({
+    port: 0,
+    s3Port: 0,
+    dynamoPort: 0,
+    dataDir,
+    settings: { MODELS_DIR: join(context.repoDir, 'models') },
+    ...(overrides ? { overrides } : {}),
+  });
 }
