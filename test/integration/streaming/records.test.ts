@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { FLOW_CONTEXT_COLUMNS } from '../../../functions/flows/flow-context.js';
 import { indexMskBatch } from '../../../functions/handlers/index-flows.js';
+import { FEATURE_PART_HEADER } from '../../../functions/pipeline/feature-parts.js';
 import { flowRecordFromCsv } from '../../../functions/pipeline/flow-record-schema.js';
 import { unacknowledgedTarget } from '../../../functions/pipeline/republish-capture.js';
 import { parseConfig } from '../../../functions/platform/config.js';
@@ -137,11 +139,17 @@ function featuresInput(index: number): Record<string, string | number> {
 
 describe('prediction message v2 (compact capture-flow input)', () => {
   it('the newest registered column list is the features header score-flows publishes', () => {
-    // Fails when the flow or context columns change: register a new list (never edit a published one).
-    expect(INPUT_COLUMN_LISTS[CURRENT_FEATURES_COLUMNS]).toEqual([
-      ...FLOW_CSV_COLUMNS,
-      ...FLOW_CONTEXT_COLUMNS,
-    ]);
+    expect(INPUT_COLUMN_LISTS[CURRENT_FEATURES_COLUMNS]).toEqual(FEATURE_PART_HEADER.trimEnd().split(','));
+  });
+
+  it('a published column list never changes (its 109 names are pinned by SHA-256)', () => {
+    // Fails when the flow or context columns change: `ccf-features-1` is derived from them, so freeze it as a
+    // literal list and register the new header under a new name (messages naming the old list stay readable).
+    const published = INPUT_COLUMN_LISTS['ccf-features-1'] ?? [];
+    expect(published).toHaveLength(109);
+    expect(createHash('sha256').update(JSON.stringify(published)).digest('hex')).toBe(
+      '9d3b3076e582ae50c39fd83809482588502327e4993b04e6f0b5fbe43d0b8065',
+    );
   });
 
   it('carries a features input as values of the named list, decodes to the same message, and is under 40% of v1', () => {
