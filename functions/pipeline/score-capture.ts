@@ -1,4 +1,3 @@
-import { FLOW_CONTEXT_COLUMNS } from '../flows/flow-context.js';
 import { DependencyError, ValidationError } from '../platform/errors.js';
 import type {
   CaptureRepository,
@@ -16,17 +15,14 @@ import { PREDICTION_SCHEMA_VERSION, type Prediction } from '../records/predictio
 import { mergeUnacknowledged } from '../records/prediction-message.js';
 import { flowPredictionId, parseFeaturePartKey } from './capture-keys.js';
 import { errorInfo } from './error-info.js';
+import { FeatureRowReader, lineAt, lineBlocks } from './feature-rows.js';
 import {
-  badField,
   csvFields,
   type FlowRecordInput,
   featuresHeaderSchema,
-  fieldCountError,
-  flowColumnKind,
   flowRecordFromCsv,
-  isExpiryReason,
 } from './flow-record-schema.js';
-import type { FlowRowLayout, PredictionScorer, RecordScore } from './scoring.js';
+import type { PredictionScorer, RecordScore } from './scoring.js';
 
 export interface ScoreDependencies {
   store: CaptureStore;
@@ -52,169 +48,6 @@ const WRITES_IN_FLIGHT = 3;
 type RowScorer = NonNullable<PredictionScorer['scoreFeatureRows']>;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * The lines of a text object, a chunk's worth at a time: one await per input chunk instead of one per line
- * (readline's async iterator cost ~1 µs of promise work per line, plus its line-break regex).
- */
-async function* csvLines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string[]> {
-  const decoder = new TextDecoder('utf-8');
-  let rest = '';
-  for await (const chunk of body) {
-    const text = rest + decoder.decode(chunk, { stream: true });
-    const end = text.lastIndexOf('\n');
-    if (end < 0) {
-      rest = text;
-      continue;
-    }
-    rest = text.slice(end + 1);
-    yield text.slice(0, end).split('\n').map(withoutCr);
-  }
-  const last = rest + decoder.decode();
-  if (last !== '') yield [withoutCr(last)];
-}
-
-function withoutCr(line: string): string {
-  return line.endsWith('\r') ? line.slice(0, -1) : line;
-}
-
-/** functions/inference FLOAT32_MAX: the model input policy clamps to it (pipeline does not import inference). */
-const FLOAT32_MAX = 3.4028234663852886e38;
-
-const KIND_NUMBER = 0;
-const KIND_TEXT = 1;
-const KIND_EXPIRY = 2;
-
-/** `fillRows`' numeric policy for a number: in range as is, non-finite → 0, beyond float32 → clamped. */
-function modelValue(value: number): number {
-  if (value <= FLOAT32_MAX && value >= -FLOAT32_MAX) return value;
-  return Number.isFinite(value) ? (value > 0 ? FLOAT32_MAX : -FLOAT32_MAX) : 0;
-}
-
-/**
- * Reads features lines straight into model rows (the scorer's `scoreFeatureRows`), checking every field as
- * `flowRecordFromCsv` does: no per-flow object with ~110 properties, which kept ~2.5 s of an 87k-flow
- * capture in the garbage collector (each record lived until its page was written). The context columns come
- * with each line (parse-capture computed them over the whole capture).
- */
-class FeatureRowReader {
-  readonly rows: Float32Array;
-  count = 0;
-  readonly #columns: readonly string[];
-  readonly #width: number;
-  readonly #kinds: Uint8Array;
-  /** Model column of each CSV column, -1 when the models do not read it. */
-  readonly #slots: Int32Array;
-
-  private constructor(columns: readonly string[], layout: FlowRowLayout, capacity: number) {
-    this.#columns = columns;
-    this.#width = layout.features.length;
-    this.rows = new Float32Array(capacity * this.#width);
-    // Optional features the header lacks keep the absent value in every row (their slots are never written).
-    this.rows.fill(layout.absentValue);
-    this.#kinds = Uint8Array.from(columns, (c) => {
-      const kind = flowColumnKind(c);
-      return kind === 'number' ? KIND_NUMBER : kind === 'text' ? KIND_TEXT : KIND_EXPIRY;
-    });
-    this.#slots = Int32Array.from(columns, (c) => layout.features.indexOf(c));
-  }
-
-  /**
-   * A reader when the plain path would give the same rows: every required feature (the context columns
-   * included) present and numeric. Otherwise undefined (records are built, and errors named, as before).
-   */
-  static for(
-    columns: readonly string[],
-    layout: FlowRowLayout,
-    capacity: number,
-  ): FeatureRowReader | undefined {
-    for (const name of FLOW_CONTEXT_COLUMNS) if (!columns.includes(name)) return undefined;
-    for (const name of layout.features) {
-      if (!columns.includes(name) && layout.required.has(name)) return undefined;
-      if (columns.includes(name) && flowColumnKind(name) !== 'number') return undefined;
-    }
-    return new FeatureRowReader(columns, layout, capacity);
-  }
-
-  /** Adds one line as the next row. */
-  add(line: string, lineNumber: number): void {
-    // Quoted text fields (a comma inside) take the general reader; features lines have none in practice.
-    if (line.includes('"')) {
-      this.#addFields(csvFields(line), lineNumber);
-      return;
-    }
-    const columns = this.#columns;
-    const rows = this.rows;
-    const base = this.count * this.#width;
-    const kinds = this.#kinds;
-    const slots = this.#slots;
-    const last = columns.length - 1;
-    let start = 0;
-    // Field by field in place: no array of ~110 substrings per line, and integers read without a substring.
-    for (let i = 0; i <= last; i++) {
-      let end = line.indexOf(',', start);
-      if (i === last) {
-        if (end >= 0) throw fieldCountError(columns.length, csvFields(line).length, lineNumber);
-        end = line.length;
-      } else if (end < 0) {
-        throw fieldCountError(columns.length, csvFields(line).length, lineNumber);
-      }
-      const kind = kinds[i];
-      if (kind === KIND_NUMBER) {
-        let value = integerIn(line, start, end);
-        if (Number.isNaN(value)) value = start === end ? Number.NaN : Number(line.slice(start, end));
-        if (!Number.isFinite(value)) throw badField(columns[i] as string, lineNumber);
-        const slot = slots[i] as number;
-        if (slot >= 0) rows[base + slot] = modelValue(value);
-      } else if (kind === KIND_EXPIRY && !isExpiryReason(line.slice(start, end))) {
-        throw badField(columns[i] as string, lineNumber);
-      }
-      start = end + 1;
-    }
-    this.count++;
-  }
-
-  #addFields(fields: readonly string[], lineNumber: number): void {
-    const columns = this.#columns;
-    if (fields.length !== columns.length) throw fieldCountError(columns.length, fields.length, lineNumber);
-    const rows = this.rows;
-    const base = this.count * this.#width;
-    for (let i = 0; i < fields.length; i++) {
-      const kind = this.#kinds[i];
-      const text = fields[i] as string;
-      if (kind === KIND_NUMBER) {
-        const value = text === '' ? Number.NaN : Number(text);
-        if (!Number.isFinite(value)) throw badField(columns[i] as string, lineNumber);
-        const slot = this.#slots[i] as number;
-        if (slot >= 0) rows[base + slot] = modelValue(value);
-      } else if (kind === KIND_EXPIRY && !isExpiryReason(text)) {
-        throw badField(columns[i] as string, lineNumber);
-      }
-    }
-    this.count++;
-  }
-}
-
-const CHAR_0 = 48;
-const CHAR_MINUS = 45;
-
-/**
- * The integer spelled by `text[start, end)` when it is only digits (optionally after '-') and short enough to be
- * exact; NaN otherwise (the caller then reads it with `Number`, so every spelling means what it meant before).
- */
-function integerIn(text: string, start: number, end: number): number {
-  let i = start;
-  const negative = text.charCodeAt(i) === CHAR_MINUS;
-  if (negative) i++;
-  if (i >= end || end - i > 15) return Number.NaN;
-  let value = 0;
-  for (; i < end; i++) {
-    const digit = text.charCodeAt(i) - CHAR_0;
-    if (digit < 0 || digit > 9) return Number.NaN;
-    value = value * 10 + digit;
-  }
-  return negative ? -value : value;
-}
 
 /**
  * score-flows, once per features part (features/{id}/{first flow}.csv, see feature-parts.ts): read the part as
@@ -267,7 +100,6 @@ async function scorePart(
 ): Promise<ScoredPart> {
   const startedMs = deps.clock.now().getTime();
   const object = await deps.store.getObject(objectKey);
-  const lines = csvLines(object.body);
   const scored: ScoredPart = {
     firstFlow,
     predictions: 0,
@@ -371,10 +203,15 @@ async function scorePart(
   };
 
   let lineNumber = 0;
-  for await (const chunk of lines) {
-    for (const line of chunk) {
+  for await (const block of lineBlocks(object.body)) {
+    const { bytes, ascii } = block;
+    for (let at = 0; at < bytes.length; ) {
+      const { start, end, next } = lineAt(bytes, at);
+      at = next;
       lineNumber++;
-      if (line === '') continue;
+      if (end === start) continue;
+      // ASCII blocks (every part parse-capture writes) give one-byte strings without UTF-8 decoding.
+      const line = bytes.toString(ascii ? 'latin1' : 'utf8', start, end);
       if (columns === undefined) {
         const header = featuresHeaderSchema.safeParse(csvFields(line));
         if (!header.success)
@@ -389,7 +226,8 @@ async function scorePart(
       }
       batchLines.push(line);
       if (rowReader) {
-        rowReader.add(line, lineNumber);
+        if (ascii) rowReader.addBytes(bytes, start, end, line, lineNumber);
+        else rowReader.add(line, lineNumber);
         if (rowReader.count >= deps.batchSize) await flush(false);
         continue;
       }
