@@ -37,7 +37,8 @@ export interface S3rverProcess {
  * - Storing an object or a part resolved when its bytes had been handed to the file stream, not when they were
  *   written: the ObjectCreated event (and a completion reading the parts) could come before the last bytes were
  *   on disk, and a GET then saw a shorter file. Now it resolves once the file is closed, and an aborted request
- *   rejects instead of leaving the store waiting forever.
+ *   rejects instead of leaving the store waiting forever. Bodies are written ~1 MiB at a time (one `writev` per
+ *   batch of socket chunks) rather than one write per 64 KiB chunk.
  * - Reading an object uses 1 MiB reads (s3rver's own code with a larger highWaterMark): 16× fewer chunks through
  *   koa and the socket for the capture parse-capture reads and the parts score-flows reads.
  */
@@ -47,11 +48,13 @@ const { default: FilesystemStore } = await import(process.env.CCF_S3RVER_STORE_U
 const { default: S3Error } = await import(new URL('../models/error.js', process.env.CCF_S3RVER_STORE_URL).href);
 const { default: S3Object } = await import(new URL('../models/object.js', process.env.CCF_S3RVER_STORE_URL).href);
 const { createHash } = await import('node:crypto');
-const { createReadStream, createWriteStream } = await import('node:fs');
+const { createReadStream } = await import('node:fs');
 const fs = await import('node:fs/promises');
 const { dirname, join } = await import('node:path');
-const { pipeline } = await import('node:stream/promises');
 
+// Bodies are written in batches of ~1 MiB (one writev each) instead of one write per 64 KiB socket chunk: each
+// write is a round trip to the thread pool, ~3,000 per 100 MB capture's objects before.
+const WRITE_BATCH_BYTES = 1024 * 1024;
 async function writeHashed(path, content) {
   await fs.mkdir(dirname(path), { recursive: true });
   const md5 = createHash('md5');
@@ -60,14 +63,34 @@ async function writeHashed(path, content) {
     md5.update(content);
     size = content.length;
     await fs.writeFile(path, content);
-  } else {
-    await pipeline(content, async function* (source) {
-      for await (const chunk of source) {
-        md5.update(chunk);
-        size += chunk.length;
-        yield chunk;
+    return { size, md5: md5.digest('hex') };
+  }
+  const file = await fs.open(path, 'w');
+  try {
+    let batch = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      let chunks = batch;
+      let left = batchBytes;
+      batch = [];
+      batchBytes = 0;
+      while (left > 0) {
+        const { bytesWritten } = await file.writev(chunks);
+        left -= bytesWritten;
+        if (left > 0) chunks = [Buffer.concat(chunks).subarray(bytesWritten)];
       }
-    }, createWriteStream(path));
+    };
+    // An aborted request ends this loop with an error, so the put rejects instead of waiting for ever.
+    for await (const chunk of content) {
+      md5.update(chunk);
+      size += chunk.length;
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+    }
+    await flush();
+  } finally {
+    await file.close();
   }
   return { size, md5: md5.digest('hex') };
 }
