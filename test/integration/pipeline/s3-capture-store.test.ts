@@ -162,3 +162,50 @@ describe('S3CaptureStore on s3rver', () => {
     expect(sent).not.toContain('CompleteMultipartUploadCommand');
   });
 });
+
+describe('s3rver multipart completion without `cat`', () => {
+  it('concatenates the parts with reads and writes when the system has no cat (as on Windows)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ccf-store-nocat-'));
+    const path = process.env.PATH;
+    // The child inherits PATH when it is spawned: without cat there, completion takes the fallback.
+    process.env.PATH = join(dir, 'no-such-bin');
+    let server: S3rverProcess | undefined;
+    try {
+      server = await startS3rver({
+        address: '127.0.0.1',
+        port: 0,
+        silent: true,
+        directory: dir,
+        vhostBuckets: false,
+        configureBuckets: [{ name: BUCKET }],
+      });
+    } finally {
+      process.env.PATH = path;
+    }
+    const plain = new S3Client({
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${server.port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    try {
+      const fallbackStore = new S3CaptureStore({ client: plain, bucket: BUCKET });
+      const data = bytesOf(17 * 1024 * 1024 + 3, 9);
+      const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+      const stored = fallbackStore.putStream('nocat/object.bin', body, 'text/csv');
+      await produce(body, data, 1024 * 1024);
+      await stored;
+      const object = await fallbackStore.getObject('nocat/object.bin');
+      const chunks: Buffer[] = [];
+      for await (const chunk of object.body) chunks.push(Buffer.from(chunk));
+      expect(sha(Buffer.concat(chunks))).toBe(sha(data));
+      expect(object.etag).toMatch(/^[0-9a-f]{32}-3$/);
+    } finally {
+      plain.destroy();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
