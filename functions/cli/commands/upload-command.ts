@@ -44,6 +44,11 @@ const captureSchema = z.object({
 export type UploadedCapture = z.infer<typeof captureSchema>;
 
 const STATUS_POLL_MS = 200;
+/**
+ * Once PARSED only the last features part is left to score (a fraction of a second): polling faster then takes
+ * the wait for SCORED from ~100 ms on average to ~25 ms, for a few more cheap requests.
+ */
+const PARSED_POLL_MS = 50;
 
 const apiErrorSchema = z.object({ error: z.string(), message: z.string() });
 
@@ -237,7 +242,9 @@ export async function uploadCapture(
       );
     }
     // One GetItem per poll is cheap; a long interval would add up to its length to every status change seen.
-    await new Promise((resolve) => setTimeout(resolve, STATUS_POLL_MS));
+    await new Promise((resolve) =>
+      setTimeout(resolve, capture.status === 'PARSED' ? PARSED_POLL_MS : STATUS_POLL_MS),
+    );
   }
 }
 
