@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -205,6 +209,42 @@ function decodeCursor(text: string): Cursor {
 
 /** A state transition whose condition failed: the capture had left the expected state. */
 class CaptureStateError extends DependencyError {}
+
+/** A prediction page item (docs/pipeline.md, "Table design"), in the types the repository builds it with. */
+interface StoredPageItem {
+  pk: string;
+  sk: string;
+  entity: 'prediction-page';
+  capture_id: string;
+  n: number;
+  n_malicious: number;
+  n_benign: number;
+  first_at: string;
+  last_at: string;
+  body: Uint8Array;
+  gsi1pk: string;
+  gsi1sk: string;
+  expires_at: number;
+}
+
+/** A page item in DynamoDB's attribute-value form: every attribute has a fixed type, so no generic marshalling. */
+function marshallPageItem(page: StoredPageItem): Record<string, AttributeValue> {
+  return {
+    pk: { S: page.pk },
+    sk: { S: page.sk },
+    entity: { S: page.entity },
+    capture_id: { S: page.capture_id },
+    n: { N: String(page.n) },
+    n_malicious: { N: String(page.n_malicious) },
+    n_benign: { N: String(page.n_benign) },
+    first_at: { S: page.first_at },
+    last_at: { S: page.last_at },
+    body: { B: page.body },
+    gsi1pk: { S: page.gsi1pk },
+    gsi1sk: { S: page.gsi1sk },
+    expires_at: { N: String(page.expires_at) },
+  };
+}
 
 function isConditionFailure(error: unknown): boolean {
   return (
@@ -591,7 +631,7 @@ export class DynamoPredictionRepository implements PredictionRepository {
   }
 
   /** The page item: keys, per-page counts that let filters skip pages, the time-index keys, the body. */
-  #pageItem(pk: string, sk: string, predictions: readonly Prediction[], body: Uint8Array) {
+  #pageItem(pk: string, sk: string, predictions: readonly Prediction[], body: Uint8Array): StoredPageItem {
     let malicious = 0;
     let firstAt = '';
     let lastAt = '';
@@ -678,11 +718,16 @@ export class DynamoPredictionRepository implements PredictionRepository {
    * PutItem if absent. A page that exists already was written by an earlier delivery of the same event
    * (ids and page boundaries are deterministic), so it is kept as it is: no duplicates, no transactions.
    */
-  async #putPage(item: Record<string, unknown>): Promise<'written' | 'exists'> {
+  async #putPage(page: StoredPageItem): Promise<'written' | 'exists'> {
+    const item = marshallPageItem(page);
     for (let attempt = 0; ; attempt++) {
       try {
+        // The low-level PutItem with the item already in DynamoDB's wire form (`marshallPageItem`), sent through
+        // the same client: lib-dynamodb's marshalling middleware, which walks the item generically on every call,
+        // cost ~0.3 ms of the ~1.2 ms of SDK CPU per page write (measured against dynalite, 1,500 puts a
+        // variant, alternated 4 times). The request on the wire is the same.
         await this.#client.send(
-          new PutCommand({
+          new PutItemCommand({
             TableName: this.#table,
             Item: item,
             ConditionExpression: 'attribute_not_exists(pk)',

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { type PlatformConfig, tracingEnabled } from './config.js';
 import { isCcfError, ValidationError } from './errors.js';
 import { httpErrorResponse, UNREADABLE_BODY } from './http-errors.js';
-import { logger, metricsMiddleware, tracingMiddleware } from './observability.js';
+import { logger, metrics, metricsMiddleware, tracingMiddleware } from './observability.js';
 
 /**
  * The middy stack every HTTP handler shares: Powertools context/metrics/tracing, CORS on every response
@@ -38,32 +38,27 @@ export interface HttpOptions {
   /** X-Ray tracing (`tracingEnabled(config)`); off locally, so the tracer is never loaded there. */
   tracing?: boolean;
   /**
-   * Not in Lambda (no `AWS_LAMBDA_FUNCTION_NAME`: the local server, tests): the logger gets only the context
-   * (`loggerContext`). Otherwise Powertools' `injectLambdaContext`, which also re-rolls the debug sampling and
-   * resets appended keys per invocation.
+   * Not in Lambda (no `AWS_LAMBDA_FUNCTION_NAME`: the local server, tests): the logger gets the context only when
+   * a request logs (`errorMapping`), and middy's early timeout is off. Otherwise Powertools' `injectLambdaContext`,
+   * which also re-rolls the debug sampling and resets appended keys per invocation.
    */
   local?: boolean;
 }
 
 /**
- * The local server's logger middleware: only the Lambda context (request id, function name) on log lines.
- * `injectLambdaContext` reads three environment variables per invocation (sampling refresh, key reset), ~10 µs
- * of a ~300 µs POST /api/predict at 2,000 req/s; the key reset has nothing to do (no handler appends keys)
- * and could not isolate requests anyway: the local server runs invocations concurrently through one logger.
+ * The one error mapping. Outside Lambda (`local`) it also gives the logger the invocation's context, right before
+ * it logs: these are the only log lines of the HTTP handlers, and `logger.addContext` on every request (what
+ * `injectLambdaContext` does in Lambda) read an environment variable per call through Powertools (~2% of a
+ * POST /api/predict's CPU at 2,000 req/s). The local server runs invocations concurrently through one logger, so
+ * a context set at the start of a request could not be relied on by the time it logged anyway.
  */
-function loggerContext(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
-  return {
-    before: (request) => {
-      logger.addContext(request.context);
-    },
-  };
-}
-
-function errorMapping(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+function errorMapping(local: boolean): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     onError: (request) => {
       const error = request.error;
       const response = httpErrorResponse(error);
+      const logs = response.statusCode >= 500 || isCcfError(error);
+      if (logs && local) logger.addContext(request.context);
       if (response.statusCode >= 500) {
         logger.error('request failed', { error: error instanceof Error ? error : String(error) });
       } else if (isCcfError(error)) {
@@ -98,12 +93,17 @@ export function httpOptionsFor(config: PlatformConfig): HttpOptions {
 
 export function httpHandler(core: ApiHandler, options: HttpOptions) {
   const origins = options.corsOrigins.split(',').map((origin) => origin.trim());
-  const base = middy<APIGatewayProxyEvent, APIGatewayProxyResult>();
+  const local = options.local ?? false;
+  // middy's early timeout (answer 5 ms before the Lambda deadline) arms a timer and races a promise per request;
+  // the local server has no Lambda deadline to beat, so there it is off. In Lambda it stays at middy's default.
+  const base = middy<APIGatewayProxyEvent, APIGatewayProxyResult>(local ? { timeoutEarlyInMillis: 0 } : {});
   const tracing = tracingMiddleware(options.tracing ?? false);
   if (tracing) base.use(tracing);
+  if (!local) base.use(injectLambdaContext(logger, { resetKeys: true }));
+  // With metrics disabled (the local runtime, tests) the middleware has nothing to do: not in the chain at all,
+  // since middy awaits every step of it on every request.
+  if (!metrics.off) base.use(metricsMiddleware());
   return base
-    .use(options.local ? loggerContext() : injectLambdaContext(logger, { resetKeys: true }))
-    .use(metricsMiddleware())
     .use(
       httpCors({
         origins,
@@ -112,7 +112,7 @@ export function httpHandler(core: ApiHandler, options: HttpOptions) {
         methods: 'GET,POST,OPTIONS',
       }),
     )
-    .use(errorMapping())
+    .use(errorMapping(local))
     .handler(async (event, context) => {
       // Parsed once, here: the schema walks the whole event, so it is not worth doing twice per request.
       const parsed = parseEnvelope(event);
