@@ -97,6 +97,8 @@ async function parseClaimed(
     deps.store.putStream(keys.packets, packetsGzip, 'text/csv', 'gzip'),
     deps.store.putStream(keys.flows, flowsOut, 'text/csv'),
   ];
+  // Awaited once parsing is done; a failure before then must not count as an unhandled rejection meanwhile.
+  for (const upload of uploads) upload.catch(() => undefined);
   // Each features part triggers scoring of its flows. Not compressed: score-flows reads it right away from
   // the same region; gzip would cost both sides CPU. The last part is written only if the capture parses
   // without damage (see below): without it the capture is never SCORED.
@@ -143,6 +145,16 @@ async function parseClaimed(
     flowSink.end();
     parts.end();
     const damage = analysis.summary.damage ? errorInfo('parse', analysis.summary.damage) : null;
+    let lastKey: string | undefined;
+    if (!damage) {
+      const last: FeaturePart | undefined = lastPart;
+      if (!last) throw new Error('the features writer ended without its last part');
+      // After every other part is stored, the last one goes out at once, while the packets and flows uploads
+      // finish: its scoring overlaps their tail (its scorer waits for PARSED, which still follows them).
+      await Promise.all(partUploads);
+      lastKey = featurePartKey(captureId, last.firstFlow, true);
+      partUploads.push(deps.store.putBytes(lastKey, last.bytes, 'text/csv'));
+    }
     await Promise.all([...uploads, ...partUploads]);
     const usToIso = (us: number | null) =>
       us === null ? null : new Date(Math.floor(us / 1000)).toISOString();
@@ -171,11 +183,7 @@ async function parseClaimed(
       await deps.captures.markFailed(captureId, damage, result);
       return { outcome: 'failed', captureId, code: damage.code };
     }
-    const last: FeaturePart | undefined = lastPart;
-    if (!last) throw new Error('the features writer ended without its last part');
-    const lastKey = featurePartKey(captureId, last.firstFlow, true);
-    if (firstPartKey === '') result.keys.features = lastKey;
-    await deps.store.putBytes(lastKey, last.bytes, 'text/csv');
+    if (firstPartKey === '' && lastKey) result.keys.features = lastKey;
     result.parseMs = deps.clock.now().getTime() - startedMs;
     // The last part's event may reach score-flows before this write lands: it waits for PARSED (score-capture.ts).
     await deps.captures.markParsed(captureId, result);
