@@ -19,7 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { NotACaptureError, NotFoundError, PcapFormatError } from '../platform/errors.js';
 import { NeedMoreDataError } from './binary-cursor.js';
-import type { RawFrame } from './frame.js';
+import { newRawFrame, type RawFrame } from './frame.js';
 import { PcapParser, pcapMagicByteOrder } from './pcap-reader.js';
 import { PCAPNG_SHB_TYPE, PcapngParser } from './pcapng-reader.js';
 
@@ -145,18 +145,7 @@ const GZIP_INPUT_SLICE_BYTES = 64 * 1024;
 
 class ReaderState implements ReaderContext {
   packets = 0;
-  readonly frame: RawFrame = {
-    index: 0,
-    linkType: 0,
-    interfaceId: 0,
-    tsSec: 0,
-    tsNanos: 0,
-    capturedLength: 0,
-    originalLength: 0,
-    bytes: new Uint8Array(0),
-    offset: 0,
-    fileOffset: 0,
-  };
+  readonly frame: RawFrame = newRawFrame();
   readonly interfaces: CaptureInterface[] = [];
   readonly nameResolution: NameResolutionEntry[] = [];
   readonly warnings: string[] = [];

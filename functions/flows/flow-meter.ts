@@ -18,8 +18,14 @@ import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
 import type { DecodedPacket } from '../capture/decoded-packet.js';
 import type { RawFrame } from '../capture/frame.js';
 import { type CommunityIdInput, communityIdV1, communityIdV1Ipv4 } from './community-id.js';
-import type { CsvRowBuffer } from './csv-row-buffer.js';
-import { EXPIRY_REASONS, type ExpiryReason, type FeatureSet, type FlowRecord } from './flow-columns.js';
+import { CsvRowBuffer } from './csv-row-buffer.js';
+import {
+  EXPIRY_REASONS,
+  type ExpiryReason,
+  FEATURE_SETS,
+  type FeatureSet,
+  type FlowRecord,
+} from './flow-columns.js';
 import {
   type FlowMeterOptions,
   type ResolvedFlowMeterOptions,
@@ -27,6 +33,7 @@ import {
 } from './flow-options.js';
 import { FLOW_ROW_WIDTH, MeterFlowRecord, ROWS_PER_BLOCK } from './flow-record.js';
 import { FlowTable, hashKey, KEY_STRIDE, KEY_WORDS } from './flow-table.js';
+import { forEachWarmUpPacket } from './warm-up-traffic.js';
 
 // --- Per-flow state layout (offsets within a slot's stride) -----------------------------------------------
 // Running statistics, Commons Math SummaryStatistics style: n, sum, min, max, first moment, second moment.
@@ -160,6 +167,10 @@ export const UNASSIGNED_REASONS = [
   'truncated_transport',
 ] as const;
 export type UnassignedReason = (typeof UNASSIGNED_REASONS)[number];
+const UNASSIGNED_NO_IP_HEADER = UNASSIGNED_REASONS.indexOf('no_ip_header');
+const UNASSIGNED_IP_FRAGMENT = UNASSIGNED_REASONS.indexOf('ip_fragment');
+const UNASSIGNED_UNKNOWN_TRANSPORT = UNASSIGNED_REASONS.indexOf('unknown_transport');
+const UNASSIGNED_TRUNCATED_TRANSPORT = UNASSIGNED_REASONS.indexOf('truncated_transport');
 
 export interface FlowRunSummary {
   featureSet: FeatureSet;
@@ -214,7 +225,8 @@ export class FlowMeter {
 
   private packets = 0;
   private packetsInFlows = 0;
-  private readonly unassigned = zeroCounts(UNASSIGNED_REASONS);
+  /** Packets put in no flow, by reason code (index in UNASSIGNED_REASONS). */
+  private readonly unassigned = new Float64Array(UNASSIGNED_REASONS.length);
   /** Flows emitted, by expiry reason code (index in EXPIRY_REASONS). */
   private readonly byReason = new Float64Array(EXPIRY_REASONS.length);
   private flows = 0;
@@ -264,9 +276,16 @@ export class FlowMeter {
   /**
    * With `csvOut`, each flow is written into it as one flow-CSV line (columns FLOW_CSV_COLUMNS) and no
    * FlowRecord is built (`sink` is not called): the fast path for writing the flow CSV. The caller calls
-   * `csvOut.flush()` after `finish()`.
+   * `csvOut.flush()` after `finish()`. `initialSlots`: open flows the state has room for before it first
+   * grows (the warm-up starts small to take the growth path).
    */
-  constructor(options: FlowMeterOptions, sink: FlowSink, csvOut?: CsvRowBuffer) {
+  constructor(
+    options: FlowMeterOptions,
+    sink: FlowSink,
+    csvOut?: CsvRowBuffer,
+    initialSlots = INITIAL_SLOTS,
+  ) {
+    if (!warmedUp) warmUpFlowMeter();
     this.options = resolveFlowMeterOptions(options);
     this.fork = this.options.featureSet === 'cic-fork';
     this.vlanAware = this.options.vlanAware;
@@ -275,7 +294,7 @@ export class FlowMeter {
     this.flowTimeoutUs = Math.round(this.options.flowTimeoutS * 1e6);
     this.activityTimeoutUs = Math.round(this.options.activityTimeoutS * 1e6);
     this.idleTimeoutUs = Math.round(this.options.idleTimeoutS * 1e6);
-    this.table = new FlowTable(INITIAL_SLOTS, this.options.maxOpenFlows);
+    this.table = new FlowTable(initialSlots, this.options.maxOpenFlows);
     this.state = new Float64Array(this.table.capacity * STRIDE);
   }
 
@@ -288,17 +307,19 @@ export class FlowMeter {
   add(frame: RawFrame, p: DecodedPacket): void {
     this.packets++;
     const ipVersion = p.ipVersion;
-    if (ipVersion !== 4 && ipVersion !== 6) {
-      this.unassigned.no_ip_header++;
-      return;
-    }
-    if (p.fragmentOffset > 0) {
-      this.unassigned.ip_fragment++;
-      return;
-    }
     const realProto = p.ipProto;
-    if (realProto < 0) {
-      this.unassigned.unknown_transport++;
+    // Every reason is counted by one statement, so that a capture's first packet of a rare kind does not reach
+    // code without type feedback (which would throw away this function's optimized code; see warm-up-traffic).
+    let unassigned = -1;
+    if (ipVersion !== 4 && ipVersion !== 6) unassigned = UNASSIGNED_NO_IP_HEADER;
+    else if (p.fragmentOffset > 0) unassigned = UNASSIGNED_IP_FRAGMENT;
+    else if (realProto < 0) unassigned = UNASSIGNED_UNKNOWN_TRANSPORT;
+    else if ((realProto === PROTO_TCP || realProto === PROTO_UDP) && p.srcPort < 0) {
+      // A first fragment too short to hold the ports is a fragment problem, not a capture-length one.
+      unassigned = p.moreFragments ? UNASSIGNED_IP_FRAGMENT : UNASSIGNED_TRUNCATED_TRANSPORT;
+    }
+    if (unassigned >= 0) {
+      this.unassigned[unassigned] = this.unassigned[unassigned]! + 1;
       return;
     }
 
@@ -313,12 +334,6 @@ export class FlowMeter {
     let icmpType = -1;
     let icmpCode = -1;
     if (realProto === PROTO_TCP || realProto === PROTO_UDP) {
-      if (p.srcPort < 0) {
-        // A first fragment too short to hold the ports is a fragment problem, not a capture-length one.
-        if (p.moreFragments) this.unassigned.ip_fragment++;
-        else this.unassigned.truncated_transport++;
-        return;
-      }
       srcPort = p.srcPort;
       dstPort = p.dstPort;
       payload = Math.max(p.payloadLength, 0);
@@ -516,14 +531,18 @@ export class FlowMeter {
   }
 
   summary(): FlowRunSummary {
+    const unassignedByReason = zeroCounts(UNASSIGNED_REASONS);
     let unassignedTotal = 0;
-    for (const reason of UNASSIGNED_REASONS) unassignedTotal += this.unassigned[reason];
+    UNASSIGNED_REASONS.forEach((reason, code) => {
+      unassignedByReason[reason] = this.unassigned[code]!;
+      unassignedTotal += this.unassigned[code]!;
+    });
     return {
       featureSet: this.options.featureSet,
       packets: this.packets,
       packetsInFlows: this.packetsInFlows,
       unassignedPackets: unassignedTotal,
-      unassignedByReason: { ...this.unassigned },
+      unassignedByReason,
       flows: this.flows,
       flowsByReason: countsByReason(this.byReason),
       evictedFlows: this.byReason[REASON_EVICTED]!,
@@ -1207,6 +1226,32 @@ export class FlowMeter {
     out.textField(reason);
     out.fields(values, 84, 5);
     out.endRow();
+  }
+}
+
+let warmedUp = false;
+/** Open-flow cap of the warm-up meters: small, so that their tables grow and then evict. */
+const WARM_UP_MAX_OPEN_FLOWS = 16;
+
+/**
+ * Once per process, before the first real meter: runs the warm-up packets (warm-up-traffic.ts) through
+ * throwaway meters of both feature sets, one emitting records and one writing CSV, so that every common
+ * branch of the per-packet and emission code has type feedback before V8 optimizes it, and the optimized code
+ * is not thrown away and rebuilt each time a capture first takes one of them (see warm-up-traffic.ts for the
+ * measured cost). Nothing of it is observable: the meters, their records and their CSV text are dropped.
+ */
+function warmUpFlowMeter(): void {
+  warmedUp = true;
+  for (const featureSet of FEATURE_SETS) {
+    const options = { featureSet, maxOpenFlows: WARM_UP_MAX_OPEN_FLOWS };
+    const recordMeter = new FlowMeter(options, () => {}, undefined, 2);
+    const csvMeter = new FlowMeter(options, () => {}, new CsvRowBuffer(() => {}, 4096), 2);
+    forEachWarmUpPacket((frame, packet) => {
+      recordMeter.add(frame, packet);
+      csvMeter.add(frame, packet);
+    });
+    recordMeter.finish();
+    csvMeter.finish();
   }
 }
 

@@ -168,10 +168,11 @@ export class FlowTable {
       const entry = buckets[2 * j]!;
       if (entry === 0) break;
       const entryHash = buckets[2 * j + 1]!;
-      const home = entryHash & mask;
-      // Move the entry at j back into the hole at i unless its home bucket lies cyclically in (i, j].
-      const homeInRange = i <= j ? home > i && home <= j : home > i || home <= j;
-      if (!homeInRange) {
+      // Move the entry at j back into the hole at i unless its home bucket lies cyclically in (i, j]: that is,
+      // unless its distance from i, (home - i) mod size, is between 1 and (j - i) mod size. Written without a
+      // branch on whether the chain wraps around the array's end (a rare case whose first occurrence would
+      // otherwise reach code without type feedback and throw away the meter's optimized code).
+      if ((((entryHash & mask) - i - 1) & mask) >= ((j - i) & mask)) {
         buckets[2 * i] = entry;
         buckets[2 * i + 1] = entryHash;
         i = j;
