@@ -23,8 +23,12 @@ export interface ParseDependencies {
   featurePartFlows: number;
 }
 
-/** Feature parts being uploaded while parsing goes on (each is ~5 MB at 8,192 flows). */
-const PART_UPLOADS_IN_FLIGHT = 2;
+/**
+ * Feature parts being uploaded while parsing goes on (each is ~3–5 MB at 8,192 flows: ≤ ~30 MB waiting). The flow
+ * meter hands out flows in bursts (a time jump expires thousands at once: 6 parts within ~0.2 s of the bench
+ * capture), and with 2 in flight parsing stopped at each burst until all but 2 were stored.
+ */
+const PART_UPLOADS_IN_FLIGHT = 6;
 
 export type ParseOutcome =
   | { outcome: 'parsed'; captureId: string; result: ParseResult }
