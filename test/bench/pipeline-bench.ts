@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { uploadCapture } from '../../functions/cli/commands/upload-command.js';
 import {
@@ -238,6 +239,12 @@ type OpenLoopResult = z.infer<typeof openLoopResultSchema> & {
   serverCpuMsPerRequest: number;
   /** dynalite's CPU per request (its own process), when /proc says (Linux). */
   dynaliteCpuMsPerRequest: number | undefined;
+  /**
+   * The handlers' event loop over the run (the runtime runs in this process): its utilisation and how late it
+   * ran a timer (p99 and worst, ms). A loop busy ~80% of the time drains a backlog slowly, which is how a short
+   * stall becomes a latency tail (docs/pipeline.md, round 5).
+   */
+  serverLoop: { utilisation: number; delayP99Ms: number; delayMaxMs: number };
   loadAverage: number;
 };
 
@@ -273,6 +280,9 @@ async function openLoopTest(
   connections: number,
 ): Promise<OpenLoopResult> {
   const dynaliteBefore = childCpuMs('dynalite');
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const loopBefore = performance.eventLoopUtilization();
   const cpuBefore = process.cpuUsage();
   const child = spawn(process.execPath, ['--input-type=module', '-e', OPEN_LOOP_SOURCE], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -287,6 +297,8 @@ async function openLoopTest(
   });
   const code = await new Promise<number | null>((done) => child.on('exit', done));
   const cpu = process.cpuUsage(cpuBefore);
+  const loop = performance.eventLoopUtilization(loopBefore);
+  loopDelay.disable();
   const dynaliteAfter = childCpuMs('dynalite');
   if (code !== 0) throw new Error(`open-loop load exited with ${code}`);
   const result = openLoopResultSchema.parse(JSON.parse(out));
@@ -299,6 +311,11 @@ async function openLoopTest(
       dynaliteBefore === undefined || dynaliteAfter === undefined
         ? undefined
         : (dynaliteAfter - dynaliteBefore) / answered,
+    serverLoop: {
+      utilisation: loop.utilization,
+      delayP99Ms: loopDelay.percentile(99) / 1e6,
+      delayMaxMs: loopDelay.max / 1e6,
+    },
     loadAverage: loadavg()[0] ?? Number.NaN,
   };
 }
@@ -341,7 +358,7 @@ async function predictLoad(apiUrl: string, durationS: number, repeats: number): 
   const describe = (load: LoadResult) =>
     `${Math.round(load.requests.average)} req/s, p50 ${load.latency.p50} ms, p90 ${load.latency.p90} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms, ${load.non2xx} non-2xx, ${load.errors} errors, ${load.timeouts} timeouts; server CPU ${load.serverCpuMsPerRequest.toFixed(3)} ms per request`;
   const describeOpen = (run: OpenLoopResult, index: number) =>
-    `run ${index + 1}: ${run.answered} of ${run.total} answered at ${Math.round(run.rate)} req/s, p50 ${run.p50.toFixed(1)} ms, p90 ${run.p90.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, max ${run.max.toFixed(1)} ms, ${run.non2xx} non-2xx, ${run.errors} errors; CPU per request: server ${run.serverCpuMsPerRequest.toFixed(3)} ms, dynalite ${run.dynaliteCpuMsPerRequest === undefined ? 'n/a' : `${run.dynaliteCpuMsPerRequest.toFixed(3)} ms`}, generator ${(run.generatorCpuMs / Math.max(1, run.answered)).toFixed(3)} ms; load average ${run.loadAverage.toFixed(1)} at its end`;
+    `run ${index + 1}: ${run.answered} of ${run.total} answered at ${Math.round(run.rate)} req/s, p50 ${run.p50.toFixed(1)} ms, p90 ${run.p90.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, max ${run.max.toFixed(1)} ms, ${run.non2xx} non-2xx, ${run.errors} errors; CPU per request: server ${run.serverCpuMsPerRequest.toFixed(3)} ms, dynalite ${run.dynaliteCpuMsPerRequest === undefined ? 'n/a' : `${run.dynaliteCpuMsPerRequest.toFixed(3)} ms`}, generator ${(run.generatorCpuMs / Math.max(1, run.answered)).toFixed(3)} ms; server event loop ${Math.round(run.serverLoop.utilisation * 100)}% busy, delay p99 ${run.serverLoop.delayP99Ms.toFixed(1)} ms, max ${run.serverLoop.delayMaxMs.toFixed(1)} ms; load average ${run.loadAverage.toFixed(1)} at its end`;
   return {
     notes: [
       `POST /api/predict offered open loop at a fixed ${OFFERED_RATE} req/s (one request every ${1000 / OFFERED_RATE} ms from a raw-socket HTTP/1.1 generator in its own process, keep-alive pool of up to ${OPEN_LOOP_CONNECTIONS} connections, latency from each request's scheduled time, ${durationS} s per run; the target is judged on the median run by p99): ${opens.map(describeOpen).join('; ')}. Server CPU is the handlers' process (HTTP, middy, model, page writes through the SDK); dynalite and the generator are other processes on the same 2 cores`,
