@@ -47,6 +47,18 @@ interface WarmUpPacket {
   dstNet?: number;
   /** TCP option bytes (a multiple of 4). */
   options?: number;
+  /** Inside an outer IPv4 header. */
+  tunnelled?: boolean;
+  /** IPv4 Total Length written as 0. */
+  zeroTotalLength?: boolean;
+  /** TCP data offset below the minimum. */
+  badDataOffset?: boolean;
+  /** UDP Length field larger than the datagram. */
+  badUdpLength?: boolean;
+  /** IPv6: a hop-by-hop options header (8 bytes, a router alert) before the transport header. */
+  hopByHop?: boolean;
+  /** IPv6: the source is an IPv4-mapped address (::ffff:10.0.0.n). */
+  mappedSource?: boolean;
 }
 
 const TCP = 6;
@@ -228,6 +240,33 @@ function warmUpPackets(): WarmUpPacket[] {
     tcp(18 * S + 80, false, FIN | ACK, 0, { dstPort: 40002 }),
     tcp(18 * S + 90, true, ACK, 0, { srcPort: 40002 }),
     tcp(18 * S + 100, true, FIN | PSH | URG, 0, { src: 30, dstPort: 22 }),
+    // Tunnelled (IPv6 and IPv4 inside IPv4), a Total Length of 0, a TCP data offset below the minimum.
+    tcp(18 * S + 110, true, ACK, 20, { version: 6, tunnelled: true }),
+    tcp(18 * S + 120, true, ACK, 20, { tunnelled: true }),
+    tcp(18 * S + 130, true, PSH | ACK, 20, { zeroTotalLength: true }),
+    tcp(18 * S + 140, true, ACK, 20, { badDataOffset: true }),
+    // IPv6 with a hop-by-hop header (an MLD report), an IPv4-mapped source; UDP with a Length past the end.
+    {
+      atUs: 18 * S + 150,
+      version: 6,
+      src: 5,
+      dst: 7,
+      protocol: ICMPV6,
+      icmpType: 143,
+      payload: 20,
+      hopByHop: true,
+    },
+    {
+      atUs: 18 * S + 160,
+      version: 6,
+      src: 1,
+      dst: 2,
+      protocol: UDP,
+      srcPort: 7,
+      dstPort: 7,
+      mappedSource: true,
+    },
+    udp(18 * S + 170, true, 10, { badUdpLength: true }),
     // IPv6 with the same address on both ends.
     { atUs: 19 * S, version: 6, src: 9, dst: 9, protocol: UDP, srcPort: 5000, dstPort: 5001, payload: 10 },
     {
@@ -292,12 +331,26 @@ function writeFrame(p: WarmUpPacket, out: Uint8Array): number {
   const sctpHeader = p.protocol === SCTP ? 12 : 0;
   const l4Length = transportHeader + sctpHeader + payload;
   let l4: number;
-  if (p.version === 4) {
+  let ip = at + 2;
+  if (p.tunnelled) {
+    // An outer IPv4 header (6in4 or IP-in-IP, RFC 4213 / RFC 2003) around the packet.
     view.setUint16(at, 0x0800);
-    const ip = at + 2;
     out.fill(0, ip, ip + 20);
     out[ip] = 0x45;
-    view.setUint16(ip + 2, 20 + l4Length);
+    view.setUint16(ip + 2, 20 + (p.version === 4 ? 20 : 40) + l4Length);
+    out[ip + 8] = 64;
+    out[ip + 9] = p.version === 4 ? 4 : 41;
+    view.setUint32(ip + 12, 0xc0000201);
+    view.setUint32(ip + 16, 0xc0000202);
+    ip += 20;
+  } else {
+    view.setUint16(at, p.version === 4 ? 0x0800 : 0x86dd);
+  }
+  if (p.version === 4) {
+    out.fill(0, ip, ip + 20);
+    out[ip] = 0x45;
+    // Total Length 0: what a capture taken before TCP segmentation offload holds.
+    view.setUint16(ip + 2, p.zeroTotalLength ? 0 : 20 + l4Length);
     view.setUint16(ip + 4, 0x1234);
     view.setUint16(ip + 6, (p.moreFragments ? 0x2000 : 0) | (p.fragmentOffset ?? 0));
     out[ip + 8] = 64;
@@ -306,8 +359,6 @@ function writeFrame(p: WarmUpPacket, out: Uint8Array): number {
     view.setUint32(ip + 16, (p.dstNet ?? p.net ?? 0x0a000000) + p.dst);
     l4 = ip + 20;
   } else {
-    view.setUint16(at, 0x86dd);
-    const ip = at + 2;
     out.fill(0, ip, ip + 40);
     out[ip] = 0x60;
     view.setUint16(ip + 4, l4Length);
@@ -317,7 +368,19 @@ function writeFrame(p: WarmUpPacket, out: Uint8Array): number {
     // above 2^31, so that the two ends differ by more than 2^31 in their first word).
     writeIpv6Address(view, ip + 8, p.src, p.protocol === ICMPV6 && p.src % 2 === 1);
     writeIpv6Address(view, ip + 24, p.dst, p.protocol === ICMPV6 && p.dst % 2 === 1);
+    if (p.mappedSource) {
+      out.fill(0, ip + 8, ip + 18);
+      view.setUint16(ip + 18, 0xffff);
+      view.setUint32(ip + 20, 0x0a000000 + p.src);
+    }
     l4 = ip + 40;
+    if (p.hopByHop) {
+      // Next header, length 0 (8 bytes), router alert option (RFC 2711), PadN.
+      view.setUint16(ip + 4, 8 + l4Length);
+      out[ip + 6] = 0;
+      out.set([p.protocol, 0, 5, 2, 0, 0, 1, 0], l4);
+      l4 += 8;
+    }
   }
   out.fill(0, l4, l4 + l4Length);
   if (p.protocol === TCP) {
@@ -325,13 +388,14 @@ function writeFrame(p: WarmUpPacket, out: Uint8Array): number {
     view.setUint16(l4 + 2, p.dstPort ?? 0);
     view.setUint32(l4 + 4, (p.seq ?? 0) >>> 0);
     view.setUint32(l4 + 8, ((p.seq ?? 0) + 7) >>> 0);
-    out[l4 + 12] = (transportHeader / 4) << 4;
+    // A bogus data offset (below 5 words) when asked for.
+    out[l4 + 12] = (p.badDataOffset ? 4 : transportHeader / 4) << 4;
     out[l4 + 13] = p.flags ?? 0;
     view.setUint16(l4 + 14, 29_200 + payload);
   } else if (p.protocol === UDP) {
     view.setUint16(l4, p.srcPort ?? 0);
     view.setUint16(l4 + 2, p.dstPort ?? 0);
-    view.setUint16(l4 + 4, 8 + payload);
+    view.setUint16(l4 + 4, p.badUdpLength ? 0xffff : 8 + payload);
   } else if (p.protocol === ICMP || p.protocol === ICMPV6) {
     out[l4] = p.icmpType ?? 0;
     out[l4 + 1] = p.icmpCode ?? 0;
