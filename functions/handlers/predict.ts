@@ -27,12 +27,13 @@ const idempotencyKeySchema = z
 
 /**
  * At most one API page write per this many ms from this handler's concurrent requests (`pageWritePacer`). In
- * Lambda a sandbox serves one request at a time, so requests never wait there. On the local server a page write
- * costs ~1.2 ms of CPU here and ~0.85 ms in dynalite whatever its size: at 2,000 req/s, 8 ms (pages of ~16
- * requests) instead of 4 (~8) took 0.07 ms of server CPU and 0.05 ms of dynalite CPU off every request
- * (alternated runs, docs/pipeline.md), for ≤ 4 ms more wait.
+ * Lambda a sandbox serves one request at a time, so requests never wait there. On the local server at 2,000
+ * req/s pages hold ~8 requests instead of ~2–5 when dynalite answers fast. 8 ms was measured too (docs/pipeline.md,
+ * round 5): pages of ~16 and ~0.1 ms less server CPU and 0.05 ms less dynalite CPU per request, but p99 median
+ * 49 vs 43 ms over alternated benches (the wait is up to the interval for every request) and half the closed-loop
+ * throughput at 10 connections, so 4 stays.
  */
-const PAGE_WRITE_INTERVAL_MS = 8;
+const PAGE_WRITE_INTERVAL_MS = 4;
 
 /** The body's form is chosen (and validated) by `classifyPredictRequest`; built once, not per request. */
 const anyJson = z.unknown();
