@@ -15,7 +15,7 @@
  * zero (nothing reads them).
  */
 import { decodeFrame } from '../capture/decode/index.js';
-import { DecodedPacket } from '../capture/decoded-packet.js';
+import { DecodedPacket, TCP_FLAG } from '../capture/decoded-packet.js';
 import { newRawFrame, type RawFrame } from '../capture/frame.js';
 
 interface WarmUpPacket {
@@ -67,14 +67,7 @@ const ICMP = 1;
 const ICMPV6 = 58;
 const SCTP = 132;
 const OSPF = 89;
-const FIN = 0x01;
-const SYN = 0x02;
-const RST = 0x04;
-const PSH = 0x08;
-const ACK = 0x10;
-const URG = 0x20;
-const ECE = 0x40;
-const CWR = 0x80;
+const { FIN, SYN, RST, PSH, ACK, URG, ECE, CWR } = TCP_FLAG;
 const S = 1_000_000;
 
 function tcp(
