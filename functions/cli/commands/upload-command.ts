@@ -49,6 +49,11 @@ const STATUS_POLL_MS = 200;
  * the wait for SCORED from ~100 ms on average to ~25 ms, for a few more cheap requests.
  */
 const PARSED_POLL_MS = 50;
+/**
+ * For at most this long after PARSED: on AWS the last part may take seconds to score, and 20 polls a second
+ * would then spend the stage's API rate limit (20 requests/s in dev) on one client.
+ */
+const PARSED_FAST_POLL_MS = 1_000;
 
 const apiErrorSchema = z.object({ error: z.string(), message: z.string() });
 
@@ -215,6 +220,7 @@ export async function uploadCapture(
   const deadline = Date.now() + options.timeoutS * 1000;
   let last = '';
   let unreachable = 0;
+  let parsedAt: number | undefined;
   for (;;) {
     let body: unknown;
     try {
@@ -242,9 +248,9 @@ export async function uploadCapture(
       );
     }
     // One GetItem per poll is cheap; a long interval would add up to its length to every status change seen.
-    await new Promise((resolve) =>
-      setTimeout(resolve, capture.status === 'PARSED' ? PARSED_POLL_MS : STATUS_POLL_MS),
-    );
+    if (capture.status === 'PARSED') parsedAt ??= Date.now();
+    const fast = parsedAt !== undefined && Date.now() - parsedAt < PARSED_FAST_POLL_MS;
+    await new Promise((resolve) => setTimeout(resolve, fast ? PARSED_POLL_MS : STATUS_POLL_MS));
   }
 }
 
