@@ -11,6 +11,7 @@ import { createHistoryHandler } from '../handlers/history.js';
 import { createParseCaptureHandler } from '../handlers/parse-capture.js';
 import { createPredictHandler } from '../handlers/predict.js';
 import { createRepublishCaptureHandler } from '../handlers/republish-capture.js';
+import { createRepublishSweepHandler } from '../handlers/republish-sweep.js';
 import type { S3Event } from '../handlers/s3-records.js';
 import { createScoreFlowsHandler } from '../handlers/score-flows.js';
 import { createSearchFlowsHandler, searchFor } from '../handlers/search-flows.js';
@@ -341,6 +342,35 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     else options.onInvocation?.('s3-event', '', 'error', `not an S3 event: ${parsed.error.message}`);
   });
 
+  // The scheduled republish sweep (EventBridge on AWS): one at a time, never past close().
+  const sweep = createRepublishSweepHandler(container);
+  let sweeping: Promise<void> | undefined;
+  const sweepTimer =
+    config.REPUBLISH_SWEEP_S > 0
+      ? setInterval(() => {
+          if (sweeping) return;
+          sweeping = sweep()
+            .then(
+              (result) => {
+                for (const outcome of result.outcomes) {
+                  const detail = outcome.outcome === 'republished' ? outcome.publish.status : outcome.outcome;
+                  options.onInvocation?.('republish-sweep', outcome.captureId, 'ok', detail);
+                }
+              },
+              (error: unknown) =>
+                options.onInvocation?.(
+                  'republish-sweep',
+                  '',
+                  'error',
+                  error instanceof Error ? error.message : String(error),
+                ),
+            )
+            .finally(() => {
+              sweeping = undefined;
+            });
+        }, config.REPUBLISH_SWEEP_S * 1000).unref()
+      : undefined;
+
   let closed = false;
   return {
     apiUrl,
@@ -355,7 +385,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     async close() {
       if (closed) return;
       closed = true;
+      if (sweepTimer) clearInterval(sweepTimer);
       await closeServer(api);
+      await sweeping;
       // Let in-flight S3-triggered work finish (bounded: a stuck invocation must not block Ctrl-C forever).
       await Promise.race([
         Promise.allSettled([...inFlight]),

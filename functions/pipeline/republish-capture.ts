@@ -146,3 +146,28 @@ export async function republishCapture(
   if (failure !== undefined) throw failure;
   return { outcome: 'republished', captureId, attempted, publish };
 }
+
+export type SweepOutcome = RepublishOutcome | { outcome: 'error'; captureId: string; message: string };
+
+/**
+ * The automatic retry: republishes every capture the store lists as awaiting it (up to `limit`, the
+ * longest-waiting first), each on its own, so one capture that fails does not stop the others. A capture whose
+ * retry still leaves flows unacknowledged stays listed for the next sweep; a retry holding the lease makes
+ * this one skip the capture (`busy`).
+ */
+export async function sweepRepublish(deps: RepublishDependencies, limit: number): Promise<SweepOutcome[]> {
+  const captureIds = await deps.captures.capturesAwaitingRepublish(limit);
+  const outcomes: SweepOutcome[] = [];
+  for (const captureId of captureIds) {
+    try {
+      outcomes.push(await republishCapture(deps, captureId));
+    } catch (error) {
+      outcomes.push({
+        outcome: 'error',
+        captureId,
+        message: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return outcomes;
+}

@@ -49,6 +49,13 @@ export const configSchema = z.object({
   /** A parse or score claim older than this is taken over by a redelivered event (crashed worker). */
   CLAIM_LEASE_S: positiveInt(900),
   MODELS_DIR: z.string().min(1).optional(),
+  /**
+   * The local runtime's republish sweep: every this many seconds, captures whose predictions Kafka did not all
+   * acknowledge are republished (0 = off). On AWS an EventBridge schedule runs the same sweep.
+   */
+  REPUBLISH_SWEEP_S: z.coerce.number().int().min(0).default(60),
+  /** Captures retried per sweep. */
+  REPUBLISH_SWEEP_CAPTURES: positiveInt(20),
   /** How long score-flows (the last features part) waits for parse-capture to record PARSED. */
   PARSED_WAIT_S: positiveInt(30),
   /** Comma-separated origins allowed by CORS; '*' for any. */

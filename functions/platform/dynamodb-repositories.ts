@@ -50,6 +50,9 @@ import {
  * | capture page         | CAPTURE#{id}       | PAGE#{first flow, 9}  | TIME#{yyyy-mm-dd}#{shard} | newest {scored_at}#{pred id}  |
  * | API page (coalesced) | APIPAGE#{uuid}     | PAGE                  | TIME#{yyyy-mm-dd}#{shard} | newest {scored_at}#{pred id}  |
  *
+ * A capture item carries gsi1pk = `REPUBLISH` (gsi1sk = `{recorded at}#{id}`) only while Kafka has not
+ * acknowledged all its predictions: a sparse entry in the same index that the republish sweep queries.
+ *
  * `expires_at` (epoch seconds) is the TTL attribute on every item.
  */
 export const TABLE_KEYS = {
@@ -69,7 +72,15 @@ const MAX_UNPROCESSED_ATTEMPTS = 10;
 const COALESCE_MAX_IN_FLIGHT = 1;
 const DAY_MS = 86_400_000;
 
-const capturePk = (captureId: string) => `CAPTURE#${captureId}`;
+const CAPTURE_PK_PREFIX = 'CAPTURE#';
+const capturePk = (captureId: string) => `${CAPTURE_PK_PREFIX}${captureId}`;
+/** The time index's partition that lists captures awaiting republish (see the table above). */
+const REPUBLISH_PARTITION = 'REPUBLISH';
+
+/** Kafka did not acknowledge every prediction: a retry can help (`not_configured` has no broker to retry). */
+function awaitsRepublish(publish: PublishResult): boolean {
+  return publish.status === 'failed' || publish.status === 'partial';
+}
 
 function dependencyError(operation: string, error: unknown): DependencyError {
   const message = error instanceof Error ? error.message : String(error);
@@ -442,13 +453,18 @@ export class DynamoCaptureRepository implements CaptureRepository {
   }
 
   async markScored(captureId: string, summary: ScoreSummary, publish: PublishResult): Promise<boolean> {
+    const retry = awaitsRepublish(publish);
     try {
       await this.#transition(
         captureId,
         'PARSED',
         'SCORED',
-        'SET score = :score, publish = :publish',
-        { ':score': summary, ':publish': publish },
+        `SET score = :score, publish = :publish${retry ? ', gsi1pk = :republish, gsi1sk = :republishKey' : ''}`,
+        {
+          ':score': summary,
+          ':publish': publish,
+          ...(retry ? this.#republishValues(captureId) : {}),
+        },
         'score_claim_ms',
       );
       return true;
@@ -513,14 +529,50 @@ export class DynamoCaptureRepository implements CaptureRepository {
         new UpdateCommand({
           TableName: this.#table,
           Key: { pk: capturePk(captureId), sk: CAPTURE_SK },
-          UpdateExpression: 'SET publish = :publish, updated_at = :at REMOVE publish_claim_ms',
+          UpdateExpression: awaitsRepublish(publish)
+            ? 'SET publish = :publish, updated_at = :at, gsi1pk = :republish, gsi1sk = :republishKey REMOVE publish_claim_ms'
+            : 'SET publish = :publish, updated_at = :at REMOVE publish_claim_ms, gsi1pk, gsi1sk',
           ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':publish': publish, ':at': this.#now().toISOString() },
+          ExpressionAttributeValues: {
+            ':publish': publish,
+            ':at': this.#now().toISOString(),
+            ...(awaitsRepublish(publish) ? this.#republishValues(captureId) : {}),
+          },
         }),
       );
     } catch (error) {
       throw dependencyError('UpdateItem (publish)', error);
     }
+  }
+
+  async capturesAwaitingRepublish(limit: number): Promise<string[]> {
+    try {
+      const output = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: TABLE_KEYS.timeIndex,
+          KeyConditionExpression: 'gsi1pk = :republish',
+          ExpressionAttributeValues: { ':republish': REPUBLISH_PARTITION },
+          ProjectionExpression: 'pk',
+          Limit: limit,
+        }),
+      );
+      return (output.Items ?? []).flatMap((item) =>
+        typeof item.pk === 'string' && item.pk.startsWith(CAPTURE_PK_PREFIX)
+          ? [item.pk.slice(CAPTURE_PK_PREFIX.length)]
+          : [],
+      );
+    } catch (error) {
+      throw dependencyError('Query (captures awaiting republish)', error);
+    }
+  }
+
+  /** The sparse index entry of a capture awaiting republish; oldest first in the index. */
+  #republishValues(captureId: string): Record<string, string> {
+    return {
+      ':republish': REPUBLISH_PARTITION,
+      ':republishKey': `${this.#now().toISOString()}#${captureId}`,
+    };
   }
 
   async #transition(

@@ -176,6 +176,11 @@ export interface CaptureRepository {
   claimRepublish(captureId: string, nowMs: number, leaseS: number): Promise<boolean>;
   /** Replaces the capture's publish result after a retry and releases the lease. */
   recordPublish(captureId: string, publish: PublishResult): Promise<void>;
+  /**
+   * SCORED captures whose last publish result left flows unacknowledged by Kafka (`failed`/`partial`), the
+   * longest-waiting first: what the scheduled republish sweep retries.
+   */
+  capturesAwaitingRepublish(limit: number): Promise<string[]>;
 }
 
 // ---------------------------------------------------------------- predictions

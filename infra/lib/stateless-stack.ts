@@ -6,6 +6,7 @@ import {
   aws_cloudwatch_actions as cw_actions,
   Duration,
   aws_lambda_destinations as destinations,
+  aws_events as events,
   aws_iam as iam,
   aws_kms as kms,
   aws_lambda as lambda,
@@ -17,6 +18,7 @@ import {
   aws_lambda_event_sources as sources,
   aws_sqs as sqs,
   aws_sns_subscriptions as subscriptions,
+  aws_events_targets as targets,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { StageConfig } from '../config/stages.js';
@@ -38,6 +40,7 @@ export const HANDLER_ENTRIES = {
   history: 'functions/handlers/history.ts',
   captureStatus: 'functions/handlers/capture-status.ts',
   republishCapture: 'functions/handlers/republish-capture.ts',
+  republishSweep: 'functions/handlers/republish-sweep.ts',
   indexFlows: 'functions/handlers/index-flows.ts',
   searchFlows: 'functions/handlers/search-flows.ts',
 } as const;
@@ -173,6 +176,13 @@ export class StatelessStack extends Stack {
         environment: { ...common, ...kafkaEnv },
         vpc: kafkaVpc,
       }),
+      republishSweep: make('republishSweep', {
+        description:
+          'Every 5 minutes: republishes what Kafka did not acknowledge, for every capture awaiting it',
+        sizing: config.functions.api,
+        environment: { ...common, ...kafkaEnv },
+        vpc: kafkaVpc,
+      }),
       indexFlows: make('indexFlows', {
         description: `MSK ${PREDICTIONS_TOPIC}: bulk-indexes predictions into OpenSearch`,
         sizing: config.functions.index,
@@ -203,12 +213,25 @@ export class StatelessStack extends Stack {
     table.grantReadWriteData(fns.predict.fn);
     // Reads the stored predictions back and records the new publish result (with its lease) on the capture.
     table.grantReadWriteData(fns.republishCapture.fn);
+    table.grantReadWriteData(fns.republishSweep.fn);
+    // The automatic retry: captures Kafka did not acknowledge are listed in the table (a sparse index entry)
+    // and republished on a schedule; POST /api/captures/{id}/publish stays for one capture at once.
+    new events.Rule(this, 'RepublishSweepSchedule', {
+      description: 'Republishes captures whose predictions Kafka did not acknowledge',
+      schedule: events.Schedule.rate(Duration.minutes(5)),
+      targets: [new targets.LambdaFunction(fns.republishSweep.fn, { retryAttempts: 0 })],
+    });
     table.grantReadData(fns.history.fn);
     table.grantReadData(fns.captureStatus.fn);
     for (const prefix of [CAPTURE_PREFIXES.packets, CAPTURE_PREFIXES.flows, CAPTURE_PREFIXES.features]) {
       bucket.grantRead(fns.captureStatus.fn, `${prefix}*`);
     }
-    for (const publisher of [fns.scoreFlows.fn, fns.predict.fn, fns.republishCapture.fn]) {
+    for (const publisher of [
+      fns.scoreFlows.fn,
+      fns.predict.fn,
+      fns.republishCapture.fn,
+      fns.republishSweep.fn,
+    ]) {
       publisher.addToRolePolicy(
         new iam.PolicyStatement({
           sid: 'ConnectIdempotentProducer',

@@ -297,7 +297,14 @@ describe('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
       );
       expect((indexFlows.VpcConfig as { SecurityGroupIds: unknown[] }).SecurityGroupIds).toHaveLength(2);
       const template = stage().stateless;
-      const inVpc: HandlerName[] = ['scoreFlows', 'predict', 'republishCapture', 'indexFlows', 'searchFlows'];
+      const inVpc: HandlerName[] = [
+        'scoreFlows',
+        'predict',
+        'republishCapture',
+        'republishSweep',
+        'indexFlows',
+        'searchFlows',
+      ];
       for (const name of Object.keys(HANDLER_ENTRIES) as HandlerName[]) {
         const fn = props(resourcesOf(template, 'AWS::Lambda::Function')[functionLogicalId(template, name)]!);
         expect(fn.VpcConfig !== undefined, name).toBe(inVpc.includes(name));
@@ -410,9 +417,22 @@ describe('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
       const withBrokers = Object.values(resourcesOf(template, 'AWS::Lambda::Function'))
         .map((fn) => ((props(fn).Environment as { Variables?: Json } | undefined)?.Variables ?? {}) as Json)
         .filter((variables) => 'KAFKA_BROKERS' in variables);
-      // score-flows, predict, republish-capture, index-flows.
-      expect(withBrokers).toHaveLength(4);
+      // score-flows, predict, republish-capture, republish-sweep, index-flows.
+      expect(withBrokers).toHaveLength(5);
       for (const variables of withBrokers) expect(variables.KAFKA_AUTH).toBe('iam');
+    });
+
+    it('runs the republish sweep every 5 minutes', () => {
+      const template = stage().stateless;
+      const sweepId = Object.keys(resourcesOf(template, 'AWS::Lambda::Function')).find((id) =>
+        id.startsWith('RepublishSweep'),
+      );
+      expect(sweepId).toBeDefined();
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(5 minutes)',
+        State: 'ENABLED',
+        Targets: [{ Arn: { 'Fn::GetAtt': [sweepId, 'Arn'] } }],
+      });
     });
 
     it('creates the predictions and dead-letter topics with the stage partitions on deploy', () => {
@@ -528,7 +548,7 @@ describe('CDK app: every stage synthesizes offline with cdk-nag clean', () => {
         false,
       );
       expect(historyActions.some((action) => action.startsWith('s3:'))).toBe(false);
-      for (const name of [...SCORING_HANDLERS, 'republishCapture'] as const) {
+      for (const name of [...SCORING_HANDLERS, 'republishCapture', 'republishSweep'] as const) {
         const kafka = statementsFor(name).filter((statement) =>
           statement.actions.includes('kafka-cluster:WriteData'),
         );

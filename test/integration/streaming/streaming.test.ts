@@ -148,6 +148,8 @@ describe.sequential('capture → Kafka → OpenSearch on the local runtime', () 
         MODELS_DIR: join(repoDir, 'models'),
         SCORE_BATCH_SIZE: '64',
         KAFKA_BROKERS: brokers.join(','),
+        // This test drives the retry path by hand; the sweep has its own test below.
+        REPUBLISH_SWEEP_S: '0',
       },
       overrides: { publisher: stoppable },
     });
@@ -297,6 +299,91 @@ describe.sequential('capture → Kafka → OpenSearch on the local runtime', () 
     }
     expect(indexed).toBe(flows);
   }, 300_000);
+});
+
+describe.sequential('the republish sweep on the local runtime', () => {
+  it('a capture Kafka did not acknowledge is republished by the sweep once the broker answers, then left alone', async () => {
+    const topic = uniqueName('sweep');
+    await createTopic(admin, topic);
+    // A port nothing listens on: the real publisher fails as against a stopped broker.
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((done) => closed.close(() => done()));
+    const down = new KafkaPredictionPublisher({
+      kafka: createKafka(
+        { brokers: [`127.0.0.1:${port}`], auth: 'plaintext', region: 'us-east-1', clientId: 'sweep-down' },
+        { retries: 0 },
+      ),
+      topic,
+      retries: 0,
+      failFastMs: 60_000,
+    });
+    cleanups.push(() => down.disconnect());
+    const up = publisher(topic);
+    let current: PredictionPublisher = down;
+    const sweeps: { key: string; detail: string }[] = [];
+    const { startLocalRuntime } = await import('../../../functions/local/runtime.js');
+    const dataDir = await mkdtemp(join(tmpdir(), 'ccf-sweep-'));
+    const runtime = await startLocalRuntime({
+      port: 0,
+      s3Port: 0,
+      dynamoPort: 0,
+      dataDir,
+      dynamoInMemory: true,
+      settings: {
+        MODELS_DIR: join(repoDir, 'models'),
+        KAFKA_BROKERS: brokers.join(','),
+        REPUBLISH_SWEEP_S: '1',
+      },
+      overrides: { publisher: { publish: (predictions) => current.publish(predictions) } },
+      onInvocation: (name, key, _outcome, detail) => {
+        if (name === 'republish-sweep') sweeps.push({ key, detail });
+      },
+    });
+    try {
+      const { ticket, uploadStatus, uploadText } = await uploadWithPresignedPost(
+        runtime.apiUrl,
+        'sweep.pcap',
+        manyFlowsCapture(300),
+      );
+      expect(uploadStatus, uploadText).toBe(204);
+      const captureId = ticket.capture_id;
+      const scored = await waitForCapture(runtime.apiUrl, captureId, ['SCORED', 'FAILED'], 120_000);
+      expect(scored.status, JSON.stringify(scored.errors)).toBe('SCORED');
+      const flows = scored.counts.predictions ?? -1;
+      expect(scored.publish).toMatchObject({ status: 'failed', published: 0, failed: flows });
+      // While the broker is down the sweep retries and records the same set again.
+      const firstSweep = Date.now() + 10_000;
+      while (Date.now() < firstSweep && !sweeps.some((s) => s.key === captureId)) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(sweeps.filter((s) => s.key === captureId).map((s) => s.detail)).toContain('failed');
+
+      current = up;
+      const deadline = Date.now() + 60_000;
+      let view = scored;
+      while (Date.now() < deadline && view.publish?.status !== 'published') {
+        await new Promise((r) => setTimeout(r, 500));
+        view = await waitForCapture(runtime.apiUrl, captureId, ['SCORED'], 10_000);
+      }
+      expect(view.publish).toEqual({ status: 'published', published: flows, failed: 0 });
+      const messages = (await readAll(kafka, topic)).filter((m) => m.key === captureId);
+      expect(
+        new Set(
+          messages.map((m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)).prediction.prediction_id),
+        ).size,
+      ).toBe(flows);
+      // Published: no longer listed, so later sweeps leave it alone.
+      const sweepsSoFar = sweeps.length;
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(sweeps.slice(sweepsSoFar).filter((s) => s.key === captureId)).toEqual([]);
+      expect(await runtime.container.captures.capturesAwaitingRepublish(10)).toEqual([]);
+    } finally {
+      await runtime.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });
 
 describe.sequential('streaming against real Kafka and OpenSearch', () => {
