@@ -456,9 +456,16 @@ async function startKafka(paths: ServicePaths, settings: ServiceSettings): Promi
   return state;
 }
 
-/** A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as `kafka-storage random-uuid`). */
+/**
+ * A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as `kafka-storage random-uuid`). One in
+ * 64 starts with '-', which the storage tool's argument parser reads as an option (`-t -x…`: "expected one
+ * argument"); Kafka's own `Uuid.randomUuid` draws again in that case, and so does this.
+ */
 function clusterId(): string {
-  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+  for (;;) {
+    const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function chownTree(path: string, uid: number, gid: number): void {
