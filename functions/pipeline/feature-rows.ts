@@ -63,6 +63,20 @@ function integerIn(text: string, start: number, end: number): number {
 }
 
 /**
+ * The value of a plain decimal scanned digit by digit (`mantissa` = its digits as an integer, `fraction` = digits
+ * before the dot, -1 without one), or NaN when it is not one this can read exactly (no digits, more than 15):
+ * the digits make an integer below 2^53 and 10^(fraction digits) is exact, so one division gives the correctly
+ * rounded value, which is what `Number` gives (Clinger's fast path). Shared by `numberAt` and the one-pass
+ * field scan of `FeatureRowReader.addBytes`.
+ */
+function plainDecimal(mantissa: number, digits: number, fraction: number, negative: boolean): number {
+  if (digits === 0 || digits > 15) return Number.NaN;
+  const value =
+    fraction < 0 || fraction === digits ? mantissa : mantissa / (POW10[digits - fraction] as number);
+  return negative ? -value : value;
+}
+
+/**
  * The number spelled by `bytes[start, end)`, exactly as `Number(text)` reads it. Plain decimals (`-?digits`,
  * `-?digits.digits`, at most 15 digits: every integer and most shares the meter and the context write) are read
  * here: the digits make an integer below 2^53 and 10^fraction digits is exact, so one division gives the
@@ -88,11 +102,8 @@ export function numberAt(bytes: Buffer, start: number, end: number): number {
       break;
     }
   }
-  if (i === end && digits > 0 && digits <= 15) {
-    const value =
-      fraction < 0 || fraction === digits ? mantissa : mantissa / (POW10[digits - fraction] as number);
-    return negative ? -value : value;
-  }
+  const value = i === end ? plainDecimal(mantissa, digits, fraction, negative) : Number.NaN;
+  if (!Number.isNaN(value)) return value;
   return start === end ? Number.NaN : Number(bytes.toString('latin1', start, end));
 }
 
@@ -199,14 +210,9 @@ export class FeatureRowReader {
         throw fieldCountError(columns.length, csvFields(line).length, lineNumber);
       }
       if (kind === KIND_NUMBER) {
-        let value: number;
-        if (plain && digits > 0 && digits <= 15) {
-          value =
-            fraction < 0 || fraction === digits ? mantissa : mantissa / (POW10[digits - fraction] as number);
-          if (negative) value = -value;
-        } else {
+        let value = plain ? plainDecimal(mantissa, digits, fraction, negative) : Number.NaN;
+        if (Number.isNaN(value))
           value = stop === at ? Number.NaN : Number(bytes.toString('latin1', at, stop));
-        }
         if (!Number.isFinite(value)) throw badField(columns[i] as string, lineNumber);
         const slot = slots[i] as number;
         if (slot >= 0) rows[base + slot] = modelValue(value);

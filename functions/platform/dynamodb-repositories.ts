@@ -524,19 +524,20 @@ export class DynamoCaptureRepository implements CaptureRepository {
   }
 
   async recordPublish(captureId: string, publish: PublishResult): Promise<void> {
+    const retry = awaitsRepublish(publish);
     try {
       await this.#client.send(
         new UpdateCommand({
           TableName: this.#table,
           Key: { pk: capturePk(captureId), sk: CAPTURE_SK },
-          UpdateExpression: awaitsRepublish(publish)
+          UpdateExpression: retry
             ? 'SET publish = :publish, updated_at = :at, gsi1pk = :republish, gsi1sk = :republishKey REMOVE publish_claim_ms'
             : 'SET publish = :publish, updated_at = :at REMOVE publish_claim_ms, gsi1pk, gsi1sk',
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: {
             ':publish': publish,
             ':at': this.#now().toISOString(),
-            ...(awaitsRepublish(publish) ? this.#republishValues(captureId) : {}),
+            ...(retry ? this.#republishValues(captureId) : {}),
           },
         }),
       );
