@@ -342,11 +342,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     else options.onInvocation?.('s3-event', '', 'error', `not an S3 event: ${parsed.error.message}`);
   });
 
-  // The scheduled republish sweep (EventBridge on AWS): one at a time, never past close().
+  // The scheduled republish sweep (EventBridge on AWS): one at a time, never past close(). Without a broker
+  // nothing is ever listed (captures record `not_configured`), so there is no timer either.
   const sweep = createRepublishSweepHandler(container);
   let sweeping: Promise<void> | undefined;
+  const publishes = config.KAFKA_BROKERS !== undefined || options.overrides?.publisher !== undefined;
   const sweepTimer =
-    config.REPUBLISH_SWEEP_S > 0
+    publishes && config.REPUBLISH_SWEEP_S > 0
       ? setInterval(() => {
           if (sweeping) return;
           sweeping = sweep()
