@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { z } from 'zod';
 import { uploadCapture } from '../../functions/cli/commands/upload-command.js';
 import {
@@ -221,6 +221,50 @@ process.stdout.write(JSON.stringify({ total, answered: ok.length, seconds: (last
 process.exit(0);
 `;
 
+/**
+ * The machine's floor for the open-loop latency: a bare `node:http` server in its own process that reads each
+ * request and answers the seed's response (no event, middy, zod, model or store). It runs right after every
+ * open-loop run against the handlers, with the same generator, rate and duration, so each p99 has a same-minute
+ * reference: on this shared 2-core VM the host's other work alone can take a trivial server's p99 past 20 ms.
+ */
+const BARE_SERVER_SOURCE = `
+import http from 'node:http';
+const body = JSON.stringify({ status: 'success', prediction: 0.85 });
+const server = http.createServer((request, response) => {
+  request.resume();
+  request.on('end', () => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    response.end(body);
+  });
+});
+server.keepAliveTimeout = 5000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+`;
+
+/** Starts the bare reference server; resolves with its URL and a stop function. */
+async function startBareServer(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_SERVER_SOURCE], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      const line = /^(\d+)\n/.exec(out);
+      if (line) resolve(Number(line[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`bare reference server exited with ${code}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url: `http://127.0.0.1:${port}/api/predict`,
+    stop: async () => {
+      child.kill();
+      await exited;
+    },
+  };
+}
+
 const openLoopResultSchema = z.object({
   total: z.number(),
   answered: z.number(),
@@ -245,8 +289,41 @@ type OpenLoopResult = z.infer<typeof openLoopResultSchema> & {
    * stall becomes a latency tail (docs/pipeline.md, round 5).
    */
   serverLoop: { utilisation: number; delayP99Ms: number; delayMaxMs: number };
+  /** The handlers' process's GC pauses over the run: count, total and longest (ms), minor and major apart. */
+  serverGc: GcPauses;
   loadAverage: number;
 };
+
+interface GcPauses {
+  minor: { count: number; totalMs: number; maxMs: number };
+  major: { count: number; totalMs: number; maxMs: number };
+}
+
+/** Records this process's GC pauses until `stop()` (PerformanceObserver 'gc' entries; minor = scavenge). */
+function watchGcPauses(): { stop: () => GcPauses } {
+  const pauses: GcPauses = {
+    minor: { count: 0, totalMs: 0, maxMs: 0 },
+    major: { count: 0, totalMs: 0, maxMs: 0 },
+  };
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      // Node ≥ 16 puts the GC kind in `detail` (not in @types/node 20's PerformanceEntry).
+      const detail: unknown = Reflect.get(entry, 'detail');
+      const kind = typeof detail === 'object' && detail !== null ? Reflect.get(detail, 'kind') : undefined;
+      const bucket = kind === constants.NODE_PERFORMANCE_GC_MINOR ? pauses.minor : pauses.major;
+      bucket.count++;
+      bucket.totalMs += entry.duration;
+      bucket.maxMs = Math.max(bucket.maxMs, entry.duration);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop: () => {
+      observer.disconnect();
+      return pauses;
+    },
+  };
+}
 
 /** CPU time (ms) of this process's child whose command line contains `name`, from /proc (Linux only). */
 function childCpuMs(name: string): number | undefined {
@@ -283,6 +360,7 @@ async function openLoopTest(
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
   const loopBefore = performance.eventLoopUtilization();
+  const gc = watchGcPauses();
   const cpuBefore = process.cpuUsage();
   const child = spawn(process.execPath, ['--input-type=module', '-e', OPEN_LOOP_SOURCE], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -299,6 +377,7 @@ async function openLoopTest(
   const cpu = process.cpuUsage(cpuBefore);
   const loop = performance.eventLoopUtilization(loopBefore);
   loopDelay.disable();
+  const serverGc = gc.stop();
   const dynaliteAfter = childCpuMs('dynalite');
   if (code !== 0) throw new Error(`open-loop load exited with ${code}`);
   const result = openLoopResultSchema.parse(JSON.parse(out));
@@ -316,6 +395,7 @@ async function openLoopTest(
       delayP99Ms: loopDelay.percentile(99) / 1e6,
       delayMaxMs: loopDelay.max / 1e6,
     },
+    serverGc,
     loadAverage: loadavg()[0] ?? Number.NaN,
   };
 }
@@ -338,10 +418,22 @@ async function predictLoad(apiUrl: string, durationS: number, repeats: number): 
   await loadTest(url, CLOSED_LOOP_CONNECTIONS[0], 2);
   await openLoopTest(url, OFFERED_RATE / 2, 2, OPEN_LOOP_CONNECTIONS);
   const opens: OpenLoopResult[] = [];
-  for (let i = 0; i < repeats; i++)
-    opens.push(await openLoopTest(url, OFFERED_RATE, durationS, OPEN_LOOP_CONNECTIONS));
-  const byP99 = [...opens].sort((a, b) => a.p99 - b.p99);
-  const open = byP99[Math.floor((byP99.length - 1) / 2)] as OpenLoopResult;
+  // The bare server's run follows each handlers' run: alternated, so both see the same minutes of the machine.
+  const bares: OpenLoopResult[] = [];
+  const bare = await startBareServer();
+  try {
+    await openLoopTest(bare.url, OFFERED_RATE / 2, 2, OPEN_LOOP_CONNECTIONS);
+    for (let i = 0; i < repeats; i++) {
+      opens.push(await openLoopTest(url, OFFERED_RATE, durationS, OPEN_LOOP_CONNECTIONS));
+      bares.push(await openLoopTest(bare.url, OFFERED_RATE, durationS, OPEN_LOOP_CONNECTIONS));
+    }
+  } finally {
+    await bare.stop();
+  }
+  const medianByP99 = (runs: OpenLoopResult[]) =>
+    [...runs].sort((a, b) => a.p99 - b.p99)[Math.floor((runs.length - 1) / 2)] as OpenLoopResult;
+  const open = medianByP99(opens);
+  const bareMedian = medianByP99(bares);
   // autocannon's --overallRate, kept for comparison with it (see OPEN_LOOP_SOURCE for why it is not the measure).
   const bursty = await loadTest(url, OPEN_LOOP_CONNECTIONS, durationS, OFFERED_RATE);
   const closed = [];
@@ -358,10 +450,11 @@ async function predictLoad(apiUrl: string, durationS: number, repeats: number): 
   const describe = (load: LoadResult) =>
     `${Math.round(load.requests.average)} req/s, p50 ${load.latency.p50} ms, p90 ${load.latency.p90} ms, p99 ${load.latency.p99} ms, max ${load.latency.max} ms, ${load.non2xx} non-2xx, ${load.errors} errors, ${load.timeouts} timeouts; server CPU ${load.serverCpuMsPerRequest.toFixed(3)} ms per request`;
   const describeOpen = (run: OpenLoopResult, index: number) =>
-    `run ${index + 1}: ${run.answered} of ${run.total} answered at ${Math.round(run.rate)} req/s, p50 ${run.p50.toFixed(1)} ms, p90 ${run.p90.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, max ${run.max.toFixed(1)} ms, ${run.non2xx} non-2xx, ${run.errors} errors; CPU per request: server ${run.serverCpuMsPerRequest.toFixed(3)} ms, dynalite ${run.dynaliteCpuMsPerRequest === undefined ? 'n/a' : `${run.dynaliteCpuMsPerRequest.toFixed(3)} ms`}, generator ${(run.generatorCpuMs / Math.max(1, run.answered)).toFixed(3)} ms; server event loop ${Math.round(run.serverLoop.utilisation * 100)}% busy, delay p99 ${run.serverLoop.delayP99Ms.toFixed(1)} ms, max ${run.serverLoop.delayMaxMs.toFixed(1)} ms; load average ${run.loadAverage.toFixed(1)} at its end`;
+    `run ${index + 1}: ${run.answered} of ${run.total} answered at ${Math.round(run.rate)} req/s, p50 ${run.p50.toFixed(1)} ms, p90 ${run.p90.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, max ${run.max.toFixed(1)} ms, ${run.non2xx} non-2xx, ${run.errors} errors; CPU per request: server ${run.serverCpuMsPerRequest.toFixed(3)} ms, dynalite ${run.dynaliteCpuMsPerRequest === undefined ? 'n/a' : `${run.dynaliteCpuMsPerRequest.toFixed(3)} ms`}, generator ${(run.generatorCpuMs / Math.max(1, run.answered)).toFixed(3)} ms; server event loop ${Math.round(run.serverLoop.utilisation * 100)}% busy, delay p99 ${run.serverLoop.delayP99Ms.toFixed(1)} ms, max ${run.serverLoop.delayMaxMs.toFixed(1)} ms; server GC: ${run.serverGc.minor.count} minor (${run.serverGc.minor.totalMs.toFixed(0)} ms, longest ${run.serverGc.minor.maxMs.toFixed(1)} ms), ${run.serverGc.major.count} major (${run.serverGc.major.totalMs.toFixed(0)} ms, longest ${run.serverGc.major.maxMs.toFixed(1)} ms); load average ${run.loadAverage.toFixed(1)} at its end`;
   return {
     notes: [
       `POST /api/predict offered open loop at a fixed ${OFFERED_RATE} req/s (one request every ${1000 / OFFERED_RATE} ms from a raw-socket HTTP/1.1 generator in its own process, keep-alive pool of up to ${OPEN_LOOP_CONNECTIONS} connections, latency from each request's scheduled time, ${durationS} s per run; the target is judged on the median run by p99): ${opens.map(describeOpen).join('; ')}. Server CPU is the handlers' process (HTTP, middy, model, page writes through the SDK); dynalite and the generator are other processes on the same 2 cores`,
+      `Bare node:http server (its own process, answers the seed's JSON without reading it; the machine's floor for this generator), each run right after the handlers' run of the same number: ${bares.map((run, index) => `run ${index + 1}: ${run.answered} of ${run.total} at ${Math.round(run.rate)} req/s, p50 ${run.p50.toFixed(1)} ms, p90 ${run.p90.toFixed(1)} ms, p99 ${run.p99.toFixed(1)} ms, max ${run.max.toFixed(1)} ms, ${run.errors} errors; load average ${run.loadAverage.toFixed(1)} at its end`).join('; ')}`,
       `POST /api/predict with autocannon --overallRate ${OFFERED_RATE} (${OPEN_LOOP_CONNECTIONS} connections; bursts at the start of each second, see the bench source): ${describe(bursty)}`,
       ...closed.map(
         (run) => `POST /api/predict closed loop, ${run.connections} connections: ${describe(run.load)}`,
@@ -381,6 +474,15 @@ async function predictLoad(apiUrl: string, durationS: number, repeats: number): 
         unit: 'ms',
         target: '< 20',
         met: p99 < 20,
+      },
+      {
+        label: `bare node:http server p99 at ${OFFERED_RATE} req/s, same generator, run after each of the above (the machine's floor)`,
+        value: Math.round(bareMedian.p99 * 10) / 10,
+        unit: 'ms',
+      },
+      {
+        label: 'POST /api/predict p99 ÷ bare server p99 (median runs)',
+        value: open.p99 / Math.max(bareMedian.p99, 1e-9),
       },
       { label: `POST /api/predict p50 latency at ${OFFERED_RATE} req/s`, value: p50, unit: 'ms' },
       {
