@@ -16,6 +16,7 @@ import {
   jsonBody,
   validate,
 } from '../platform/http-middleware.js';
+import { logger } from '../platform/observability.js';
 
 /** A client-chosen key (e.g. a UUID) that makes a retried POST /api/predict answer the same, once. */
 const idempotencyKeySchema = z
@@ -54,6 +55,11 @@ export function createPredictHandler(container: Container) {
         publisher: container.publisher,
         clock: container.clock,
         pace: pageWritePacer(PAGE_WRITE_INTERVAL_MS),
+        onUnrecordedRepublish: (predictionIds, error) =>
+          logger.warn('predictions Kafka refused could not be recorded for the republish sweep', {
+            prediction_ids: predictionIds,
+            error: error instanceof Error ? error.message : String(error),
+          }),
       }),
       (error: unknown) => {
         dependencies = undefined;

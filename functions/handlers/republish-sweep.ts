@@ -1,15 +1,16 @@
 import { type Container, defaultContainer, lazyHandler } from '../pipeline/container.js';
-import { type SweepOutcome, sweepRepublish } from '../pipeline/republish-capture.js';
+import { type SweepResult, sweepRepublish } from '../pipeline/republish-capture.js';
 import { logger } from '../platform/observability.js';
 
 /**
  * Scheduled (EventBridge on AWS, a timer in the local runtime): republishes the predictions Kafka did not
- * acknowledge, for every capture the store lists as awaiting it. The manual path, POST
- * /api/captures/{id}/publish, stays for one capture at once. The event carries nothing the sweep needs.
+ * acknowledge, for every capture the store lists as awaiting it and every API page with refused predictions.
+ * The manual path, POST /api/captures/{id}/publish, stays for one capture at once. The event carries nothing
+ * the sweep needs.
  */
 export function createRepublishSweepHandler(container: Container) {
-  return async (): Promise<{ captures: number; outcomes: SweepOutcome[] }> => {
-    const outcomes = await sweepRepublish(
+  return async (): Promise<SweepResult> => {
+    const result = await sweepRepublish(
       {
         captures: container.captures,
         predictions: container.predictions,
@@ -19,18 +20,23 @@ export function createRepublishSweepHandler(container: Container) {
       },
       container.config.REPUBLISH_SWEEP_CAPTURES,
     );
-    if (outcomes.length > 0) {
+    if (result.captures.length > 0 || result.apiPages.length > 0) {
       logger.info('republish sweep', {
-        captures: outcomes.length,
-        outcomes: outcomes.map((o) => ({
+        captures: result.captures.map((o) => ({
           capture_id: o.captureId,
           outcome: o.outcome,
           ...(o.outcome === 'republished' ? { status: o.publish.status, failed: o.publish.failed } : {}),
           ...(o.outcome === 'error' ? { message: o.message } : {}),
         })),
+        api_pages: result.apiPages.map((o) => ({
+          page_id: o.pageId,
+          outcome: o.outcome,
+          ...(o.outcome === 'republished' ? { published: o.published, failed: o.failed } : {}),
+          ...(o.outcome === 'error' ? { message: o.message } : {}),
+        })),
       });
     }
-    return { captures: outcomes.length, outcomes };
+    return result;
   };
 }
 

@@ -343,7 +343,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   });
 
   // The scheduled republish sweep (EventBridge on AWS): one at a time, never past close(). Without a broker
-  // nothing is ever listed (captures record `not_configured`), so there is no timer either.
+  // nothing is ever listed (captures record `not_configured`, API predictions are not recorded), so there is no
+  // timer either.
   const sweep = createRepublishSweepHandler(container);
   let sweeping: Promise<void> | undefined;
   const publishes = config.KAFKA_BROKERS !== undefined || options.overrides?.publisher !== undefined;
@@ -354,9 +355,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           sweeping = sweep()
             .then(
               (result) => {
-                for (const outcome of result.outcomes) {
+                for (const outcome of result.captures) {
                   const detail = outcome.outcome === 'republished' ? outcome.publish.status : outcome.outcome;
                   options.onInvocation?.('republish-sweep', outcome.captureId, 'ok', detail);
+                }
+                for (const outcome of result.apiPages) {
+                  const detail =
+                    outcome.outcome === 'republished'
+                      ? `published ${outcome.published}, failed ${outcome.failed}`
+                      : outcome.message;
+                  options.onInvocation?.(
+                    'republish-sweep',
+                    `api:${outcome.pageId}`,
+                    outcome.outcome === 'error' ? 'error' : 'ok',
+                    detail,
+                  );
                 }
               },
               (error: unknown) =>

@@ -88,6 +88,11 @@ export interface PredictDependencies {
   clock: Clock;
   /** Paces the requests' page writes (`pageWritePacer`); absent = each goes to the store at once. */
   pace?: () => Promise<void> | undefined;
+  /**
+   * Told when predictions Kafka refused could not be recorded for the republish sweep either (the store failed
+   * right after storing them): they stay in history but will not reach the stream unless republished by hand.
+   */
+  onUnrecordedRepublish?: (predictionIds: readonly string[], error: unknown) => void;
 }
 
 /**
@@ -187,7 +192,15 @@ export async function predict(deps: PredictDependencies, request: PredictRequest
     });
   }
   const predictions = await deps.predictions.putApiPredictions(drafts);
-  await publishQuietly(deps.publisher, predictions);
+  const publish = await publishQuietly(deps.publisher, predictions);
+  // Stored, not streamed: recorded with their page for the republish sweep. The answer stays a success (the
+  // predictions are in history), so a failure to record is reported, not thrown.
+  const unpublished = publish.unacknowledgedApi ?? [];
+  if (unpublished.length > 0) {
+    await deps.predictions
+      .recordApiUnpublished(unpublished)
+      .catch((error: unknown) => deps.onUnrecordedRepublish?.(unpublished, error));
+  }
 
   const first = predictions[0];
   if (!first) throw new Error('no prediction made');
@@ -223,6 +236,7 @@ async function publishQuietly(
       published: 0,
       failed: predictions.length,
       message: error instanceof Error ? error.message : String(error),
+      unacknowledgedApi: predictions.map((p) => p.prediction_id),
     };
   }
 }

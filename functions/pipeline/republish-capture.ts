@@ -155,7 +155,7 @@ export type SweepOutcome = RepublishOutcome | { outcome: 'error'; captureId: str
  * retry still leaves flows unacknowledged stays listed for the next sweep; a retry holding the lease makes
  * this one skip the capture (`busy`).
  */
-export async function sweepRepublish(deps: RepublishDependencies, limit: number): Promise<SweepOutcome[]> {
+export async function sweepRepublish(deps: RepublishDependencies, limit: number): Promise<SweepResult> {
   const captureIds = await deps.captures.capturesAwaitingRepublish(limit);
   const outcomes: SweepOutcome[] = [];
   for (const captureId of captureIds) {
@@ -165,6 +165,50 @@ export async function sweepRepublish(deps: RepublishDependencies, limit: number)
       outcomes.push({
         outcome: 'error',
         captureId,
+        message: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return { captures: outcomes, apiPages: await republishApiPredictions(deps, limit) };
+}
+
+export interface SweepResult {
+  captures: SweepOutcome[];
+  apiPages: ApiRepublishOutcome[];
+}
+
+export type ApiRepublishOutcome =
+  | { outcome: 'republished'; pageId: string; published: number; failed: number }
+  | { outcome: 'error'; pageId: string; message: string };
+
+/**
+ * POST /api/predict's share of the sweep: the API predictions Kafka refused, recorded with their pages, are
+ * published again (up to `limit` pages, the longest-waiting first); the acknowledged ones are unlisted, the
+ * others stay for the next sweep. Kafka is at-least-once here as on the capture path: a message whose
+ * acknowledgement was lost is sent again under the same prediction id (one document in OpenSearch).
+ */
+export async function republishApiPredictions(
+  deps: {
+    predictions: Pick<PredictionRepository, 'apiPredictionsAwaitingRepublish' | 'settleApiRepublish'>;
+    publisher: PredictionPublisher;
+  },
+  limit: number,
+): Promise<ApiRepublishOutcome[]> {
+  const batches = await deps.predictions.apiPredictionsAwaitingRepublish(limit);
+  const outcomes: ApiRepublishOutcome[] = [];
+  for (const { pageId, predictions } of batches) {
+    try {
+      const publish = await deps.publisher.publish(predictions);
+      // Without a broker nothing was attempted: the records stay for a sweep that has one.
+      if (publish.status === 'not_configured') continue;
+      const refused = new Set(publish.unacknowledgedApi ?? []);
+      const acknowledged = predictions.map((p) => p.prediction_id).filter((id) => !refused.has(id));
+      await deps.predictions.settleApiRepublish(pageId, acknowledged);
+      outcomes.push({ outcome: 'republished', pageId, published: acknowledged.length, failed: refused.size });
+    } catch (error) {
+      outcomes.push({
+        outcome: 'error',
+        pageId,
         message: error instanceof Error ? error.message : String(error),
       });
     }

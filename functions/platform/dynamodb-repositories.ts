@@ -5,6 +5,7 @@ import {
   PutItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -17,6 +18,7 @@ import type { Prediction } from '../records/prediction.js';
 import { unacknowledgedFlowsSchema } from '../records/prediction-message.js';
 import { DependencyError, PayloadTooLargeError, ValidationError } from './errors.js';
 import type {
+  ApiRepublishBatch,
   CaptureErrorInfo,
   CaptureRecord,
   CaptureRepository,
@@ -50,8 +52,13 @@ import {
  * | capture page         | CAPTURE#{id}       | PAGE#{first flow, 9}  | TIME#{yyyy-mm-dd}#{shard} | newest {scored_at}#{pred id}  |
  * | API page (coalesced) | APIPAGE#{uuid}     | PAGE                  | TIME#{yyyy-mm-dd}#{shard} | newest {scored_at}#{pred id}  |
  *
+ * | API page awaiting   | APIPAGE#{uuid}     | REPUBLISH             | REPUBLISH_API             | first {recorded at}#{uuid}    |
+ * |   republish (marker) |                    |                       |                           |                               |
+ *
  * A capture item carries gsi1pk = `REPUBLISH` (gsi1sk = `{recorded at}#{id}`) only while Kafka has not
- * acknowledged all its predictions: a sparse entry in the same index that the republish sweep queries.
+ * acknowledged all its predictions: a sparse entry in the same index that the republish sweep queries. API
+ * predictions have no capture record to carry that, so their page gets a small marker item beside it (`slots`:
+ * the number set of page slots not acknowledged) for as long as any is left.
  *
  * `expires_at` (epoch seconds) is the TTL attribute on every item.
  */
@@ -76,6 +83,9 @@ const CAPTURE_PK_PREFIX = 'CAPTURE#';
 const capturePk = (captureId: string) => `${CAPTURE_PK_PREFIX}${captureId}`;
 /** The time index's partition that lists captures awaiting republish (see the table above). */
 const REPUBLISH_PARTITION = 'REPUBLISH';
+/** The time index's partition that lists API pages awaiting republish, and their marker items' sort key. */
+const API_REPUBLISH_PARTITION = 'REPUBLISH_API';
+const API_REPUBLISH_SK = 'REPUBLISH';
 
 /** Kafka did not acknowledge every prediction: a retry can help (`not_configured` has no broker to retry). */
 function awaitsRepublish(publish: PublishResult): boolean {
@@ -633,10 +643,31 @@ function parseCapturePredictionId(id: string): [string, number] | undefined {
   return [match[1] as string, Number(match[2])];
 }
 
-function parseApiPredictionId(id: string): { pageId: string } | undefined {
-  const match = /^api:([0-9a-f-]{36}):\d{1,6}$/.exec(id);
-  return match ? { pageId: match[1] as string } : undefined;
+function parseApiPredictionId(id: string): { pageId: string; slot: number } | undefined {
+  const match = /^api:([0-9a-f-]{36}):(\d{1,6})$/.exec(id);
+  return match ? { pageId: match[1] as string, slot: Number(match[2]) } : undefined;
 }
+
+/** The page slots of API prediction ids, by page (ids of other forms are left out). */
+function slotsByApiPage(predictionIds: readonly string[]): Map<string, Set<number>> {
+  const byPage = new Map<string, Set<number>>();
+  for (const id of predictionIds) {
+    const parsed = parseApiPredictionId(id);
+    if (!parsed) continue;
+    let slots = byPage.get(parsed.pageId);
+    if (!slots) {
+      slots = new Set();
+      byPage.set(parsed.pageId, slots);
+    }
+    slots.add(parsed.slot);
+  }
+  return byPage;
+}
+
+const apiRepublishMarkerSchema = z.object({
+  pk: z.string().startsWith(API_PAGE_PREFIX),
+  slots: z.set(z.number().int().min(0)).optional(),
+});
 
 interface OpenApiPage {
   pageId: string;
@@ -912,6 +943,129 @@ export class DynamoPredictionRepository implements PredictionRepository {
       ?.toPrediction();
   }
 
+  async recordApiUnpublished(predictionIds: readonly string[]): Promise<void> {
+    const recordedAt = this.#now().toISOString();
+    // Retention follows the page's: the marker goes with the predictions it points at.
+    const expiresAt = Math.floor(this.#now().getTime() / 1000) + this.#retentionS;
+    for (const [pageId, slots] of slotsByApiPage(predictionIds)) {
+      try {
+        await this.#client.send(
+          new UpdateCommand({
+            TableName: this.#table,
+            Key: { pk: `${API_PAGE_PREFIX}${pageId}`, sk: API_REPUBLISH_SK },
+            // ADD to a set: concurrent requests of one page each record their own slots without a read.
+            // The index key keeps the first record time, so the sweep takes the longest-waiting pages first.
+            UpdateExpression:
+              'ADD slots :slots SET entity = :entity, gsi1pk = :partition, gsi1sk = if_not_exists(gsi1sk, :key), expires_at = :expires',
+            ExpressionAttributeValues: {
+              ':slots': slots,
+              ':entity': 'api-republish',
+              ':partition': API_REPUBLISH_PARTITION,
+              ':key': `${recordedAt}#${pageId}`,
+              ':expires': expiresAt,
+            },
+          }),
+        );
+      } catch (error) {
+        throw dependencyError('UpdateItem (API republish marker)', error);
+      }
+    }
+  }
+
+  async apiPredictionsAwaitingRepublish(limit: number): Promise<ApiRepublishBatch[]> {
+    let markers: z.infer<typeof apiRepublishMarkerSchema>[];
+    try {
+      const output = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: TABLE_KEYS.timeIndex,
+          KeyConditionExpression: 'gsi1pk = :partition',
+          ExpressionAttributeValues: { ':partition': API_REPUBLISH_PARTITION },
+          ProjectionExpression: 'pk, slots',
+          Limit: limit,
+        }),
+      );
+      markers = (output.Items ?? []).map((item) => apiRepublishMarkerSchema.parse(item));
+    } catch (error) {
+      if (error instanceof z.ZodError) {
+        throw new DependencyError(
+          'An API republish marker is malformed',
+          { dependency: 'dynamodb' },
+          { cause: error },
+        );
+      }
+      throw dependencyError('Query (API pages awaiting republish)', error);
+    }
+    const batches: ApiRepublishBatch[] = [];
+    for (const marker of markers) {
+      const pageId = marker.pk.slice(API_PAGE_PREFIX.length);
+      const slots = marker.slots ?? new Set<number>();
+      let page: Record<string, unknown> | undefined;
+      try {
+        page = (
+          await this.#client.send(
+            new GetCommand({ TableName: this.#table, Key: { pk: marker.pk, sk: 'PAGE' } }),
+          )
+        ).Item;
+      } catch (error) {
+        throw dependencyError('GetItem (API page to republish)', error);
+      }
+      // A page gone (expired) has nothing left to publish: its marker goes too.
+      const rows = page ? readPage(page).rows : [];
+      const predictions = rows.filter((row) => slots.has(apiSlotOf(row.id))).map((row) => row.toPrediction());
+      if (predictions.length === 0) {
+        await this.#deleteSettledMarker(marker.pk, page === undefined);
+        continue;
+      }
+      batches.push({ pageId, predictions });
+    }
+    return batches;
+  }
+
+  async settleApiRepublish(pageId: string, acknowledgedIds: readonly string[]): Promise<void> {
+    const slots = slotsByApiPage(acknowledgedIds).get(pageId);
+    if (!slots || slots.size === 0) return;
+    const pk = `${API_PAGE_PREFIX}${pageId}`;
+    let left: unknown;
+    try {
+      const output = await this.#client.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { pk, sk: API_REPUBLISH_SK },
+          // DELETE from a set; the attribute disappears with its last element.
+          UpdateExpression: 'DELETE slots :slots',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':slots': slots },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      left = output.Attributes?.slots;
+    } catch (error) {
+      if (isConditionFailure(error)) return; // settled already (a concurrent sweep)
+      throw dependencyError('UpdateItem (API republish settled)', error);
+    }
+    if (left === undefined) await this.#deleteSettledMarker(pk, false);
+  }
+
+  /**
+   * Deletes an API page's marker once no slot is left: conditional, so a slot recorded meanwhile (a request of
+   * the same page that Kafka refused just now) keeps it. `force`: the page itself is gone.
+   */
+  async #deleteSettledMarker(pk: string, force: boolean): Promise<void> {
+    try {
+      await this.#client.send(
+        new DeleteCommand({
+          TableName: this.#table,
+          Key: { pk, sk: API_REPUBLISH_SK },
+          ...(force ? {} : { ConditionExpression: 'attribute_not_exists(slots)' }),
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return;
+      throw dependencyError('DeleteItem (API republish marker)', error);
+    }
+  }
+
   async countForCapture(captureId: string): Promise<number> {
     let count = 0;
     let startKey: Record<string, unknown> | undefined;
@@ -1154,6 +1308,11 @@ export class DynamoPredictionRepository implements PredictionRepository {
       throw dependencyError('Query', error);
     }
   }
+}
+
+/** The page slot of an API prediction id (-1 for other ids). */
+function apiSlotOf(predictionId: string): number {
+  return parseApiPredictionId(predictionId)?.slot ?? -1;
 }
 
 function readPage(item: Record<string, unknown>): { rows: PageRow[] } {

@@ -9,17 +9,13 @@ import {
   Partitioners,
   type Producer,
 } from 'kafkajs';
-import { z } from 'zod';
 import { flowRecordFromCsv } from '../pipeline/flow-record-schema.js';
 import type { Prediction } from '../records/prediction.js';
 import {
   buildPredictionMessage,
   type CaptureContext,
-  CURRENT_FEATURES_COLUMNS,
   encodePredictionMessage,
   FeaturesLineEncoder,
-  flowIndexOfPredictionId,
-  INPUT_COLUMN_LISTS,
   PREDICTIONS_TOPIC,
   predictionMessageKey,
   unacknowledgedOf,
@@ -103,7 +99,7 @@ export function createKafka(connection: KafkaConnection, options: { retries?: nu
 }
 
 export interface KafkaPublishResult extends PublishResult {
-  /** Ids of the predictions whose messages were not acknowledged (kept for `retryUnacknowledged`). */
+  /** Ids of the predictions whose messages were not acknowledged. */
   unacknowledged_ids: string[];
 }
 
@@ -123,11 +119,6 @@ export interface KafkaPublisherOptions {
   failFastMs?: number;
   /** Producer retries before a send is reported failed (bounded, so an unreachable broker fails the call). */
   retries?: number;
-  /**
-   * Unacknowledged API predictions kept in memory for `retryUnacknowledged()`, oldest dropped beyond this
-   * (capture flows are not kept: their capture record names them for the durable retry path).
-   */
-  maxPending?: number;
   /** Codec of produce batches (`CompressionTypes.None` / `GZIP`; consumers decode either natively). */
   compression?: CompressionTypes;
 }
@@ -188,9 +179,7 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
   readonly #failFastMs: number;
   #unavailable: { until: number; error: unknown } | undefined;
   readonly #retries: number;
-  readonly #maxPending: number;
   readonly #compression: CompressionTypes;
-  readonly #pending = new Map<string, Entry>();
   #producer: Promise<Producer> | undefined;
   /** Messages of every call, in call order, not yet sent. */
   #queue: Outgoing[] = [];
@@ -206,7 +195,6 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     this.#maxBatchBytes = options.maxBatchBytes ?? 768 * 1024;
     this.#failFastMs = options.failFastMs ?? 15_000;
     this.#retries = options.retries ?? 5;
-    this.#maxPending = options.maxPending ?? 10_000;
     this.#compression = options.compression ?? CompressionTypes.None;
   }
 
@@ -264,16 +252,6 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     if (this.#encoderFor?.columns !== columns)
       this.#encoderFor = { columns, encoder: FeaturesLineEncoder.for(columns) };
     return this.#encoderFor.encoder;
-  }
-
-  /** Predictions not acknowledged so far (in the order they were first attempted). */
-  unacknowledged(): Prediction[] {
-    return [...this.#pending.values()].map((entry) => entry.prediction);
-  }
-
-  /** Republishes every prediction not acknowledged so far; those acknowledged now leave the pending set. */
-  retryUnacknowledged(): Promise<KafkaPublishResult> {
-    return this.#publish([...this.#pending.values()]);
   }
 
   async disconnect(): Promise<void> {
@@ -361,7 +339,6 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
       });
       this.#unavailable = undefined;
       for (const item of batch) {
-        this.#pending.delete(item.entry.prediction.prediction_id);
         item.call.result.published++;
         this.#settled(item.call);
       }
@@ -378,47 +355,32 @@ export class KafkaPredictionPublisher implements PredictionPublisher {
     if (result.failed > 0) {
       result.status = result.published > 0 ? 'partial' : 'failed';
       result.message = `Kafka did not acknowledge ${result.failed} of ${entries.length} predictions: ${messageOf(call.failure)}`;
-      // Flow-index ranges only for capture flows (API prediction ids end in a page slot, not a flow index).
+      // Flow-index ranges for capture flows (their capture record keeps them); API prediction ids end in a page
+      // slot, not a flow index, and are listed as they are (POST /api/predict records them with their page).
       const failedIds = new Set(result.unacknowledged_ids);
-      const unacknowledged = unacknowledgedOf(
-        entries
-          .filter((e) => e.prediction.capture_id !== 'api' && failedIds.has(e.prediction.prediction_id))
-          .map((e) => e.prediction.prediction_id),
-      );
+      const failedFlows: string[] = [];
+      const failedApi: string[] = [];
+      for (const entry of entries) {
+        const id = entry.prediction.prediction_id;
+        if (!failedIds.has(id)) continue;
+        if (entry.prediction.capture_id === 'api') failedApi.push(id);
+        else failedFlows.push(id);
+      }
+      const unacknowledged = unacknowledgedOf(failedFlows);
       if (unacknowledged) result.unacknowledged = unacknowledged;
+      if (failedApi.length > 0) result.unacknowledgedApi = failedApi;
     }
     call.resolve(result);
   }
 
   #settleFailed(call: PendingCall, entry: Entry, error: unknown): void {
     call.failure ??= error;
-    const id = entry.prediction.prediction_id;
     call.result.failed++;
-    call.result.unacknowledged_ids.push(id);
-    this.#pending.delete(id);
-    // A capture's flows are recorded durably on its capture record (the retry path reads them back from the
-    // store); holding them here too would keep a whole capture's predictions in memory through an outage.
-    if (flowIndexOfPredictionId(id) === undefined || entry.prediction.capture_id === 'api') {
-      this.#pending.set(id, entry.inputValues === undefined ? entry : withInput(entry));
-      while (this.#pending.size > this.#maxPending) {
-        const oldest = this.#pending.keys().next();
-        if (oldest.done) break;
-        this.#pending.delete(oldest.value);
-      }
-    }
+    // Nothing is held here: the caller records what was not acknowledged durably (capture flows on the capture
+    // record, API predictions with their page), and the republish sweep reads them back from the store.
+    call.result.unacknowledged_ids.push(entry.prediction.prediction_id);
     this.#settled(call);
   }
-}
-
-/** An entry whose input travels as values, with its input object back (kept for `retryUnacknowledged`). */
-function withInput(entry: Entry): Entry {
-  const values = z.array(z.union([z.string(), z.number()])).parse(JSON.parse(entry.inputValues ?? '[]'));
-  const columns = INPUT_COLUMN_LISTS[CURRENT_FEATURES_COLUMNS] ?? [];
-  const input: Prediction['input'] = {};
-  columns.forEach((column, i) => {
-    input[column] = values[i] ?? null;
-  });
-  return { prediction: { ...entry.prediction, input }, capture: entry.capture };
 }
 
 function messageOf(error: unknown): string {

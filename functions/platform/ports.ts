@@ -119,6 +119,12 @@ export interface PublishResult {
    * record; the retry path (`republishCapture`) publishes exactly these. Absent when nothing is missing.
    */
   unacknowledged?: UnacknowledgedFlows;
+  /**
+   * The API predictions (capture `api`, ids `api:{page}:{slot}`) Kafka did not acknowledge. POST /api/predict
+   * records them on their page (`PredictionRepository.recordApiUnpublished`) for the republish sweep. Absent
+   * when there are none.
+   */
+  unacknowledgedApi?: string[];
 }
 
 export interface CaptureRecord {
@@ -226,6 +232,24 @@ export interface PredictionRepository {
   history(query: HistoryQuery): Promise<HistoryPage>;
   /** Number of stored predictions of a capture (reads page counts only). */
   countForCapture(captureId: string): Promise<number>;
+  /**
+   * Stored API predictions Kafka did not acknowledge: recorded with their page (not in memory), so the republish
+   * sweep finds them whichever process stored them and whenever it runs. Unknown ids are ignored.
+   */
+  recordApiUnpublished(predictionIds: readonly string[]): Promise<void>;
+  /** Up to `limit` API pages with predictions awaiting republish (oldest record first), with those predictions. */
+  apiPredictionsAwaitingRepublish(limit: number): Promise<ApiRepublishBatch[]>;
+  /**
+   * Unlists the predictions of `pageId` that Kafka has now acknowledged; the page leaves the list when none is
+   * left (a prediction recorded again meanwhile keeps it listed).
+   */
+  settleApiRepublish(pageId: string, acknowledgedIds: readonly string[]): Promise<void>;
+}
+
+/** One API page's predictions that Kafka has not acknowledged yet. */
+export interface ApiRepublishBatch {
+  pageId: string;
+  predictions: Prediction[];
 }
 
 // ---------------------------------------------------------------- publishing (issue 6)

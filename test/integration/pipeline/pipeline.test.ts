@@ -262,6 +262,56 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
     expect(one?.input).toEqual({ len: 3003 });
   });
 
+  it('records API predictions Kafka refused with their page, lists them for the sweep and unlists them once acknowledged', async () => {
+    const repository = harness.runtime.container.predictions;
+    // Two pages: one of three requests in one tick, then one of its own.
+    const shared = (
+      await Promise.all([0, 1, 2].map((i) => repository.putApiPredictions([draft({ len: 7000 + i })])))
+    ).flat();
+    const [alone] = await repository.putApiPredictions([draft({ len: 7100 })]);
+    const sharedPage = shared[0]?.prediction_id.split(':')[1] ?? '';
+    const alonePage = alone?.prediction_id.split(':')[1] ?? '';
+    expect(new Set(shared.map((p) => p.prediction_id.split(':')[1]))).toEqual(new Set([sharedPage]));
+    expect(alonePage).not.toBe(sharedPage);
+    const listed = async () =>
+      new Map(
+        (await repository.apiPredictionsAwaitingRepublish(100)).map((batch) => [
+          batch.pageId,
+          batch.predictions.map((p) => p.prediction_id).sort(),
+        ]),
+      );
+    const ids = shared.map((p) => p.prediction_id);
+    // Concurrent records of one page (each request records its own refused predictions) add up.
+    await Promise.all([
+      repository.recordApiUnpublished([ids[0] ?? '']),
+      repository.recordApiUnpublished([ids[2] ?? '', alone?.prediction_id ?? '']),
+      repository.recordApiUnpublished(['not-an-api-id', 'cap:000000001']),
+    ]);
+    let awaiting = await listed();
+    expect(awaiting.get(sharedPage)).toEqual([ids[0], ids[2]].sort());
+    expect(awaiting.get(alonePage)).toEqual([alone?.prediction_id]);
+    // The listed predictions are the stored ones, inputs included.
+    const batch = (await repository.apiPredictionsAwaitingRepublish(100)).find((b) => b.pageId === alonePage);
+    expect(batch?.predictions[0]).toEqual(alone);
+
+    // One acknowledged, one still refused: the page stays listed with the one left.
+    await repository.settleApiRepublish(sharedPage, [ids[0] ?? '']);
+    awaiting = await listed();
+    expect(awaiting.get(sharedPage)).toEqual([ids[2]]);
+    // Settling everything unlists the pages; settling again is harmless.
+    await repository.settleApiRepublish(sharedPage, [ids[2] ?? '']);
+    await repository.settleApiRepublish(alonePage, [alone?.prediction_id ?? '']);
+    await repository.settleApiRepublish(alonePage, [alone?.prediction_id ?? '']);
+    awaiting = await listed();
+    expect(awaiting.has(sharedPage)).toBe(false);
+    expect(awaiting.has(alonePage)).toBe(false);
+    // Recorded again later (another refusal): listed again.
+    await repository.recordApiUnpublished([ids[1] ?? '']);
+    expect((await listed()).get(sharedPage)).toEqual([ids[1]]);
+    await repository.settleApiRepublish(sharedPage, [ids[1] ?? '']);
+    expect((await listed()).has(sharedPage)).toBe(false);
+  });
+
   it('pages API predictions that overlap in time and still lists history newest first, without gaps or repeats', async () => {
     const repository = new DynamoPredictionRepository({
       client: createDocumentClient(harness.runtime.config),

@@ -32,6 +32,7 @@ import { buildPcap, ethernetUdpFrame } from '../../support/capture-files.js';
 import {
   allHistory,
   csvDataRows,
+  postJson,
   realCapture,
   repoDir,
   uploadWithPresignedPost,
@@ -302,7 +303,7 @@ describe.sequential('capture → Kafka → OpenSearch on the local runtime', () 
 });
 
 describe.sequential('the republish sweep on the local runtime', () => {
-  it('a capture Kafka did not acknowledge is republished by the sweep once the broker answers, then left alone', async () => {
+  it('a capture and API predictions Kafka did not acknowledge are republished by the sweep once the broker answers, then left alone', async () => {
     const topic = uniqueName('sweep');
     await createTopic(admin, topic);
     // A port nothing listens on: the real publisher fails as against a stopped broker.
@@ -359,6 +360,20 @@ describe.sequential('the republish sweep on the local runtime', () => {
         await new Promise((r) => setTimeout(r, 200));
       }
       expect(sweeps.filter((s) => s.key === captureId).map((s) => s.detail)).toContain('failed');
+      // POST /api/predict while the broker is down: answered (the predictions are stored), and the refused
+      // predictions recorded with their pages, not kept in this process's memory.
+      for (let i = 0; i < 3; i++) {
+        const answer = await postJson(`${runtime.apiUrl}/api/predict`, {
+          len: 60 + i,
+          source_port: 80,
+          dest_port: 443,
+        });
+        expect(answer.status, answer.text).toBe(200);
+      }
+      const refused = (await runtime.container.predictions.apiPredictionsAwaitingRepublish(100)).flatMap(
+        (batch) => batch.predictions,
+      );
+      expect(refused.map((p) => p.input.len).sort()).toEqual([60, 61, 62]);
 
       current = up;
       const deadline = Date.now() + 60_000;
@@ -374,6 +389,21 @@ describe.sequential('the republish sweep on the local runtime', () => {
           messages.map((m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)).prediction.prediction_id),
         ).size,
       ).toBe(flows);
+      // The API predictions too, each under its own id, and their pages unlisted.
+      const apiDeadline = Date.now() + 30_000;
+      while (
+        Date.now() < apiDeadline &&
+        (await runtime.container.predictions.apiPredictionsAwaitingRepublish(100)).length > 0
+      ) {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(await runtime.container.predictions.apiPredictionsAwaitingRepublish(100)).toEqual([]);
+      const onTopic = new Set(
+        (await readAll(kafka, topic)).map(
+          (m) => decodePredictionMessage(m.value ?? Buffer.alloc(0)).prediction.prediction_id,
+        ),
+      );
+      for (const prediction of refused) expect(onTopic.has(prediction.prediction_id)).toBe(true);
       // Published: no longer listed, so later sweeps leave it alone.
       const sweepsSoFar = sweeps.length;
       await new Promise((r) => setTimeout(r, 2500));
@@ -559,7 +589,7 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
     );
   });
 
-  it('unreachable broker: capture flows come back as flow-index ranges, only API predictions stay in memory', async () => {
+  it('unreachable broker: capture flows come back as flow-index ranges, API predictions by id, nothing held in memory', async () => {
     // A port nothing listens on: connection refused at once, as when the broker is down.
     const closed = createServer();
     await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
@@ -592,7 +622,7 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
         exact: true,
       },
     });
-    expect(p.unacknowledged().map((x) => x.prediction_id)).toEqual(['api:page-1:7']);
+    expect(result.unacknowledgedApi).toEqual(['api:page-1:7']);
     // Within the fail-fast window the next call does not wait for the broker again.
     const again = Date.now();
     expect((await p.publish([flowPrediction(captureId, 10)])).unacknowledged).toEqual({
