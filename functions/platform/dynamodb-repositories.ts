@@ -87,6 +87,34 @@ const REPUBLISH_PARTITION = 'REPUBLISH';
 const API_REPUBLISH_PARTITION = 'REPUBLISH_API';
 const API_REPUBLISH_SK = 'REPUBLISH';
 
+/**
+ * The items of a sparse republish partition of the time index (captures, API page markers), oldest first: their
+ * gsi1sk starts with the time they were first recorded.
+ */
+async function listRepublishPartition(
+  client: DynamoDBDocumentClient,
+  table: string,
+  partition: string,
+  projection: string,
+  limit: number,
+): Promise<Record<string, unknown>[]> {
+  try {
+    const output = await client.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: TABLE_KEYS.timeIndex,
+        KeyConditionExpression: 'gsi1pk = :partition',
+        ExpressionAttributeValues: { ':partition': partition },
+        ProjectionExpression: projection,
+        Limit: limit,
+      }),
+    );
+    return output.Items ?? [];
+  } catch (error) {
+    throw dependencyError(`Query (${partition} awaiting republish)`, error);
+  }
+}
+
 /** Kafka did not acknowledge every prediction: a retry can help (`not_configured` has no broker to retry). */
 function awaitsRepublish(publish: PublishResult): boolean {
   return publish.status === 'failed' || publish.status === 'partial';
@@ -557,25 +585,12 @@ export class DynamoCaptureRepository implements CaptureRepository {
   }
 
   async capturesAwaitingRepublish(limit: number): Promise<string[]> {
-    try {
-      const output = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: TABLE_KEYS.timeIndex,
-          KeyConditionExpression: 'gsi1pk = :republish',
-          ExpressionAttributeValues: { ':republish': REPUBLISH_PARTITION },
-          ProjectionExpression: 'pk',
-          Limit: limit,
-        }),
-      );
-      return (output.Items ?? []).flatMap((item) =>
-        typeof item.pk === 'string' && item.pk.startsWith(CAPTURE_PK_PREFIX)
-          ? [item.pk.slice(CAPTURE_PK_PREFIX.length)]
-          : [],
-      );
-    } catch (error) {
-      throw dependencyError('Query (captures awaiting republish)', error);
-    }
+    const items = await listRepublishPartition(this.#client, this.#table, REPUBLISH_PARTITION, 'pk', limit);
+    return items.flatMap((item) =>
+      typeof item.pk === 'string' && item.pk.startsWith(CAPTURE_PK_PREFIX)
+        ? [item.pk.slice(CAPTURE_PK_PREFIX.length)]
+        : [],
+    );
   }
 
   /** The sparse index entry of a capture awaiting republish; oldest first in the index. */
@@ -973,29 +988,22 @@ export class DynamoPredictionRepository implements PredictionRepository {
   }
 
   async apiPredictionsAwaitingRepublish(limit: number): Promise<ApiRepublishBatch[]> {
-    let markers: z.infer<typeof apiRepublishMarkerSchema>[];
-    try {
-      const output = await this.#client.send(
-        new QueryCommand({
-          TableName: this.#table,
-          IndexName: TABLE_KEYS.timeIndex,
-          KeyConditionExpression: 'gsi1pk = :partition',
-          ExpressionAttributeValues: { ':partition': API_REPUBLISH_PARTITION },
-          ProjectionExpression: 'pk, slots',
-          Limit: limit,
-        }),
+    const items = await listRepublishPartition(
+      this.#client,
+      this.#table,
+      API_REPUBLISH_PARTITION,
+      'pk, slots',
+      limit,
+    );
+    const markers = items.map((item) => {
+      const parsed = apiRepublishMarkerSchema.safeParse(item);
+      if (parsed.success) return parsed.data;
+      throw new DependencyError(
+        'An API republish marker is malformed',
+        { dependency: 'dynamodb' },
+        { cause: parsed.error },
       );
-      markers = (output.Items ?? []).map((item) => apiRepublishMarkerSchema.parse(item));
-    } catch (error) {
-      if (error instanceof z.ZodError) {
-        throw new DependencyError(
-          'An API republish marker is malformed',
-          { dependency: 'dynamodb' },
-          { cause: error },
-        );
-      }
-      throw dependencyError('Query (API pages awaiting republish)', error);
-    }
+    });
     const batches: ApiRepublishBatch[] = [];
     for (const marker of markers) {
       const pageId = marker.pk.slice(API_PAGE_PREFIX.length);

@@ -30,6 +30,7 @@ import {
   type ServicePaths,
   type ServicesState,
   servicePaths,
+  servicesOwner,
 } from './state.js';
 
 /**
@@ -447,7 +448,13 @@ async function startKafka(paths: ServicePaths, settings: ServiceSettings): Promi
   child.unref();
   const pid = child.pid;
   if (pid === undefined) throw new ServicesSetupError('could not start Kafka (no process id)');
-  const state: KafkaState = { pid, external: false, brokers, startedAt: new Date().toISOString() };
+  const state: KafkaState = {
+    pid,
+    external: false,
+    brokers,
+    startedAt: new Date().toISOString(),
+    ...servicesOwner(),
+  };
   updateState(paths, (s) => {
     s.kafka = state;
   });
@@ -557,7 +564,13 @@ async function startOpenSearch(paths: ServicePaths, settings: ServiceSettings): 
   // bin/opensearch (and setpriv) exec the JVM in the foreground, so this pid is the node's.
   const pid = child.pid;
   if (pid === undefined) throw new ServicesSetupError('could not start OpenSearch (no process id)');
-  const state: OpenSearchState = { pid, external: false, url, startedAt: new Date().toISOString() };
+  const state: OpenSearchState = {
+    pid,
+    external: false,
+    url,
+    startedAt: new Date().toISOString(),
+    ...servicesOwner(),
+  };
   updateState(paths, (s) => {
     s.opensearch = state;
   });
@@ -681,12 +694,19 @@ async function ensureServicesLocked(options: EnsureOptions, paths: ServicePaths)
 /** Stops one service started by these scripts (SIGTERM, then SIGKILL after `graceMs`); external ones are left alone. */
 export async function stopService(
   name: ServiceName,
-  options: { paths?: ServicePaths; graceMs?: number; log?: (line: string) => void } = {},
+  options: {
+    paths?: ServicePaths;
+    graceMs?: number;
+    log?: (line: string) => void;
+    /** Only a service recorded as started by this owner (a test run's teardown): others are left running. */
+    startedBy?: string;
+  } = {},
 ): Promise<void> {
   const paths = options.paths ?? servicePaths();
   const log = options.log ?? ((line: string) => process.stderr.write(`services: ${line}\n`));
   const recorded = readServicesState(paths)[name];
   if (!recorded) return;
+  if (options.startedBy !== undefined && recorded.startedBy !== options.startedBy) return;
   if (recorded.external) {
     log(`${name} was not started by these scripts; leaving it running`);
   } else {

@@ -46,7 +46,21 @@ const serviceStateSchema = z.object({
   /** True when the service was already running and not started by this script (never stopped by it). */
   external: z.boolean(),
   startedAt: z.string(),
+  /**
+   * The test run that started it (`CCF_SERVICES_OWNER`, set by the vitest global setup): that run's teardown
+   * stops it, and no other run's does. Absent for `npm run services:up` and for services found running.
+   */
+  startedBy: z.string().optional(),
 });
+
+/** The environment variable a test run sets so the services it starts are recorded as its own. */
+export const SERVICES_OWNER_ENV = 'CCF_SERVICES_OWNER';
+
+/** `startedBy` for a service this process starts now (see the schema). */
+export function servicesOwner(): { startedBy?: string } {
+  const owner = process.env[SERVICES_OWNER_ENV];
+  return owner ? { startedBy: owner } : {};
+}
 
 export const kafkaStateSchema = serviceStateSchema.extend({ brokers: z.array(z.string().min(1)).min(1) });
 export const opensearchStateSchema = serviceStateSchema.extend({ url: z.url() });
