@@ -253,6 +253,32 @@ export class FlowTable {
   }
 }
 
+/**
+ * For the meter's one-time JIT warm-up (flow-meter.ts): stores two keys with the same home bucket in a small
+ * table and removes the one that had to move on, so that `remove`'s search for a slot outside its home bucket
+ * has type feedback. Large tables do that on nearly every capture (without feedback the first time throws
+ * away the meter's optimized expiry code), but the warm-up packets' few flows never share a bucket.
+ */
+export function warmUpFlowTable(): void {
+  const table = new FlowTable(4, 4);
+  const key = new Int32Array(KEY_WORDS);
+  key[0] = 17 | (4 << 8);
+  key[3] = 1;
+  const firstHash = hashKey(key);
+  const first = table.insert(key, firstHash);
+  // The buckets of a 4-slot table: any key whose hash agrees in the low bits shares the first one's home.
+  const homeMask = bucketCountFor(4) - 1;
+  let hash = 0;
+  for (let id = 2; ; id++) {
+    key[3] = id;
+    hash = hashKey(key);
+    if ((hash & homeMask) === (firstHash & homeMask)) break;
+  }
+  const moved = table.insert(key, hash);
+  table.remove(moved);
+  table.remove(first);
+}
+
 /** At most half the buckets are used, so probe chains stay short. */
 function bucketCountFor(slots: number): number {
   let n = 16;

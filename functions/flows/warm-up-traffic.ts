@@ -59,6 +59,10 @@ interface WarmUpPacket {
   hopByHop?: boolean;
   /** IPv6: the source is an IPv4-mapped address (::ffff:10.0.0.n). */
   mappedSource?: boolean;
+  /** IPv6: a fragment header (a first fragment, more to come) before the transport header. */
+  ipv6Fragment?: boolean;
+  /** IPv6: an authentication header (12 bytes) before the transport header. */
+  ipv6Authentication?: boolean;
 }
 
 const TCP = 6;
@@ -260,6 +264,31 @@ function warmUpPackets(): WarmUpPacket[] {
       mappedSource: true,
     },
     udp(18 * S + 170, true, 10, { badUdpLength: true }),
+    // IPv6 first fragment and IPv6 with an authentication header (both UDP); a UDP datagram to the VXLAN
+    // port whose header does not announce a network (no inner frame is decoded).
+    {
+      atUs: 18 * S + 180,
+      version: 6,
+      src: 3,
+      dst: 4,
+      protocol: UDP,
+      srcPort: 546,
+      dstPort: 547,
+      payload: 30,
+      ipv6Fragment: true,
+    },
+    {
+      atUs: 18 * S + 190,
+      version: 6,
+      src: 3,
+      dst: 4,
+      protocol: UDP,
+      srcPort: 546,
+      dstPort: 547,
+      payload: 30,
+      ipv6Authentication: true,
+    },
+    udp(18 * S + 200, true, 16, { dstPort: 4789 }),
     // IPv6 with the same address on both ends.
     { atUs: 19 * S, version: 6, src: 9, dst: 9, protocol: UDP, srcPort: 5000, dstPort: 5001, payload: 10 },
     {
@@ -373,6 +402,18 @@ function writeFrame(p: WarmUpPacket, out: Uint8Array): number {
       out[ip + 6] = 0;
       out.set([p.protocol, 0, 5, 2, 0, 0, 1, 0], l4);
       l4 += 8;
+    } else if (p.ipv6Fragment) {
+      // RFC 8200 §4.5: next header, reserved, offset 0 with the M flag, identification.
+      view.setUint16(ip + 4, 8 + l4Length);
+      out[ip + 6] = 44;
+      out.set([p.protocol, 0, 0, 1, 0, 0, 0x12, 0x34], l4);
+      l4 += 8;
+    } else if (p.ipv6Authentication) {
+      // RFC 4302 §2: next header, payload length 1 (12 bytes), reserved, SPI, sequence number, 4-byte ICV.
+      view.setUint16(ip + 4, 12 + l4Length);
+      out[ip + 6] = 51;
+      out.set([p.protocol, 1, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 1], l4);
+      l4 += 12;
     }
   }
   out.fill(0, l4, l4 + l4Length);
