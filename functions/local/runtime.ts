@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -31,6 +30,7 @@ import {
   toProxyEvent,
   writeProxyResult,
 } from './api-gateway-adapter.js';
+import { stopChild } from './child-server.js';
 import { type FunctionWorker, startFunctionWorker } from './function-worker.js';
 import { handlePostUpload } from './post-policy-gateway.js';
 import { startS3rver } from './s3rver-process.js';
@@ -120,10 +120,12 @@ async function startDynalite(host: string, requestedPort: number, path: string |
   const child: ChildProcess = spawn(
     process.execPath,
     [
-      // Exit with the runtime even when it dies without stopping us (crash, SIGKILL): the IPC channel
-      // below closes then. Without this an orphaned dynalite kept its port and LevelDB lock.
+      // Exit when the runtime closes the IPC channel below: on stop(), and when it dies without stopping us
+      // (crash, SIGKILL); without this an orphaned dynalite kept its port and LevelDB lock. The terminal's
+      // Ctrl-C (SIGINT to the whole process group) and a SIGTERM to the group are left to the runtime, which
+      // finishes its in-flight work against this store before it closes it.
       '--import',
-      'data:text/javascript,process.on("disconnect",()=>process.exit(0))',
+      'data:text/javascript,process.on("disconnect",()=>process.exit(0));process.on("SIGINT",()=>{});process.on("SIGTERM",()=>{})',
       cli,
       '--host',
       host,
@@ -153,10 +155,7 @@ async function startDynalite(host: string, requestedPort: number, path: string |
   return {
     port,
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
+      await stopChild(child, () => child.disconnect());
     },
   };
 }

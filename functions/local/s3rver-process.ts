@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
+import { stopChild } from './child-server.js';
 
 /**
  * s3rver in its own process (like dynalite): it hashes (MD5 ETags), parses and writes every byte uploaded,
@@ -205,6 +205,10 @@ process.on('message', (message) => {
   if (message === 'close') server.close().then(() => process.exit(0), () => process.exit(1));
 });
 process.on('disconnect', () => process.exit(0));
+// The terminal's Ctrl-C reaches the whole process group: the runtime finishes its in-flight work against this
+// store, then closes it ('close' above, or the channel).
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
 process.send({ type: 'listening', port: address.port });
 `;
 
@@ -249,10 +253,7 @@ export async function startS3rver(options: S3rverOptions): Promise<S3rverProcess
       listeners.push(listener);
     },
     async close() {
-      if (child.exitCode !== null) return;
-      const exited = once(child, 'exit');
-      child.send('close');
-      await exited;
+      await stopChild(child, () => child.send('close'));
     },
   };
 }

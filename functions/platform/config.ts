@@ -88,15 +88,20 @@ export function tracingEnabled(
 
 export type EnvironmentSource = Readonly<Record<string, string | undefined>>;
 
-/** Parses settings from an environment-like record; throws `ConfigError` naming the first bad setting. */
-export function parseConfig(source: EnvironmentSource): PlatformConfig {
-  const result = configSchema.safeParse(source);
+/** Settings from an environment-like record; throws `ConfigError` naming the first bad setting and why. */
+function parseSettings<T extends z.ZodType>(schema: T, source: EnvironmentSource): z.infer<T> {
+  const result = schema.safeParse(source);
   if (!result.success) {
     const issue = result.error.issues[0];
     const setting = issue ? issue.path.join('.') : 'unknown';
     throw new ConfigError(`Invalid setting ${setting}: ${issue?.message ?? 'invalid'}`, { setting });
   }
   return result.data;
+}
+
+/** Parses settings from an environment-like record; throws `ConfigError` naming the first bad setting. */
+export function parseConfig(source: EnvironmentSource): PlatformConfig {
+  return parseSettings(configSchema, source);
 }
 
 let cached: PlatformConfig | undefined;
@@ -115,12 +120,7 @@ export const clientConfigSchema = z.object({
 export type ClientConfig = z.infer<typeof clientConfigSchema>;
 
 export function getClientConfig(): ClientConfig {
-  const result = clientConfigSchema.safeParse(process.env);
-  if (!result.success) {
-    const setting = result.error.issues[0]?.path.join('.') ?? 'unknown';
-    throw new ConfigError(`Invalid setting ${setting}`, { setting });
-  }
-  return result.data;
+  return parseSettings(clientConfigSchema, process.env);
 }
 
 /** Where `../shared` lives (tests, bench). */
@@ -141,10 +141,5 @@ export const localConfigSchema = z.object({
 export type LocalConfig = z.infer<typeof localConfigSchema>;
 
 export function getLocalConfig(): LocalConfig {
-  const result = localConfigSchema.safeParse(process.env);
-  if (!result.success) {
-    const setting = result.error.issues[0]?.path.join('.') ?? 'unknown';
-    throw new ConfigError(`Invalid setting ${setting}`, { setting });
-  }
-  return result.data;
+  return parseSettings(localConfigSchema, process.env);
 }
