@@ -714,6 +714,8 @@ export class DynamoPredictionRepository implements PredictionRepository {
   readonly #newId: () => string;
   readonly #apiPageSize: number;
   #open: OpenApiPage | undefined;
+  /** Refused API prediction ids gathered in this event-loop turn (`recordApiUnpublished`). */
+  #unpublished: { ids: string[]; done: Promise<void> } | undefined;
   #inFlight = 0;
   #drainScheduled = false;
 
@@ -958,7 +960,25 @@ export class DynamoPredictionRepository implements PredictionRepository {
       ?.toPrediction();
   }
 
-  async recordApiUnpublished(predictionIds: readonly string[]): Promise<void> {
+  /**
+   * Coalesced like the pages: the requests of one page learn of a Kafka outage in the same event-loop turn (they
+   * were released together and publish together), so their slots are merged into one marker write per page
+   * instead of one per request, when the store is already doing extra work for the outage.
+   */
+  recordApiUnpublished(predictionIds: readonly string[]): Promise<void> {
+    if (!this.#unpublished) {
+      const ids: string[] = [];
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.#unpublished = undefined;
+        return this.#writeUnpublishedMarkers(ids);
+      });
+      this.#unpublished = { ids, done };
+    }
+    this.#unpublished.ids.push(...predictionIds);
+    return this.#unpublished.done;
+  }
+
+  async #writeUnpublishedMarkers(predictionIds: readonly string[]): Promise<void> {
     const recordedAt = this.#now().toISOString();
     // Retention follows the page's: the marker goes with the predictions it points at.
     const expiresAt = Math.floor(this.#now().getTime() / 1000) + this.#retentionS;

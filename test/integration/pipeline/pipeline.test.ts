@@ -281,9 +281,9 @@ describe('capture pipeline over real sockets (s3rver, dynalite, API Gateway even
         ]),
       );
     const ids = shared.map((p) => p.prediction_id);
-    // Concurrent records of one page (each request records its own refused predictions) add up.
+    // Records of one page add up: across writes (ADD to the set), and within one event-loop turn (one write).
+    await repository.recordApiUnpublished([ids[0] ?? '']);
     await Promise.all([
-      repository.recordApiUnpublished([ids[0] ?? '']),
       repository.recordApiUnpublished([ids[2] ?? '', alone?.prediction_id ?? '']),
       repository.recordApiUnpublished(['not-an-api-id', 'cap:000000001']),
     ]);
