@@ -256,7 +256,7 @@ export async function runFlowsBench(context: BenchContext): Promise<SectionResul
   const rows: BenchRow[] = [];
   const ratios: Ratio[] = [];
   const notes: string[] = [
-    'First row: the bench mix (bench/results/packets.md) read, decoded and metered into FlowRecord objects (MeterFlowRecord: text columns as properties, every number column computed into a row of a shared Float64Array and read through getters), no CSV, compiled JavaScript in its own process, CPU time of the whole process (the meter is made inside the measured time, so its one-time JIT warm-up, ~40 ms, is counted). Second row: the same file read and decoded without the meter. The FlowMeter rows: the meter alone, one mutable DecodedPacket per packet, no reading or decoding (flow-peers measures capture → CSV end to end).',
+    'First row: the bench mix (bench/results/packets.md) read, decoded and metered into FlowRecord objects (MeterFlowRecord: text columns as properties, every number column computed into a row of a shared Float64Array and read through getters), no CSV, compiled JavaScript in its own process, CPU time of the whole process (the meter is made inside the measured time, so its one-time JIT warm-up, ~40–60 ms, is counted). Second row: the same file read and decoded without the meter. The FlowMeter rows: the meter alone, one mutable DecodedPacket per packet, no reading or decoding (flow-peers measures capture → CSV end to end).',
     'Rates over the child process CPU time (user + system); wall time is listed too.',
   ];
   // Packets into flows on the packets section's capture (the real traffic mix): the 1.5 M target.
