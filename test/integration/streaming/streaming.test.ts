@@ -306,21 +306,7 @@ describe.sequential('the republish sweep on the local runtime', () => {
   it('a capture and API predictions Kafka did not acknowledge are republished by the sweep once the broker answers, then left alone', async () => {
     const topic = uniqueName('sweep');
     await createTopic(admin, topic);
-    // A port nothing listens on: the real publisher fails as against a stopped broker.
-    const closed = createServer();
-    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((done) => closed.close(() => done()));
-    const down = new KafkaPredictionPublisher({
-      kafka: createKafka(
-        { brokers: [`127.0.0.1:${port}`], auth: 'plaintext', region: 'us-east-1', clientId: 'sweep-down' },
-        { retries: 0 },
-      ),
-      topic,
-      retries: 0,
-      failFastMs: 60_000,
-    });
-    cleanups.push(() => down.disconnect());
+    const down = await unreachablePublisher(topic, 'sweep-down');
     const up = publisher(topic);
     let current: PredictionPublisher = down;
     const sweeps: { key: string; detail: string }[] = [];
@@ -590,21 +576,7 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
   });
 
   it('unreachable broker: capture flows come back as flow-index ranges, API predictions by id, nothing held in memory', async () => {
-    // A port nothing listens on: connection refused at once, as when the broker is down.
-    const closed = createServer();
-    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((done) => closed.close(() => done()));
-    const p = new KafkaPredictionPublisher({
-      kafka: createKafka(
-        { brokers: [`127.0.0.1:${port}`], auth: 'plaintext', region: 'us-east-1', clientId: 'down' },
-        { retries: 0 },
-      ),
-      topic: uniqueName('down'),
-      retries: 0,
-      failFastMs: 60_000,
-    });
-    cleanups.push(() => p.disconnect());
+    const p = await unreachablePublisher(uniqueName('down'), 'down');
     const captureId = uniqueName('cap');
     const flows = [3, 4, 5, 9].map((i) => flowPrediction(captureId, i));
     const api = flowPrediction('api', 1, { prediction_id: 'api:page-1:7', capture_id: 'api' });
@@ -803,6 +775,28 @@ describe.sequential('streaming against real Kafka and OpenSearch', () => {
 });
 
 /** One UDP packet per flow (distinct source ports), so the capture has `flows` flows. */
+/**
+ * The real publisher against a port nothing listens on: connection refused at once, as when the broker is
+ * down (no retries; for a minute after a failure further calls fail at once). Disconnected after the test.
+ */
+async function unreachablePublisher(topic: string, clientId: string): Promise<KafkaPredictionPublisher> {
+  const closed = createServer();
+  await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((done) => closed.close(() => done()));
+  const down = new KafkaPredictionPublisher({
+    kafka: createKafka(
+      { brokers: [`127.0.0.1:${port}`], auth: 'plaintext', region: 'us-east-1', clientId },
+      { retries: 0 },
+    ),
+    topic,
+    retries: 0,
+    failFastMs: 60_000,
+  });
+  cleanups.push(() => down.disconnect());
+  return down;
+}
+
 function manyFlowsCapture(flows: number): Uint8Array {
   return buildPcap({
     packets: Array.from({ length: flows }, (_, i) => {
