@@ -450,8 +450,24 @@ export class FlowMeter {
       if (table.capacity !== capacityBefore) this.growState(table.capacity);
       if (table.size > this.peakOpen) this.peakOpen = table.size;
       const b = slot * STRIDE;
-      this.startFlow(b, srcIsA ? 1 : 0, srcIsA ? 1 : 0, sameIp, 0, ts, frame.index, realProto, p);
-      this.firstPacket(b, srcIsA, ts, payload, header, flags, window, icmpType, icmpCode);
+      this.startFlow(
+        b,
+        srcIsA ? 1 : 0,
+        srcIsA ? 1 : 0,
+        sameIp,
+        0,
+        ts,
+        frame.index,
+        realProto,
+        p,
+        srcIsA,
+        payload,
+        header,
+        flags,
+        window,
+        icmpType,
+        icmpCode,
+      );
       this.rememberForDuplicates(slot, ts, p, srcIsA, payload);
       return;
     }
@@ -488,8 +504,24 @@ export class FlowMeter {
       const fresh =
         (tcpState === TCP_READY && (flags & SYN) !== 0 && (flags & ACK) === 0) || realProto !== PROTO_TCP;
       const fwdIsA = fresh ? (srcIsA ? 1 : 0) : oldFwdIsA;
-      this.startFlow(b, fwdIsA, idFwdIsA, sameIp, fresh ? 0 : cumulative, pts, frame.index, realProto, p);
-      this.firstPacket(b, srcIsA, pts, payload, header, flags, window, icmpType, icmpCode);
+      this.startFlow(
+        b,
+        fwdIsA,
+        idFwdIsA,
+        sameIp,
+        fresh ? 0 : cumulative,
+        pts,
+        frame.index,
+        realProto,
+        p,
+        srcIsA,
+        payload,
+        header,
+        flags,
+        window,
+        icmpType,
+        icmpCode,
+      );
       this.rememberForDuplicates(slot, ts, p, srcIsA, payload);
       return;
     }
@@ -521,8 +553,24 @@ export class FlowMeter {
       // Fork rule: an ICMP message whose type and code both differ from the flow's first one starts a new flow.
       const idFwdIsA = s[b + ID_FWD_IS_A]!;
       this.emit(slot, REASON_ICMP_CHANGE);
-      this.startFlow(b, srcIsA ? 1 : 0, idFwdIsA, sameIp, 0, pts, frame.index, realProto, p);
-      this.firstPacket(b, srcIsA, pts, payload, header, flags, window, icmpType, icmpCode);
+      this.startFlow(
+        b,
+        srcIsA ? 1 : 0,
+        idFwdIsA,
+        sameIp,
+        0,
+        pts,
+        frame.index,
+        realProto,
+        p,
+        srcIsA,
+        payload,
+        header,
+        flags,
+        window,
+        icmpType,
+        icmpCode,
+      );
     } else {
       this.updateActiveIdle(b, pts);
       this.addPacket(b, isFwd, pts, payload, header, flags, window);
@@ -611,6 +659,13 @@ export class FlowMeter {
     return (s[b + FWD_IS_A] === 1) === srcIsA;
   }
 
+  /**
+   * Starts a flow in slot state `b` with its first packet: the fork's `Flow` constructor and `firstPacket`
+   * (with its omissions in `cic-fork`). The slot is zeroed (one `fill`: cheaper than storing its 111 numbers
+   * one by one), then only the numbers a first packet makes non-zero are written, as their final values: what
+   * the per-packet updates give on an empty state (the golden tests and the corpus comparison pin that),
+   * without their reads and calls. The duplicate signature (DUP_*) is left to the caller, which always writes it.
+   */
   private startFlow(
     b: number,
     fwdIsA: number,
@@ -621,28 +676,7 @@ export class FlowMeter {
     index: number,
     realProto: number,
     p: DecodedPacket,
-  ): void {
-    const s = this.state;
-    s.fill(0, b, b + STRIDE);
-    s[b + FWD_IS_A] = fwdIsA;
-    s[b + ID_FWD_IS_A] = idFwdIsA;
-    s[b + SAME_IP] = sameIp ? 1 : 0;
-    s[b + CUMULATIVE_TCP] = cumulativeTcp;
-    s[b + START] = ts;
-    s[b + LAST] = ts;
-    s[b + FIRST_INDEX] = index;
-    s[b + LAST_INDEX] = index;
-    s[b + REAL_PROTO] = realProto;
-    s[b + VLAN_ID] = p.vlanCount > 0 ? p.vlanIds[0]! : -1;
-    // Corrected Fwd Seg Size Min starts above any header length so the first forward packet sets it.
-    if (!this.fork) s[b + MIN_SEG_FWD] = Number.POSITIVE_INFINITY;
-  }
-
-  /** The first packet of a flow (the fork's `firstPacket`, with its omissions in `cic-fork`). */
-  private firstPacket(
-    b: number,
     srcIsA: boolean,
-    ts: number,
     payload: number,
     header: number,
     flags: number,
@@ -651,41 +685,71 @@ export class FlowMeter {
     icmpCode: number,
   ): void {
     const s = this.state;
-    const isFwd = this.isForward(b, srcIsA);
-    this.updateBulk(b, isFwd, ts, payload);
-    this.countFlags(b, flags);
+    const fork = this.fork;
+    s.fill(0, b, b + STRIDE);
+    // Fork: direction is decided by comparing IP addresses only, so with equal IPs every packet is forward.
+    const isFwd = (fork && sameIp) || (fwdIsA === 1) === srcIsA;
+    // One value in Packet Length and in its direction's block: n 1; sum, min, max and mean the payload; M2 0.
+    const all = b + ALL_LEN;
+    s[all + N] = 1;
+    s[all + SUM] = payload;
+    s[all + MIN] = payload;
+    s[all + MAX] = payload;
+    s[all + M1] = payload;
+    const own = b + (isFwd ? FWD_LEN : BWD_LEN);
+    s[own + N] = 1;
+    s[own + SUM] = payload;
+    s[own + MIN] = payload;
+    s[own + MAX] = payload;
+    s[own + M1] = payload;
+    s[b + START] = ts;
+    s[b + LAST] = ts;
     s[b + START_ACTIVE] = ts;
     s[b + END_ACTIVE] = ts;
-    this.updateSubflows(b, ts);
-    addStat(s, b + ALL_LEN, payload);
+    // One subflow so far (fork and corrected alike).
+    s[b + SF_COUNT] = 1;
+    s[b + SF_LAST] = ts;
     if (isFwd) {
       // Fork: Fwd Seg Size Min and FWD Init Win Bytes are only ever initialised from a forward first packet.
+      s[b + FWD_LAST] = ts;
+      s[b + FWD_HDR] = header;
       s[b + MIN_SEG_FWD] = header;
       s[b + INIT_WIN_FWD] = window;
-      addStat(s, b + FWD_LEN, payload);
-      s[b + FWD_HDR] = header;
-      s[b + FWD_LAST] = ts;
-      if ((flags & PSH) !== 0) s[b + F_PSH] = 1;
-      if ((flags & URG) !== 0) s[b + F_URG] = 1;
-      if (!this.fork) {
-        if (payload >= 1) s[b + ACT_DATA_FWD] = 1;
-        if ((flags & FIN) !== 0) s[b + F_FIN] = 1;
-        if ((flags & RST) !== 0) s[b + F_RST] = 1;
-      }
+      if (!fork && payload >= 1) s[b + ACT_DATA_FWD] = 1;
     } else {
-      s[b + INIT_WIN_BWD] = window;
-      addStat(s, b + BWD_LEN, payload);
-      s[b + BWD_HDR] = header;
       s[b + BWD_LAST] = ts;
-      if ((flags & PSH) !== 0) s[b + B_PSH] = 1;
-      if ((flags & URG) !== 0) s[b + B_URG] = 1;
-      if (!this.fork) {
-        if ((flags & FIN) !== 0) s[b + B_FIN] = 1;
-        if ((flags & RST) !== 0) s[b + B_RST] = 1;
+      s[b + BWD_HDR] = header;
+      s[b + INIT_WIN_BWD] = window;
+      // Corrected Fwd Seg Size Min starts above any header length so the first forward packet sets it.
+      if (!fork) s[b + MIN_SEG_FWD] = Number.POSITIVE_INFINITY;
+    }
+    if (flags !== 0) {
+      this.countFlags(b, flags);
+      if ((flags & PSH) !== 0) s[b + (isFwd ? F_PSH : B_PSH)] = 1;
+      if ((flags & URG) !== 0) s[b + (isFwd ? F_URG : B_URG)] = 1;
+      if (!fork) {
+        if ((flags & FIN) !== 0) s[b + (isFwd ? F_FIN : B_FIN)] = 1;
+        if ((flags & RST) !== 0) s[b + (isFwd ? F_RST : B_RST)] = 1;
       }
     }
+    if (!(payload <= 0)) {
+      // A payload packet opens its direction's candidate bulk (updateBulk on an empty state).
+      const bulk = b + (isFwd ? FWD_BULK : BWD_BULK);
+      s[bulk + BK_CAND_PACKETS] = 1;
+      s[bulk + BK_CAND_START] = ts;
+      s[bulk + BK_CAND_BYTES] = payload;
+      s[bulk + BK_LAST_TS] = ts;
+    }
+    s[b + CUMULATIVE_TCP] = cumulativeTcp;
     s[b + ICMP_TYPE] = icmpType;
     s[b + ICMP_CODE] = icmpCode;
+    s[b + REAL_PROTO] = realProto;
+    s[b + VLAN_ID] = p.vlanCount > 0 ? p.vlanIds[0]! : -1;
+    s[b + FIRST_INDEX] = index;
+    s[b + LAST_INDEX] = index;
+    s[b + FWD_IS_A] = fwdIsA;
+    s[b + ID_FWD_IS_A] = idFwdIsA;
+    s[b + SAME_IP] = sameIp ? 1 : 0;
   }
 
   /** Every later packet of the flow (the fork's `addPacket`). */
