@@ -398,7 +398,7 @@ export class FlowMeter {
       const srcFirst = order <= 0;
       key[3] = srcFirst ? src : dst;
       key[7] = srcFirst ? dst : src;
-      key[4] = key[5] = key[6] = key[8] = key[9] = key[10] = 0;
+      // Words 4–6 and 8–10 are left as they are: for an IPv4 key the table's hash, find and insert never read them.
     } else {
       const d = p.data;
       const so = p.srcIpv6Offset;
@@ -437,8 +437,42 @@ export class FlowMeter {
     }
     const srcIsA = order <= 0;
     key[2] = srcIsA ? (srcPort << 16) | dstPort : (dstPort << 16) | srcPort;
+    // Duplicate detection: the packet's signature (timestamp, TCP seq and ack, then flags, payload length and
+    // direction as one number), compared with the flow's last packet's and then stored in its place. Written
+    // out here, not in helper methods: a call per packet each cost more than the compare and the four stores.
+    const seq = p.tcpSeq;
+    const ack = p.tcpAck;
+    const dupMisc = (payload * 512 + (p.tcpFlags & 0x1ff)) * 2 + (srcIsA ? 1 : 0);
 
-    const hash = hashKey(key);
+    // IPv4 keys (most packets) are hashed here: hashKey's mixing of the five words an IPv4 key uses (0–3 and 7),
+    // written out. In hashKey it is a loop over a table of word indexes, which cost more per packet than the
+    // mixing itself, and written out there it is too large for the optimizer to inline. It gives hashKey's value.
+    let hash: number;
+    if (ipVersion === 4) {
+      let h = 0x2545f491;
+      let k = Math.imul(key[0]!, 0xcc9e2d51);
+      h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+      k = Math.imul(key[1]!, 0xcc9e2d51);
+      h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+      k = Math.imul(key[2]!, 0xcc9e2d51);
+      h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+      k = Math.imul(key[3]!, 0xcc9e2d51);
+      h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+      k = Math.imul(key[7]!, 0xcc9e2d51);
+      h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      hash = h ^ (h >>> 16);
+    } else {
+      hash = hashKey(key);
+    }
     const table = this.table;
     let slot = table.find(key, hash);
     this.packetsInFlows++;
@@ -468,7 +502,11 @@ export class FlowMeter {
         icmpType,
         icmpCode,
       );
-      this.rememberForDuplicates(slot, ts, p, srcIsA, payload);
+      const s = this.state;
+      s[b + DUP_TS] = ts;
+      s[b + DUP_SEQ] = seq;
+      s[b + DUP_ACK] = ack;
+      s[b + DUP_MISC] = dupMisc;
       return;
     }
 
@@ -483,7 +521,14 @@ export class FlowMeter {
       pts = s[b + LAST]!;
       s[b + OUT_OF_ORDER] = s[b + OUT_OF_ORDER]! + 1;
     }
-    if (this.isDuplicate(slot, ts, p, srcIsA, payload)) this.duplicates++;
+    if (
+      s[b + DUP_TS] === ts &&
+      s[b + DUP_SEQ] === seq &&
+      s[b + DUP_ACK] === ack &&
+      s[b + DUP_MISC] === dupMisc
+    ) {
+      this.duplicates++;
+    }
 
     const tcpState = s[b + TCP_STATE]!;
     // Fork rule: a packet more than the flow timeout after the flow's start, or a SYN after the connection
@@ -522,11 +567,15 @@ export class FlowMeter {
         icmpType,
         icmpCode,
       );
-      this.rememberForDuplicates(slot, ts, p, srcIsA, payload);
+      s[b + DUP_TS] = ts;
+      s[b + DUP_SEQ] = seq;
+      s[b + DUP_ACK] = ack;
+      s[b + DUP_MISC] = dupMisc;
       return;
     }
 
-    const isFwd = this.isForward(b, srcIsA);
+    // Fork: direction is decided by comparing IP addresses only, so with equal IPs every packet is forward.
+    const isFwd = (this.fork && s[b + SAME_IP] === 1) || (s[b + FWD_IS_A] === 1) === srcIsA;
     if ((flags & FIN) !== 0) {
       this.updateActiveIdle(b, pts);
       this.addPacket(b, isFwd, pts, payload, header, flags, window);
@@ -576,7 +625,10 @@ export class FlowMeter {
       this.addPacket(b, isFwd, pts, payload, header, flags, window);
     }
     s[b + LAST_INDEX] = frame.index;
-    this.rememberForDuplicates(slot, ts, p, srcIsA, payload);
+    s[b + DUP_TS] = ts;
+    s[b + DUP_SEQ] = seq;
+    s[b + DUP_ACK] = ack;
+    s[b + DUP_MISC] = dupMisc;
   }
 
   /** Emits every flow still open (reason `end_of_capture`, or fin/rst when the connection had ended). */
@@ -650,13 +702,6 @@ export class FlowMeter {
     const grown = new Float64Array(capacity * STRIDE);
     grown.set(this.state);
     this.state = grown;
-  }
-
-  private isForward(b: number, srcIsA: boolean): boolean {
-    const s = this.state;
-    // Fork: direction is decided by comparing IP addresses only, so with equal IPs every packet is forward.
-    if (this.fork && s[b + SAME_IP] === 1) return true;
-    return (s[b + FWD_IS_A] === 1) === srcIsA;
   }
 
   /**
@@ -875,33 +920,6 @@ export class FlowMeter {
       s[own + BK_DURATION] = s[own + BK_DURATION]! + (ts - s[own + BK_LAST_TS]!);
     }
     s[own + BK_LAST_TS] = ts;
-  }
-
-  // --- duplicates -----------------------------------------------------------------------------------------
-
-  private rememberForDuplicates(
-    slot: number,
-    ts: number,
-    p: DecodedPacket,
-    srcIsA: boolean,
-    payload: number,
-  ): void {
-    const s = this.state;
-    const b = slot * STRIDE;
-    s[b + DUP_TS] = ts;
-    s[b + DUP_SEQ] = p.tcpSeq;
-    s[b + DUP_ACK] = p.tcpAck;
-    s[b + DUP_MISC] = (payload * 512 + (p.tcpFlags & 0x1ff)) * 2 + (srcIsA ? 1 : 0);
-  }
-
-  /** Same direction, timestamp, TCP seq/ack/flags and payload length as the flow's previous packet. */
-  private isDuplicate(slot: number, ts: number, p: DecodedPacket, srcIsA: boolean, payload: number): boolean {
-    return (
-      this.state[slot * STRIDE + DUP_TS] === ts &&
-      this.state[slot * STRIDE + DUP_SEQ] === p.tcpSeq &&
-      this.state[slot * STRIDE + DUP_ACK] === p.tcpAck &&
-      this.state[slot * STRIDE + DUP_MISC] === (payload * 512 + (p.tcpFlags & 0x1ff)) * 2 + (srcIsA ? 1 : 0)
-    );
   }
 
   // --- emission -------------------------------------------------------------------------------------------
