@@ -778,7 +778,7 @@ export class FlowMeter {
       }
     }
     if (!(payload <= 0)) {
-      // A payload packet opens its direction's candidate bulk (updateBulk on an empty state).
+      // A payload packet opens its direction's candidate bulk (addPacket's bulk rule on an empty state).
       const bulk = b + (isFwd ? FWD_BULK : BWD_BULK);
       s[bulk + BK_CAND_PACKETS] = 1;
       s[bulk + BK_CAND_START] = ts;
@@ -797,7 +797,11 @@ export class FlowMeter {
     s[b + SAME_IP] = sameIp ? 1 : 0;
   }
 
-  /** Every later packet of the flow (the fork's `addPacket`). */
+  /**
+   * Every later packet of the flow (the fork's `addPacket`). Its bulk, subflow and flag updates are written out
+   * here rather than called: with them as methods the optimizer inlined only two of the packet's four `addStat`
+   * calls (its inlining budget), and each call left out cost more than the work it does.
+   */
   private addPacket(
     b: number,
     isFwd: boolean,
@@ -808,9 +812,54 @@ export class FlowMeter {
     window: number,
   ): void {
     const s = this.state;
-    this.updateBulk(b, isFwd, ts, payload);
-    this.updateSubflows(b, ts);
-    this.countFlags(b, flags);
+    // Bulk (fork rule): payload packets in one direction form a candidate bulk while gaps stay ≤ 1 s and the
+    // other direction sends no payload after the candidate started; the 4th packet makes it a bulk, later ones
+    // extend it.
+    const own = b + (isFwd ? FWD_BULK : BWD_BULK);
+    const other = b + (isFwd ? BWD_BULK : FWD_BULK);
+    if (s[other + BK_LAST_TS]! > s[own + BK_CAND_START]!) s[own + BK_CAND_START] = 0;
+    if (payload <= 0) {
+      // No payload: not part of any bulk.
+    } else if (s[own + BK_CAND_START] === 0 || ts - s[own + BK_LAST_TS]! > BULK_GAP_US) {
+      // A new candidate bulk (the first payload packet, or one after a gap).
+      s[own + BK_CAND_START] = ts;
+      s[own + BK_CAND_PACKETS] = 1;
+      s[own + BK_CAND_BYTES] = payload;
+      s[own + BK_LAST_TS] = ts;
+    } else {
+      const packets = s[own + BK_CAND_PACKETS]! + 1;
+      s[own + BK_CAND_PACKETS] = packets;
+      s[own + BK_CAND_BYTES] = s[own + BK_CAND_BYTES]! + payload;
+      if (packets === 4) {
+        s[own + BK_COUNT] = s[own + BK_COUNT]! + 1;
+        s[own + BK_PACKETS] = s[own + BK_PACKETS]! + packets;
+        s[own + BK_BYTES] = s[own + BK_BYTES]! + s[own + BK_CAND_BYTES]!;
+        s[own + BK_DURATION] = s[own + BK_DURATION]! + (ts - s[own + BK_CAND_START]!);
+      } else if (packets > 4) {
+        s[own + BK_PACKETS] = s[own + BK_PACKETS]! + 1;
+        s[own + BK_BYTES] = s[own + BK_BYTES]! + payload;
+        s[own + BK_DURATION] = s[own + BK_DURATION]! + (ts - s[own + BK_LAST_TS]!);
+      }
+      s[own + BK_LAST_TS] = ts;
+    }
+    // Subflows. Fork quirk: its gap test compares microseconds with seconds, so every packet starts a
+    // "subflow" and the count equals the packet count. Corrected: a new subflow starts after a gap of more
+    // than 1 s.
+    if (this.fork || s[b + SF_COUNT] === 0 || ts - s[b + SF_LAST]! > SUBFLOW_GAP_US) {
+      s[b + SF_COUNT] = s[b + SF_COUNT]! + 1;
+    }
+    s[b + SF_LAST] = ts;
+    // Flag counts (as countFlags).
+    if (flags !== 0) {
+      if ((flags & FIN) !== 0) s[b + C_FIN] = s[b + C_FIN]! + 1;
+      if ((flags & SYN) !== 0) s[b + C_SYN] = s[b + C_SYN]! + 1;
+      if ((flags & RST) !== 0) s[b + C_RST] = s[b + C_RST]! + 1;
+      if ((flags & PSH) !== 0) s[b + C_PSH] = s[b + C_PSH]! + 1;
+      if ((flags & ACK) !== 0) s[b + C_ACK] = s[b + C_ACK]! + 1;
+      if ((flags & URG) !== 0) s[b + C_URG] = s[b + C_URG]! + 1;
+      if ((flags & CWR) !== 0) s[b + C_CWR] = s[b + C_CWR]! + 1;
+      if ((flags & ECE) !== 0) s[b + C_ECE] = s[b + C_ECE]! + 1;
+    }
     addStat(s, b + ALL_LEN, payload);
     if (isFwd) {
       if (payload >= 1) s[b + ACT_DATA_FWD] = s[b + ACT_DATA_FWD]! + 1;
@@ -867,59 +916,6 @@ export class FlowMeter {
       s[b + START_ACTIVE] = ts;
     }
     s[b + END_ACTIVE] = ts;
-  }
-
-  /**
-   * Subflows. Fork quirk: its gap test compares microseconds with seconds, so every packet starts a "subflow"
-   * and the count equals the packet count. Corrected: a new subflow starts after a gap of more than 1 s.
-   */
-  private updateSubflows(b: number, ts: number): void {
-    const s = this.state;
-    if (this.fork || s[b + SF_COUNT] === 0 || ts - s[b + SF_LAST]! > SUBFLOW_GAP_US) {
-      s[b + SF_COUNT] = s[b + SF_COUNT]! + 1;
-    }
-    s[b + SF_LAST] = ts;
-  }
-
-  /**
-   * Bulk (fork rule): payload packets in one direction form a candidate bulk while gaps stay ≤ 1 s and the
-   * other direction sends no payload after the candidate started; the 4th packet makes it a bulk, later ones
-   * extend it.
-   */
-  private updateBulk(b: number, isFwd: boolean, ts: number, payload: number): void {
-    const s = this.state;
-    const own = b + (isFwd ? FWD_BULK : BWD_BULK);
-    const other = b + (isFwd ? BWD_BULK : FWD_BULK);
-    if (s[other + BK_LAST_TS]! > s[own + BK_CAND_START]!) s[own + BK_CAND_START] = 0;
-    if (payload <= 0) return;
-    if (s[own + BK_CAND_START] === 0) {
-      s[own + BK_CAND_START] = ts;
-      s[own + BK_CAND_PACKETS] = 1;
-      s[own + BK_CAND_BYTES] = payload;
-      s[own + BK_LAST_TS] = ts;
-      return;
-    }
-    if (ts - s[own + BK_LAST_TS]! > BULK_GAP_US) {
-      s[own + BK_CAND_START] = ts;
-      s[own + BK_LAST_TS] = ts;
-      s[own + BK_CAND_PACKETS] = 1;
-      s[own + BK_CAND_BYTES] = payload;
-      return;
-    }
-    const packets = s[own + BK_CAND_PACKETS]! + 1;
-    s[own + BK_CAND_PACKETS] = packets;
-    s[own + BK_CAND_BYTES] = s[own + BK_CAND_BYTES]! + payload;
-    if (packets === 4) {
-      s[own + BK_COUNT] = s[own + BK_COUNT]! + 1;
-      s[own + BK_PACKETS] = s[own + BK_PACKETS]! + packets;
-      s[own + BK_BYTES] = s[own + BK_BYTES]! + s[own + BK_CAND_BYTES]!;
-      s[own + BK_DURATION] = s[own + BK_DURATION]! + (ts - s[own + BK_CAND_START]!);
-    } else if (packets > 4) {
-      s[own + BK_PACKETS] = s[own + BK_PACKETS]! + 1;
-      s[own + BK_BYTES] = s[own + BK_BYTES]! + payload;
-      s[own + BK_DURATION] = s[own + BK_DURATION]! + (ts - s[own + BK_LAST_TS]!);
-    }
-    s[own + BK_LAST_TS] = ts;
   }
 
   // --- emission -------------------------------------------------------------------------------------------
@@ -1444,24 +1440,30 @@ function countsByReason(counts: Float64Array): Record<ExpiryReason, number> {
   return byReason;
 }
 
-/** Commons Math SummaryStatistics update: min/max, sum, and the incremental first and second moments. */
+/**
+ * Commons Math SummaryStatistics update: min/max, sum, and the incremental first and second moments. The block's
+ * offsets (N, SUM, MIN, MAX, M1, M2 = 0 .. 5) are written as numbers and the moments read once: the smaller
+ * bytecode lets the optimizer inline all four calls of a packet (`addPacket`), not two.
+ */
 function addStat(s: Float64Array, o: number, value: number): void {
-  const n = s[o + N]! + 1;
-  s[o + N] = n;
-  s[o + SUM] = s[o + SUM]! + value;
+  const n = s[o]! + 1;
+  s[o] = n;
+  s[o + 1] = s[o + 1]! + value;
+  let m1 = 0;
+  let m2 = 0;
   if (n === 1) {
-    s[o + MIN] = value;
-    s[o + MAX] = value;
-    s[o + M1] = 0;
-    s[o + M2] = 0;
+    s[o + 2] = value;
+    s[o + 3] = value;
   } else {
-    if (value < s[o + MIN]!) s[o + MIN] = value;
-    if (value > s[o + MAX]!) s[o + MAX] = value;
+    if (value < s[o + 2]!) s[o + 2] = value;
+    if (value > s[o + 3]!) s[o + 3] = value;
+    m1 = s[o + 4]!;
+    m2 = s[o + 5]!;
   }
-  const dev = value - s[o + M1]!;
+  const dev = value - m1;
   const nDev = dev / n;
-  s[o + M1] = s[o + M1]! + nDev;
-  s[o + M2] = s[o + M2]! + (n - 1) * dev * nDev;
+  s[o + 4] = m1 + nDev;
+  s[o + 5] = m2 + (n - 1) * dev * nDev;
 }
 
 // Empty statistics are 0, never NaN (FLOW-FEATURES: "statistics of empty sets: 0"); the standard deviation is
