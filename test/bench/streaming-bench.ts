@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, logLevel } from 'kafkajs';
 import { uploadCapture } from '../../functions/cli/commands/upload-command.js';
 import { createIndexFlowsHandler } from '../../functions/handlers/index-flows.js';
-import { startKafkaBridge } from '../../functions/local/kafka-bridge.js';
+import { LOCAL_BATCH_RECORDS, startKafkaBridge } from '../../functions/local/kafka-bridge.js';
 import { KafkaDeadLetterSink } from '../../functions/platform/kafka-dead-letter.js';
 import { KafkaPredictionPublisher } from '../../functions/platform/kafka-publisher.js';
 import { createOpenSearchClient, OpenSearchIndexer } from '../../functions/platform/opensearch-indexer.js';
@@ -131,7 +131,13 @@ export async function runStreamingBench(context: BenchContext): Promise<SectionR
 
   context.log(`indexing ${total} documents into ${index} through the bridge`);
   const client = createOpenSearchClient({ url: state.opensearch.url });
-  const indexer = new OpenSearchIndexer({ client, index, templateName: `${index}-template` });
+  const indexer = new OpenSearchIndexer({
+    client,
+    index,
+    templateName: `${index}-template`,
+    // As the local runtime's bridge configures it (one bulk per batch).
+    bulkSize: LOCAL_BATCH_RECORDS,
+  });
   await indexer.ensureTemplate();
   const deadLetters = new KafkaDeadLetterSink(kafka, `${topic}.dlq`);
   cpu = process.cpuUsage();
@@ -289,7 +295,13 @@ async function endToEnd(
     waitForLeaders: true,
   });
   const client = createOpenSearchClient({ url: opensearchUrl });
-  const indexer = new OpenSearchIndexer({ client, index, templateName: `${index}-template` });
+  const indexer = new OpenSearchIndexer({
+    client,
+    index,
+    templateName: `${index}-template`,
+    // As the local runtime's bridge configures it (one bulk per batch).
+    bulkSize: LOCAL_BATCH_RECORDS,
+  });
   await indexer.ensureTemplate();
   const deadLetters = new KafkaDeadLetterSink(kafka, `${topic}.dlq`);
   const kafkaPublisher = new KafkaPredictionPublisher({ kafka, topic });
