@@ -32,7 +32,7 @@ import {
   resolveFlowMeterOptions,
 } from './flow-options.js';
 import { FLOW_ROW_WIDTH, MeterFlowRecord, ROWS_PER_BLOCK } from './flow-record.js';
-import { FlowTable, hashKey, KEY_STRIDE, KEY_WORDS, warmUpFlowTable } from './flow-table.js';
+import { FlowTable, KEY_STRIDE, KEY_WORDS, warmUpFlowTable } from './flow-table.js';
 import { forEachWarmUpPacket } from './warm-up-traffic.js';
 
 // --- Per-flow state layout (offsets within a slot's stride) -----------------------------------------------
@@ -444,13 +444,13 @@ export class FlowMeter {
     const ack = p.tcpAck;
     const dupMisc = (payload * 512 + (p.tcpFlags & 0x1ff)) * 2 + (srcIsA ? 1 : 0);
 
-    // IPv4 keys (most packets) are hashed here: hashKey's mixing of the five words an IPv4 key uses (0–3 and 7),
-    // written out. In hashKey it is a loop over a table of word indexes, which cost more per packet than the
-    // mixing itself, and written out there it is too large for the optimizer to inline. It gives hashKey's value.
-    let hash: number;
+    // The key's hash is computed here, as hashKey computes it (the same value): the five words an IPv4 key uses
+    // (0–3 and 7) written out, all eleven of an IPv6 key in a loop. hashKey's loop over a table of word indexes
+    // cost more per packet than the mixing itself, and hashKey is too large for the optimizer to inline.
+    let h = 0x2545f491;
+    let k = 0;
     if (ipVersion === 4) {
-      let h = 0x2545f491;
-      let k = Math.imul(key[0]!, 0xcc9e2d51);
+      k = Math.imul(key[0]!, 0xcc9e2d51);
       h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
       h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
       k = Math.imul(key[1]!, 0xcc9e2d51);
@@ -465,14 +465,18 @@ export class FlowMeter {
       k = Math.imul(key[7]!, 0xcc9e2d51);
       h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
       h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
-      h ^= h >>> 16;
-      h = Math.imul(h, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h, 0xc2b2ae35);
-      hash = h ^ (h >>> 16);
     } else {
-      hash = hashKey(key);
+      for (let j = 0; j < KEY_WORDS; j++) {
+        k = Math.imul(key[j]!, 0xcc9e2d51);
+        h ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+        h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+      }
     }
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    const hash = h ^ (h >>> 16);
     const table = this.table;
     let slot = table.find(key, hash);
     this.packetsInFlows++;
