@@ -535,83 +535,45 @@ export class FlowMeter {
     }
 
     const tcpState = s[b + TCP_STATE]!;
-    // Fork rule: a packet more than the flow timeout after the flow's start, or a SYN after the connection
-    // was terminated, ends the flow; the packet starts the next one.
-    if (pts - s[b + START]! > this.flowTimeoutUs || (tcpState === TCP_READY && (flags & SYN) !== 0)) {
-      const oldFwdIsA = s[b + FWD_IS_A]!;
+    // Fork rules: a packet more than the flow timeout after the flow's start, or a SYN after the connection
+    // was terminated, ends the flow; so does an ICMP message whose type and code both differ from the flow's
+    // first one. The packet starts the next flow. (ICMP packets carry no TCP flags, so the ICMP test cannot
+    // pre-empt the FIN/RST/ACK rules below.)
+    const timedOut =
+      pts - s[b + START]! > this.flowTimeoutUs || (tcpState === TCP_READY && (flags & SYN) !== 0);
+    const icmpChanged =
+      !timedOut &&
+      (realProto === PROTO_ICMP || realProto === PROTO_ICMPV6) &&
+      s[b + ICMP_CODE] !== icmpCode &&
+      s[b + ICMP_TYPE] !== icmpType;
+    if (timedOut || icmpChanged) {
       const idFwdIsA = s[b + ID_FWD_IS_A]!;
-      const protocol = s[b + REAL_PROTO]!;
+      let fwdIsA = srcIsA ? 1 : 0;
       let cumulative = 0;
-      if (protocol === PROTO_TCP) {
-        s[b + CUMULATIVE_TCP] = s[b + CUMULATIVE_TCP]! + (s[b + LAST]! - s[b + START]!);
-        cumulative = s[b + CUMULATIVE_TCP]! + (pts - s[b + LAST]!);
+      let reason = REASON_ICMP_CHANGE;
+      if (timedOut) {
+        let continued = 0;
+        if (s[b + REAL_PROTO] === PROTO_TCP) {
+          s[b + CUMULATIVE_TCP] = s[b + CUMULATIVE_TCP]! + (s[b + LAST]! - s[b + START]!);
+          continued = s[b + CUMULATIVE_TCP]! + (pts - s[b + LAST]!);
+        }
+        reason = tcpState === TCP_READY ? readyReason(s[b + READY_REASON]!) : REASON_ACTIVE_TIMEOUT;
+        // A fresh connection (SYN without ACK after termination) or a non-TCP flow starts in the packet's own
+        // direction; a TCP connection cut by the timeout keeps its direction and its cumulative time.
+        const fresh =
+          (tcpState === TCP_READY && (flags & SYN) !== 0 && (flags & ACK) === 0) || realProto !== PROTO_TCP;
+        if (!fresh) {
+          fwdIsA = s[b + FWD_IS_A]!;
+          cumulative = continued;
+        }
       }
-      const reason = tcpState === TCP_READY ? readyReason(s[b + READY_REASON]!) : REASON_ACTIVE_TIMEOUT;
       this.emit(slot, reason);
-      // A fresh connection (SYN without ACK after termination) or a non-TCP flow starts in the packet's own
-      // direction; a TCP connection cut by the timeout keeps its direction and its cumulative time.
-      const fresh =
-        (tcpState === TCP_READY && (flags & SYN) !== 0 && (flags & ACK) === 0) || realProto !== PROTO_TCP;
-      const fwdIsA = fresh ? (srcIsA ? 1 : 0) : oldFwdIsA;
       this.startFlow(
         b,
         fwdIsA,
         idFwdIsA,
         sameIp,
-        fresh ? 0 : cumulative,
-        pts,
-        frame.index,
-        realProto,
-        p,
-        srcIsA,
-        payload,
-        header,
-        flags,
-        window,
-        icmpType,
-        icmpCode,
-      );
-      s[b + DUP_TS] = ts;
-      s[b + DUP_SEQ] = seq;
-      s[b + DUP_ACK] = ack;
-      s[b + DUP_MISC] = dupMisc;
-      return;
-    }
-
-    // Fork: direction is decided by comparing IP addresses only, so with equal IPs every packet is forward.
-    const isFwd = (this.fork && s[b + SAME_IP] === 1) || (s[b + FWD_IS_A] === 1) === srcIsA;
-    if ((flags & FIN) !== 0) {
-      this.updateActiveIdle(b, pts);
-      this.addPacket(b, isFwd, pts, payload, header, flags, window);
-      if (tcpState === TCP_OPEN) s[b + TCP_STATE] = TCP_FIRST_FIN;
-      else if (tcpState === TCP_FIRST_FIN && s[b + F_FIN]! > 0 && s[b + B_FIN]! > 0)
-        s[b + TCP_STATE] = TCP_SECOND_FIN;
-    } else if ((flags & RST) !== 0) {
-      this.updateActiveIdle(b, pts);
-      this.addPacket(b, isFwd, pts, payload, header, flags, window);
-      s[b + TCP_STATE] = TCP_READY;
-      s[b + READY_REASON] = READY_BY_RST;
-    } else if ((flags & ACK) !== 0) {
-      this.updateActiveIdle(b, pts);
-      this.addPacket(b, isFwd, pts, payload, header, flags, window);
-      if (tcpState === TCP_SECOND_FIN) {
-        s[b + TCP_STATE] = TCP_READY;
-        s[b + READY_REASON] = READY_BY_FIN;
-      }
-    } else if (
-      (realProto === PROTO_ICMP || realProto === PROTO_ICMPV6) &&
-      s[b + ICMP_CODE] !== icmpCode &&
-      s[b + ICMP_TYPE] !== icmpType
-    ) {
-      // Fork rule: an ICMP message whose type and code both differ from the flow's first one starts a new flow.
-      const idFwdIsA = s[b + ID_FWD_IS_A]!;
-      this.emit(slot, REASON_ICMP_CHANGE);
-      this.startFlow(
-        b,
-        srcIsA ? 1 : 0,
-        idFwdIsA,
-        sameIp,
-        0,
+        cumulative,
         pts,
         frame.index,
         realProto,
@@ -625,8 +587,21 @@ export class FlowMeter {
         icmpCode,
       );
     } else {
+      // Fork: direction is decided by comparing IP addresses only, so with equal IPs every packet is forward.
+      const isFwd = (this.fork && s[b + SAME_IP] === 1) || (s[b + FWD_IS_A] === 1) === srcIsA;
       this.updateActiveIdle(b, pts);
       this.addPacket(b, isFwd, pts, payload, header, flags, window);
+      if ((flags & FIN) !== 0) {
+        if (tcpState === TCP_OPEN) s[b + TCP_STATE] = TCP_FIRST_FIN;
+        else if (tcpState === TCP_FIRST_FIN && s[b + F_FIN]! > 0 && s[b + B_FIN]! > 0)
+          s[b + TCP_STATE] = TCP_SECOND_FIN;
+      } else if ((flags & RST) !== 0) {
+        s[b + TCP_STATE] = TCP_READY;
+        s[b + READY_REASON] = READY_BY_RST;
+      } else if ((flags & ACK) !== 0 && tcpState === TCP_SECOND_FIN) {
+        s[b + TCP_STATE] = TCP_READY;
+        s[b + READY_REASON] = READY_BY_FIN;
+      }
     }
     s[b + LAST_INDEX] = frame.index;
     s[b + DUP_TS] = ts;
