@@ -31,8 +31,9 @@ import {
   type ResolvedFlowMeterOptions,
   resolveFlowMeterOptions,
 } from './flow-options.js';
-import { FLOW_ROW_WIDTH, MeterFlowRecord, ROWS_PER_BLOCK } from './flow-record.js';
+import { FLOW_ROW_WIDTH, KEY_AT, MeterFlowRecord, newRowBlock, RECORD_ROW_WIDTH } from './flow-record.js';
 import { FlowTable, KEY_STRIDE, KEY_WORDS, warmUpFlowTable } from './flow-table.js';
+import { TimestampText } from './flow-text.js';
 import { forEachWarmUpPacket } from './warm-up-traffic.js';
 
 // --- Per-flow state layout (offsets within a slot's stride) -----------------------------------------------
@@ -245,8 +246,7 @@ export class FlowMeter {
   // Scratch for turning key words back into addresses at emission.
   private readonly addressA = new Uint8Array(16);
   private readonly addressB = new Uint8Array(16);
-  private timestampSecond = Number.NaN;
-  private timestampPrefix = '';
+  private readonly timestamps = new TimestampText();
   // Values of the flow being emitted, shared by buildRecord and writeCsvRow (set by prepareEmit). Numbers
   // only: its texts are made where they are used (emittedAddressText), because every string stored into a
   // field of the long-lived meter costs a write barrier.
@@ -268,6 +268,9 @@ export class FlowMeter {
   private eKeyProto = 0;
   private eIpVersion = 0;
   private eRealProto = 0;
+  private eIcmpType = 0;
+  private eIcmpCode = 0;
+  private eSlot = 0;
   /** The numeric columns of the row being written (writeCsvRow), laid out as a record's row. */
   private readonly rowValues = new Float64Array(FLOW_ROW_WIDTH);
   /** The block the next record's row goes into (see MeterFlowRecord), and the index of that row. */
@@ -907,34 +910,11 @@ export class FlowMeter {
     else this.writeCsvRow(slot, text, this.csvOut);
   }
 
-  /** `formatTimestamp(us)`, written into `out`. */
+  /** The flow's start time as text (TimestampText), written into `out`. */
   private writeTimestamp(us: number, out: CsvRowBuffer): void {
-    const second = Math.floor(us / 1e6);
-    if (second !== this.timestampSecond) this.setTimestampSecond(second);
-    out.text(this.timestampPrefix);
-    out.paddedInt(Math.floor(us - second * 1e6), 6);
-  }
-
-  /** Caches the `YYYY-MM-DD HH:MM:SS.` prefix of a second (flows emitted together mostly share it). */
-  private setTimestampSecond(second: number): void {
-    this.timestampSecond = second;
-    this.timestampPrefix = `${utcDateTime(second)}.`;
-  }
-
-  /**
-   * `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) of a time in µs: the cached second's prefix joined with two 3-digit
-   * strings from a table. V8 keeps the join as a rope (two small objects) and flattens it only where the text
-   * is read as a whole; writing the 26 characters into a fresh flat string cost several times more per flow.
-   */
-  private formatTimestamp(us: number): string {
-    const second = Math.floor(us / 1e6);
-    if (second !== this.timestampSecond) this.setTimestampSecond(second);
-    const micros = Math.floor(us - second * 1e6);
-    if (!(micros >= 0 && micros < 1_000_000)) {
-      return this.timestampPrefix + String(micros).padStart(6, '0');
-    }
-    const thousands = (micros / 1000) | 0;
-    return this.timestampPrefix + DIGITS3[thousands]! + DIGITS3[micros - thousands * 1000]!;
+    const micros = this.timestamps.select(us);
+    out.text(this.timestamps.prefix);
+    out.paddedInt(micros, 6);
   }
 
   /** The 16 bytes of the IPv6 address held in the key words `base .. base + 4)`, written into `out`. */
@@ -956,11 +936,10 @@ export class FlowMeter {
   }
 
   /**
-   * The per-flow values shared by both emission forms (record and CSV row), left in the `e*` fields (and an
-   * IPv6 flow's address bytes in `addressA` and `addressB`); returns the Community ID. Also applies the
-   * corrected set's final active period. Called exactly once per emitted flow.
+   * The per-flow values shared by both emission forms (record and CSV row), left in the `e*` fields. Also
+   * applies the corrected set's final active period. Called exactly once per emitted flow.
    */
-  private prepareEmit(slot: number): string {
+  private prepareEmit(slot: number): void {
     const s = this.state;
     const fork = this.fork;
     const b = slot * STRIDE;
@@ -971,13 +950,10 @@ export class FlowMeter {
     const ports = keys[kb + 2]!;
     const portA = (ports >>> 16) & 0xffff;
     const portB = ports & 0xffff;
-    if (ipVersion !== 4) {
-      this.keyAddressBytes(kb + 3, this.addressA);
-      this.keyAddressBytes(kb + 7, this.addressB);
-    }
     const v4A = keys[kb + 3]! >>> 0;
     const v4B = keys[kb + 7]! >>> 0;
     const fwdIsA = s[b + FWD_IS_A] === 1;
+    this.eSlot = slot;
     const srcPort = fwdIsA ? portA : portB;
     const dstPort = fwdIsA ? portB : portA;
 
@@ -988,31 +964,6 @@ export class FlowMeter {
     const realProto = s[b + REAL_PROTO]!;
     const icmpType = Math.max(s[b + ICMP_TYPE]!, 0);
     const icmpCode = Math.max(s[b + ICMP_CODE]!, 0);
-    let communityId: string;
-    if (ipVersion === 4) {
-      // Straight from the key's address values (no address bytes).
-      communityId = communityIdV1Ipv4(
-        fwdIsA ? v4A : v4B,
-        fwdIsA ? v4B : v4A,
-        realProto,
-        srcPort,
-        dstPort,
-        icmpType,
-        icmpCode,
-      );
-    } else {
-      // One reused input object (no allocation per flow).
-      const community = this.communityInput;
-      community.sourceAddress = fwdIsA ? this.addressA : this.addressB;
-      community.destinationAddress = fwdIsA ? this.addressB : this.addressA;
-      community.ipProtocol = realProto;
-      community.sourcePort = srcPort;
-      community.destinationPort = dstPort;
-      community.icmpType = icmpType;
-      community.icmpCode = icmpCode;
-      communityId = communityIdV1(community);
-    }
-
     // Corrected: the final active period counts too (the fork never records it).
     if (!fork) {
       const active = s[b + END_ACTIVE]! - s[b + START_ACTIVE]!;
@@ -1033,7 +984,41 @@ export class FlowMeter {
     this.eKeyProto = keyProto;
     this.eIpVersion = ipVersion;
     this.eRealProto = realProto;
-    return communityId;
+    this.eIcmpType = icmpType;
+    this.eIcmpCode = icmpCode;
+  }
+
+  /**
+   * The Community ID of the flow being emitted (after prepareEmit), for the CSV path; an IPv6 flow's address
+   * bytes are left in `addressA` and `addressB` for its address text.
+   */
+  private emittedCommunityId(): string {
+    const fwdIsA = this.eFwdIsA === 1;
+    if (this.eIpVersion === 4) {
+      // Straight from the key's address values (no address bytes).
+      return communityIdV1Ipv4(
+        this.eSrcV4,
+        this.eDstV4,
+        this.eRealProto,
+        this.eSrcPort,
+        this.eDstPort,
+        this.eIcmpType,
+        this.eIcmpCode,
+      );
+    }
+    const kb = this.eSlot * KEY_STRIDE;
+    this.keyAddressBytes(kb + 3, this.addressA);
+    this.keyAddressBytes(kb + 7, this.addressB);
+    // One reused input object (no allocation per flow).
+    const community = this.communityInput;
+    community.sourceAddress = fwdIsA ? this.addressA : this.addressB;
+    community.destinationAddress = fwdIsA ? this.addressB : this.addressA;
+    community.ipProtocol = this.eRealProto;
+    community.sourcePort = this.eSrcPort;
+    community.destinationPort = this.eDstPort;
+    community.icmpType = this.eIcmpType;
+    community.icmpCode = this.eIcmpCode;
+    return communityIdV1(community);
   }
 
   /**
@@ -1224,40 +1209,46 @@ export class FlowMeter {
   }
 
   private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
-    const communityId = this.prepareEmit(slot);
+    this.prepareEmit(slot);
     let at = this.rowsAt;
     if (at === this.rows.length) {
-      // A fresh block: the records already handed out keep theirs (rows are never rewritten). Its memory is
-      // zeroed by the allocator (one memset of ~90 KB per 128 flows, a few dozen instructions per row), so
-      // fillValues need not store the ~38 zeros of a one-packet flow one by one (see fillOnePacketStatistics).
-      this.rows = new Float64Array(ROWS_PER_BLOCK * FLOW_ROW_WIDTH);
+      // A fresh block: the records already handed out keep theirs (rows are never rewritten). It comes zeroed
+      // (one memset of ~110 KB per 128 flows, a few dozen instructions per row), so fillValues need not store
+      // the ~38 zeros of a one-packet flow one by one (see fillOnePacketStatistics), and an IPv4 key leaves its
+      // address words 1-3 as they are.
+      this.rows = newRowBlock();
       at = 0;
     }
-    this.rowsAt = at + FLOW_ROW_WIDTH;
-    this.fillValues(slot, this.rows, at, true);
-    const textA = this.emittedAddressText(true);
-    const textB = this.emittedAddressText(false);
-    const idFwdIsA = this.eIdFwdIsA === 1;
+    const rows = this.rows;
+    this.rowsAt = at + RECORD_ROW_WIDTH;
+    this.fillValues(slot, rows, at, true);
+    // The key, for the record's text columns (made on first read: flow-record.ts).
+    const k = at + FLOW_ROW_WIDTH;
     const fwdIsA = this.eFwdIsA === 1;
-    // Joined with + from locals: with the parts kept in fields of the meter and joined by a template literal
-    // (ToString on every part whose type the optimizer cannot prove) this line measured ~20 % slower.
-    const flowId =
-      (idFwdIsA ? textA : textB) +
-      '-' +
-      (idFwdIsA ? textB : textA) +
-      dashNumber(this.eIdFirstPort) +
-      dashNumber(this.eIdSecondPort) +
-      dashNumber(this.eKeyProto);
-    return new MeterFlowRecord(
-      this.rows,
-      at,
-      flowId,
-      fwdIsA ? textA : textB,
-      fwdIsA ? textB : textA,
-      this.formatTimestamp(this.state[slot * STRIDE + START]!),
-      communityId,
-      reason,
-    );
+    rows[k + KEY_AT.ipVersion] = this.eIpVersion;
+    rows[k + KEY_AT.idReversed] = this.eIdFwdIsA === this.eFwdIsA ? 0 : 1;
+    rows[k + KEY_AT.keyProto] = this.eKeyProto;
+    rows[k + KEY_AT.realProto] = this.eRealProto;
+    rows[k + KEY_AT.srcPort] = this.eSrcPort;
+    rows[k + KEY_AT.dstPort] = this.eDstPort;
+    rows[k + KEY_AT.icmpType] = this.eIcmpType;
+    rows[k + KEY_AT.icmpCode] = this.eIcmpCode;
+    rows[k + KEY_AT.startUs] = this.state[slot * STRIDE + START]!;
+    const keys = this.table.keys;
+    const kb = slot * KEY_STRIDE;
+    const src = k + KEY_AT.srcAddress;
+    const dst = k + KEY_AT.dstAddress;
+    const a = kb + 3;
+    const b = kb + 7;
+    rows[src] = keys[fwdIsA ? a : b]!;
+    rows[dst] = keys[fwdIsA ? b : a]!;
+    if (this.eIpVersion !== 4) {
+      for (let w = 1; w < 4; w++) {
+        rows[src + w] = keys[(fwdIsA ? a : b) + w]!;
+        rows[dst + w] = keys[(fwdIsA ? b : a) + w]!;
+      }
+    }
+    return new MeterFlowRecord(rows, at, reason);
   }
 
   /**
@@ -1266,7 +1257,8 @@ export class FlowMeter {
    * Our strings (addresses, timestamp, community id, reason) never need quoting.
    */
   private writeCsvRow(slot: number, reason: ExpiryReason, out: CsvRowBuffer): void {
-    const communityId = this.prepareEmit(slot);
+    this.prepareEmit(slot);
+    const communityId = this.emittedCommunityId();
     this.fillValues(slot, this.rowValues, 0, false);
     const keyProto = this.eKeyProto;
     out.beginRow();
@@ -1353,51 +1345,6 @@ function warmUpFlowMeter(): void {
     recordMeter.finish();
     csvMeter.finish();
   }
-}
-
-/** "000" to "999", for the microseconds of timestamps. */
-const DIGITS3: readonly string[] = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, '0'));
-
-/** `-${n}` for ports and protocol numbers, made once per number (converting a number to text per flow cost more). */
-const DASH_NUMBERS: (string | undefined)[] = new Array<string | undefined>(65_536);
-function dashNumber(n: number): string {
-  let text = DASH_NUMBERS[n];
-  if (text === undefined) {
-    text = `-${n}`;
-    DASH_NUMBERS[n] = text;
-  }
-  return text;
-}
-
-const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
-
-/**
- * `YYYY-MM-DD HH:MM:SS` (UTC) of a second count since the epoch, for any year: captures with broken
- * timestamps (far beyond `Date`'s range) must still produce a row. Civil-from-days (H. Hinnant's algorithm).
- */
-function utcDateTime(epochSecond: number): string {
-  const days = Math.floor(epochSecond / 86_400);
-  const secondOfDay = epochSecond - days * 86_400;
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const dayOfEra = z - era * 146_097;
-  const yearOfEra = Math.floor(
-    (dayOfEra -
-      Math.floor(dayOfEra / 1460) +
-      Math.floor(dayOfEra / 36_524) -
-      Math.floor(dayOfEra / 146_096)) /
-      365,
-  );
-  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
-  const monthIndex = Math.floor((5 * dayOfYear + 2) / 153);
-  const day = dayOfYear - Math.floor((153 * monthIndex + 2) / 5) + 1;
-  const month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9;
-  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
-  const hour = Math.floor(secondOfDay / 3600);
-  const minute = Math.floor((secondOfDay % 3600) / 60);
-  const sec = secondOfDay % 60;
-  const yearText = year >= 0 && year < 10_000 ? String(year).padStart(4, '0') : String(year);
-  return `${yearText}-${pad2(month)}-${pad2(day)} ${pad2(hour)}:${pad2(minute)}:${pad2(sec)}`;
 }
 
 function longRatio(a: number, c: number): number {

@@ -5,15 +5,22 @@
  * largest single per-flow cost. Each of its ~85 number fields is a boxed heap number, so one record is ~100 heap
  * objects for the garbage collector to allocate, trace and copy while the record waits in a batch. Here the
  * number columns of a flow live in one row of a shared Float64Array (outside the JS heap, never traced or
- * copied) and the record is a small object: the six text columns as own properties, plus the row's place.
+ * copied) and the record is a small object: the row's place, the expiry reason, and the text columns once read.
  * Every number column is a getter (and setter) on the prototype, under its CSV column name, so
  * `record['Flow Duration']` reads as it did.
  *
- * What differs from a plain object: the number columns are not own properties, so `Object.keys`, spread and
+ * The text columns (Flow ID, Src IP, Dst IP, Timestamp, community_id) are getters too, made from the flow's key
+ * (kept as numbers after the row's columns) on first read and kept: formatting them (the Community ID is a
+ * SHA-1) was ~40 % of the cost of a one-packet flow, and a consumer that reads only features (a model) never
+ * needs them. Every reader sees the same text the CSV path writes (the golden tests' kit compares the two).
+ *
+ * What differs from a plain object: the columns are not own properties, so `Object.keys`, spread and
  * `structuredClone` do not see them. `toJSON()` (and so `JSON.stringify`) gives a plain object with every
  * column in FLOW_CSV_COLUMNS order, then any properties a consumer added (the flow context's ctx_* columns):
  * use it where a plain copy is needed.
  */
+import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
+import { type CommunityIdInput, communityIdV1, communityIdV1Ipv4 } from './community-id.js';
 import {
   FLOW_CSV_COLUMNS,
   FLOW_STRING_COLUMNS,
@@ -21,6 +28,7 @@ import {
   type FlowRecord,
   type FlowRecordNumbers,
 } from './flow-columns.js';
+import { dashNumber, TimestampText } from './flow-text.js';
 
 const STRING_COLUMNS: ReadonlySet<FlowColumn> = new Set(FLOW_STRING_COLUMNS);
 
@@ -31,46 +39,173 @@ export const FLOW_NUMBER_COLUMNS: readonly Exclude<FlowColumn, (typeof FLOW_STRI
       !STRING_COLUMNS.has(column),
   );
 
-/** Numbers in one record's row. */
+/** Number columns in one record's row. */
 export const FLOW_ROW_WIDTH = FLOW_NUMBER_COLUMNS.length;
 
-/** Rows per shared Float64Array: small enough that a few long-kept records pin little memory (~90 KB each). */
+/**
+ * After its number columns, a record's row holds the flow's key as numbers (never shown as columns): what its
+ * text columns are made from, on first read. Offsets from the end of the number columns.
+ */
+export const KEY_AT = {
+  /** 4 or 6. */
+  ipVersion: 0,
+  /** 1 when the Flow ID starts with the destination (the fork orients it by the first flow of the 5-tuple). */
+  idReversed: 1,
+  /** The key's protocol (Flow ID, Protocol column) and the packet's own (ICMP inside IPv6: Community ID). */
+  keyProto: 2,
+  realProto: 3,
+  srcPort: 4,
+  dstPort: 5,
+  icmpType: 6,
+  icmpCode: 7,
+  /** µs since the epoch of the first packet. */
+  startUs: 8,
+  /** Source then destination address, 4 words each (signed 32-bit, big-endian order; IPv4 in the first word). */
+  srcAddress: 9,
+  dstAddress: 13,
+} as const;
+export const FLOW_KEY_WIDTH = 17;
+
+/** Numbers in one record's row: the number columns, then the key. */
+export const RECORD_ROW_WIDTH = FLOW_ROW_WIDTH + FLOW_KEY_WIDTH;
+
+/** Rows per shared Float64Array: small enough that a few long-kept records pin little memory (~110 KB each). */
 export const ROWS_PER_BLOCK = 128;
+
+/** A zeroed block of ROWS_PER_BLOCK record rows. */
+export function newRowBlock(): Float64Array<ArrayBuffer> {
+  return new Float64Array(ROWS_PER_BLOCK * RECORD_ROW_WIDTH);
+}
 
 /** The number columns: the accessors MeterFlowRecord's static block defines on its prototype. */
 export interface MeterFlowRecord extends FlowRecordNumbers {}
 
+/** Timestamps of records: one cache of the last second's text for all of them. */
+const recordTimestamps = new TimestampText();
+/** Scratch for an IPv6 flow's addresses as bytes (Community ID input, text). */
+const sourceBytes = new Uint8Array(16);
+const destinationBytes = new Uint8Array(16);
+/** The Community ID input of an IPv6 flow, reused. */
+const communityInput: CommunityIdInput = {
+  sourceAddress: sourceBytes,
+  destinationAddress: destinationBytes,
+  ipProtocol: 0,
+  sourcePort: 0,
+  destinationPort: 0,
+  icmpType: 0,
+  icmpCode: 0,
+};
+
+/** Writes the 4 words at `values[at ..]` into `out` as 16 big-endian bytes. */
+function wordsToBytes(values: Float64Array, at: number, out: Uint8Array): void {
+  for (let w = 0; w < 4; w++) {
+    const v = values[at + w]!;
+    out[4 * w] = v >>> 24;
+    out[4 * w + 1] = (v >>> 16) & 0xff;
+    out[4 * w + 2] = (v >>> 8) & 0xff;
+    out[4 * w + 3] = v & 0xff;
+  }
+}
+
 /** A FlowRecord whose number columns are read from a row of a shared Float64Array (see the file comment). */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the merged interface types accessors defined at run time (static block), which the compiler cannot see.
 export class MeterFlowRecord {
-  'Flow ID': string;
-  'Src IP': string;
-  'Dst IP': string;
-  Timestamp: string;
-  community_id: string;
   expiry_reason: FlowRecord['expiry_reason'];
   readonly #values: Float64Array;
   /** Index of the row's first number (`Src Port`) in `#values`. */
   readonly #at: number;
+  // The text columns, made on first read (or set by a consumer).
+  #flowId: string | undefined = undefined;
+  #srcIp: string | undefined = undefined;
+  #dstIp: string | undefined = undefined;
+  #timestamp: string | undefined = undefined;
+  #communityId: string | undefined = undefined;
 
-  constructor(
-    values: Float64Array,
-    at: number,
-    flowId: string,
-    srcIp: string,
-    dstIp: string,
-    timestamp: string,
-    communityId: string,
-    reason: FlowRecord['expiry_reason'],
-  ) {
-    this['Flow ID'] = flowId;
-    this['Src IP'] = srcIp;
-    this['Dst IP'] = dstIp;
-    this.Timestamp = timestamp;
-    this.community_id = communityId;
+  constructor(values: Float64Array, at: number, reason: FlowRecord['expiry_reason']) {
     this.expiry_reason = reason;
     this.#values = values;
     this.#at = at;
+  }
+
+  get 'Flow ID'(): string {
+    if (this.#flowId === undefined) {
+      const key = this.#at + FLOW_ROW_WIDTH;
+      const v = this.#values;
+      const src = this['Src IP'];
+      const dst = this['Dst IP'];
+      const srcPort = dashNumber(v[key + KEY_AT.srcPort]!);
+      const dstPort = dashNumber(v[key + KEY_AT.dstPort]!);
+      this.#flowId =
+        v[key + KEY_AT.idReversed] === 1
+          ? `${dst}-${src}${dstPort}${srcPort}${dashNumber(v[key + KEY_AT.keyProto]!)}`
+          : `${src}-${dst}${srcPort}${dstPort}${dashNumber(v[key + KEY_AT.keyProto]!)}`;
+    }
+    return this.#flowId;
+  }
+  set 'Flow ID'(text: string) {
+    this.#flowId = text;
+  }
+
+  get 'Src IP'(): string {
+    this.#srcIp ??= this.#addressText(KEY_AT.srcAddress);
+    return this.#srcIp;
+  }
+  set 'Src IP'(text: string) {
+    this.#srcIp = text;
+  }
+
+  get 'Dst IP'(): string {
+    this.#dstIp ??= this.#addressText(KEY_AT.dstAddress);
+    return this.#dstIp;
+  }
+  set 'Dst IP'(text: string) {
+    this.#dstIp = text;
+  }
+
+  get Timestamp(): string {
+    this.#timestamp ??= recordTimestamps.format(this.#values[this.#at + FLOW_ROW_WIDTH + KEY_AT.startUs]!);
+    return this.#timestamp;
+  }
+  set Timestamp(text: string) {
+    this.#timestamp = text;
+  }
+
+  get community_id(): string {
+    if (this.#communityId === undefined) {
+      const key = this.#at + FLOW_ROW_WIDTH;
+      const v = this.#values;
+      if (v[key + KEY_AT.ipVersion] === 4) {
+        this.#communityId = communityIdV1Ipv4(
+          v[key + KEY_AT.srcAddress]!,
+          v[key + KEY_AT.dstAddress]!,
+          v[key + KEY_AT.realProto]!,
+          v[key + KEY_AT.srcPort]!,
+          v[key + KEY_AT.dstPort]!,
+          v[key + KEY_AT.icmpType]!,
+          v[key + KEY_AT.icmpCode]!,
+        );
+      } else {
+        wordsToBytes(v, key + KEY_AT.srcAddress, sourceBytes);
+        wordsToBytes(v, key + KEY_AT.dstAddress, destinationBytes);
+        communityInput.ipProtocol = v[key + KEY_AT.realProto]!;
+        communityInput.sourcePort = v[key + KEY_AT.srcPort]!;
+        communityInput.destinationPort = v[key + KEY_AT.dstPort]!;
+        communityInput.icmpType = v[key + KEY_AT.icmpType]!;
+        communityInput.icmpCode = v[key + KEY_AT.icmpCode]!;
+        this.#communityId = communityIdV1(communityInput);
+      }
+    }
+    return this.#communityId;
+  }
+  set community_id(text: string) {
+    this.#communityId = text;
+  }
+
+  #addressText(offset: number): string {
+    const at = this.#at + FLOW_ROW_WIDTH;
+    if (this.#values[at + KEY_AT.ipVersion] === 4) return formatIpv4(this.#values[at + offset]!);
+    wordsToBytes(this.#values, at + offset, sourceBytes);
+    return formatIpv6(sourceBytes, 0);
   }
 
   /** Every column as a plain object, in FLOW_CSV_COLUMNS order, then the own properties a consumer added. */

@@ -82,10 +82,12 @@ const FlowsOnlyOutput = z.object({
 export async function measurePacketsIntoFlows(
   context: BenchContext,
   capture: { path: string; packets: number; bytes: number },
+  { readText = false }: { readText?: boolean } = {},
 ): Promise<BenchRow> {
   const script = compileBenchScript(context, 'flows-only.ts');
-  context.log('measuring packets into flows (FlowRecords, no CSV)');
-  const run = await measure(process.execPath, [script, capture.path], { cwd: context.repoDir });
+  context.log(`measuring packets into flows (FlowRecords, no CSV${readText ? ', text columns read' : ''})`);
+  const args = [script, capture.path, ...(readText ? ['--text'] : [])];
+  const run = await measure(process.execPath, args, { cwd: context.repoDir });
   if (run.exitCode !== 0) {
     throw new BenchSetupError(`flows-only failed (exit ${run.exitCode}): ${run.stderr.slice(-1000)}`);
   }
@@ -97,8 +99,10 @@ export async function measurePacketsIntoFlows(
     ? script.slice(context.repoDir.length + 1)
     : script;
   return rowFrom({
-    name: 'ccf packets into flows (reader + decoders + meter → FlowRecord objects, no CSV)',
-    command: `node ${relative} ${capture.path}`,
+    name: readText
+      ? "ccf packets into flows, the records' 5 text columns read too"
+      : 'ccf packets into flows (reader + decoders + meter → FlowRecord objects, no CSV)',
+    command: `node ${relative} ${capture.path}${readText ? ' --text' : ''}`,
     input: 'full',
     packets: capture.packets,
     bytes: capture.bytes,

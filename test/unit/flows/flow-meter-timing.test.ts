@@ -205,6 +205,31 @@ describe('idle timeout', () => {
   });
 });
 
+describe('a freed slot', () => {
+  it('starts its next flow with empty inter-arrival, Active/Idle and bulk statistics', () => {
+    // A busy flow (bulks both ways, gaps past the 5 s activity timeout) ends by the idle timeout; the next new
+    // flow takes its slot (the table hands out the last freed slot first). That flow's statistics must be what
+    // it gets in a meter of its own: nothing of the busy flow may remain in the slot.
+    const busy = [0, 0.1, 0.2, 0.3, 0.4, 7, 7.1, 7.2, 7.3, 7.4, 15].map((t, i) =>
+      tcpPacket(t * S, i < 5 || i === 10, 'PA', 100 + i),
+    );
+    const next = [30, 30.2, 30.4, 30.6, 30.8, 37].map((t) =>
+      udpPacket(t * S, true, 50, { srcPort: 7000, dstPort: 7001 }),
+    );
+    const options = { idleTimeoutS: 10 };
+    const shared = runMeter([...busy, ...next], options).records;
+    const alone = only(runMeter(next, options));
+    expect(shared).toHaveLength(2);
+    const reused = shared[1]!;
+    expect(shared[0]!['Fwd Bulk Rate Avg']).toBeGreaterThan(0);
+    expect(alone['Fwd Bulk Rate Avg']).toBeGreaterThan(0);
+    const compared = FLOW_NUMBER_COLUMNS.filter(
+      (c) => c !== 'first_packet_index' && c !== 'last_packet_index',
+    );
+    for (const column of compared) expect(reused[column], column).toBe(alone[column]);
+  });
+});
+
 describe('Active / Idle with several gaps', () => {
   // Active 0–2 s, idle 8 s, active 10–13 s, idle 7 s, active 20–20.5 s.
   const times = [0, 1, 2, 10, 11, 13, 20, 20.5].map((t) => t * S);

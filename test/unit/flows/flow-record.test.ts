@@ -4,7 +4,12 @@
  * with its type, and the plain-object forms (toJSON, plainFlowRecord) that spread and Object.keys need.
  */
 import { describe, expect, it } from 'vitest';
-import { FLOW_CSV_COLUMNS, FLOW_STRING_COLUMNS } from '../../../functions/flows/flow-columns.js';
+import { communityIdV1 } from '../../../functions/flows/community-id.js';
+import {
+  FLOW_CSV_COLUMNS,
+  FLOW_STRING_COLUMNS,
+  type FlowRecord,
+} from '../../../functions/flows/flow-columns.js';
 import {
   FLOW_NUMBER_COLUMNS,
   MeterFlowRecord,
@@ -12,7 +17,7 @@ import {
   ROWS_PER_BLOCK,
 } from '../../../functions/flows/flow-record.js';
 import { flowCsvRow, flowCsvRowGeneric } from '../../../functions/records/flow-csv.js';
-import { runMeter, type TimedPacket, udpPacket } from './flow-test-kit.js';
+import { CLIENT, runMeter, SERVER, T0, type TimedPacket, tcpPacket, udpPacket } from './flow-test-kit.js';
 
 /** `count` one-packet UDP flows (distinct source ports), 1 ms apart, expired by the idle timeout as they go. */
 function manyFlows(count: number): TimedPacket[] {
@@ -71,4 +76,75 @@ describe('MeterFlowRecord', () => {
     expect(b!['Flow Duration']).toBe(0);
     expect(b!['Src Port']).toBe(before);
   });
+
+  it('makes its text columns on first read, from its own key, in any order and after later flows', () => {
+    // Three flows in three different seconds; the first record's text is read last, after the others filled the
+    // shared timestamp cache with other seconds.
+    const run = runMeter([
+      udpPacket(0, true, 10, { srcPort: 1111 }),
+      udpPacket(1_500_000, false, 10, { srcPort: 2222 }),
+      udpPacket(3_250_000, true, 10, { srcPort: 3333 }),
+    ]);
+    const [first, second, third] = run.records as [FlowRecord, FlowRecord, FlowRecord];
+    expect([third.Timestamp, second.Timestamp]).toEqual([
+      timestampText(T0 + 3_250_000),
+      timestampText(T0 + 1_500_000),
+    ]);
+    expect(first.Timestamp).toBe(timestampText(T0));
+    // The second flow started from the server side: Src is the server, and the Flow ID starts with it.
+    expect([second['Src IP'], second['Dst IP'], second['Flow ID']]).toEqual([
+      SERVER,
+      CLIENT,
+      `${SERVER}-${CLIENT}-2222-5353-17`,
+    ]);
+    expect(first['Flow ID']).toBe(`${CLIENT}-${SERVER}-1111-53-17`);
+    expect(first.community_id).toBe(
+      communityIdV1({
+        sourceAddress: Uint8Array.of(10, 0, 0, 1),
+        destinationAddress: Uint8Array.of(10, 0, 0, 2),
+        ipProtocol: 17,
+        sourcePort: 1111,
+        destinationPort: 53,
+      }),
+    );
+  });
+
+  it('gives an IPv6 flow its address texts and Community ID', () => {
+    const v6 = { src: '2001:db8::1', dst: '2001:db8::abcd:2' };
+    const [record] = runMeter([tcpPacket(0, true, 'S', 0, v6)]).records as [FlowRecord];
+    expect([record['Src IP'], record['Dst IP'], record['Flow ID']]).toEqual([
+      '2001:db8::1',
+      '2001:db8::abcd:2',
+      '2001:db8::1-2001:db8::abcd:2-40000-80-6',
+    ]);
+    const address = (last: number[]): Uint8Array =>
+      Uint8Array.of(0x20, 0x01, 0x0d, 0xb8, ...new Array(8).fill(0), ...last);
+    expect(record.community_id).toBe(
+      communityIdV1({
+        sourceAddress: address([0, 0, 0, 1]),
+        destinationAddress: address([0xab, 0xcd, 0, 2]),
+        ipProtocol: 6,
+        sourcePort: 40000,
+        destinationPort: 80,
+      }),
+    );
+  });
+
+  it('keeps a text column a consumer sets, in reads, CSV and JSON', () => {
+    const [record] = runMeter([udpPacket(0, true)]).records as [FlowRecord];
+    record['Src IP'] = '192.0.2.7';
+    record.community_id = '1:replaced';
+    expect(record['Src IP']).toBe('192.0.2.7');
+    expect(flowCsvRow(record)).toContain(',192.0.2.7,');
+    expect(JSON.parse(JSON.stringify(record))).toMatchObject({
+      'Src IP': '192.0.2.7',
+      community_id: '1:replaced',
+    });
+  });
 });
+
+/** `YYYY-MM-DD HH:MM:SS.ffffff` (UTC) of a time in µs, through Date (fine for the years tests use). */
+function timestampText(us: number): string {
+  const date = new Date(Math.floor(us / 1000));
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')}.${String(us % 1_000_000).padStart(6, '0')}`;
+}
