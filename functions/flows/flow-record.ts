@@ -134,12 +134,19 @@ export class MeterFlowRecord {
       const v = this.#values;
       const src = this['Src IP'];
       const dst = this['Dst IP'];
-      const srcPort = dashNumber(v[key + KEY_AT.srcPort]!);
-      const dstPort = dashNumber(v[key + KEY_AT.dstPort]!);
+      // `| 0`: small integers index the text tables (a double index took a slower element load).
+      const srcPort = dashNumber(v[key + KEY_AT.srcPort]! | 0);
+      const dstPort = dashNumber(v[key + KEY_AT.dstPort]! | 0);
+      const proto = dashNumber(v[key + KEY_AT.keyProto]! | 0);
+      const reversed = v[key + KEY_AT.idReversed] === 1;
+      // Joined with + (a template literal measured slower: ToString on every part).
       this.#flowId =
-        v[key + KEY_AT.idReversed] === 1
-          ? `${dst}-${src}${dstPort}${srcPort}${dashNumber(v[key + KEY_AT.keyProto]!)}`
-          : `${src}-${dst}${srcPort}${dstPort}${dashNumber(v[key + KEY_AT.keyProto]!)}`;
+        (reversed ? dst : src) +
+        '-' +
+        (reversed ? src : dst) +
+        (reversed ? dstPort : srcPort) +
+        (reversed ? srcPort : dstPort) +
+        proto;
     }
     return this.#flowId;
   }
