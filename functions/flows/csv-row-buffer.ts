@@ -124,7 +124,7 @@ export class CsvRowBuffer {
    * `field(values[i])` for i in from .. from+count-1, in one loop with the write position in a local: the flow
    * row's numbers, most of them 0.
    */
-  fields(values: Float64Array, from: number, count: number): void {
+  fields(values: ArrayLike<number>, from: number, count: number): void {
     const bytes = this.bytes;
     let pos = this.pos;
     const end = from + count;

@@ -8,7 +8,7 @@
  *
  * Performance: all per-flow state lives in one Float64Array (a fixed stride per slot) indexed by the slot the
  * FlowTable hands out, and the table keys are integers. Nothing is allocated per packet. When a flow is emitted
- * its number columns are computed into a row (`fillValues`): a row of a shared block behind a MeterFlowRecord
+ * its number columns are computed into a row (`fillValues`): the own row of a MeterFlowRecord
  * (flow-record.ts: a small object, not 95 boxed properties), or, with a CsvRowBuffer (the `ccf flows` path), a
  * scratch row written as CSV bytes (`writeCsvRow`) with no record at all. Both forms give the same text: the
  * golden tests' kit runs both and compares.
@@ -31,7 +31,14 @@ import {
   type ResolvedFlowMeterOptions,
   resolveFlowMeterOptions,
 } from './flow-options.js';
-import { FLOW_ROW_WIDTH, KEY_AT, MeterFlowRecord, newRowBlock, RECORD_ROW_WIDTH } from './flow-record.js';
+import {
+  FLOW_ROW_WIDTH,
+  type FlowRow,
+  KEY_AT,
+  MeterFlowRecord,
+  newRecordRow,
+  newScratchRow,
+} from './flow-record.js';
 import { FlowTable, KEY_STRIDE, KEY_WORDS, warmUpFlowTable } from './flow-table.js';
 import { TimestampText } from './flow-text.js';
 import { forEachWarmUpPacket } from './warm-up-traffic.js';
@@ -272,10 +279,7 @@ export class FlowMeter {
   private eIcmpCode = 0;
   private eSlot = 0;
   /** The numeric columns of the row being written (writeCsvRow), laid out as a record's row. */
-  private readonly rowValues = new Float64Array(FLOW_ROW_WIDTH);
-  /** The block the next record's row goes into (see MeterFlowRecord), and the index of that row. */
-  private rows = new Float64Array(0);
-  private rowsAt = 0;
+  private readonly rowValues = newScratchRow();
   private readonly communityInput: CommunityIdInput = {
     sourceAddress: this.addressA,
     destinationAddress: this.addressB,
@@ -1028,7 +1032,7 @@ export class FlowMeter {
    * out_of_order_packets. Both emission forms (record and CSV line) take them from here, so they cannot drift
    * apart. Call after prepareEmit.
    */
-  private fillValues(slot: number, v: Float64Array, at: number, rowIsZero: boolean): void {
+  private fillValues(slot: number, v: FlowRow, at: number, rowIsZero: boolean): void {
     const s = this.state;
     // The row starts with Src Port, Dst Port, Protocol; `o` is where Flow Duration goes.
     const o = at + 3;
@@ -1156,10 +1160,10 @@ export class FlowMeter {
    * as min, max and mean of its direction and of all packets with std and variance 0, no bulk (it needs 4
    * packets), one subflow (fork and corrected alike), so the subflow columns equal the totals. The general path
    * gives the same values (the golden tests' one-packet flows and the corpus output pin both).
-   * `rowIsZero`: the row holds only zeros (a record's row in a fresh block), so the 38 columns that are always 0
+   * `rowIsZero`: the row holds only zeros (a fresh record row), so the 38 columns that are always 0
    * here are not written again; storing them was about half of this function's cost.
    */
-  private fillOnePacketStatistics(b: number, v: Float64Array, o: number, rowIsZero: boolean): void {
+  private fillOnePacketStatistics(b: number, v: FlowRow, o: number, rowIsZero: boolean): void {
     const s = this.state;
     const fwd = s[b + FWD_LEN + N]! === 1;
     const payload = s[b + ALL_LEN + SUM]!;
@@ -1210,17 +1214,11 @@ export class FlowMeter {
 
   private buildRecord(slot: number, reason: ExpiryReason): FlowRecord {
     this.prepareEmit(slot);
-    let at = this.rowsAt;
-    if (at === this.rows.length) {
-      // A fresh block: the records already handed out keep theirs (rows are never rewritten). It comes zeroed
-      // (one memset of ~110 KB per 128 flows, a few dozen instructions per row), so fillValues need not store
-      // the ~38 zeros of a one-packet flow one by one (see fillOnePacketStatistics), and an IPv4 key leaves its
-      // address words 1-3 as they are.
-      this.rows = newRowBlock();
-      at = 0;
-    }
-    const rows = this.rows;
-    this.rowsAt = at + RECORD_ROW_WIDTH;
+    // A fresh zeroed row (records already handed out keep theirs), so fillValues need not store the ~38 zeros
+    // of a one-packet flow one by one (see fillOnePacketStatistics), and an IPv4 key leaves its address words
+    // 1-3 as they are.
+    const rows = newRecordRow();
+    const at = 0;
     this.fillValues(slot, rows, at, true);
     // The key, for the record's text columns (made on first read: flow-record.ts).
     const k = at + FLOW_ROW_WIDTH;
@@ -1248,7 +1246,7 @@ export class FlowMeter {
         rows[dst + w] = keys[(fwdIsA ? b : a) + w]!;
       }
     }
-    return new MeterFlowRecord(rows, at, reason);
+    return new MeterFlowRecord(rows, reason);
   }
 
   /**
@@ -1396,7 +1394,7 @@ function addStat(s: Float64Array, o: number, value: number): void {
 // the square root of the sample variance (n - 1), 0 for fewer than two values.
 
 /** `values[at .. at+4)` = max, min, mean, std of the statistics block at `o`. */
-function putMaxMinMeanStd(s: Float64Array, o: number, values: Float64Array, at: number): void {
+function putMaxMinMeanStd(s: Float64Array, o: number, values: FlowRow, at: number): void {
   const n = s[o + N]!;
   if (n > 0) {
     values[at] = s[o + MAX]!;
@@ -1412,7 +1410,7 @@ function putMaxMinMeanStd(s: Float64Array, o: number, values: Float64Array, at: 
 }
 
 /** `values[at .. at+4)` = mean, std, max, min of the statistics block at `o`. */
-function putMeanStdMaxMin(s: Float64Array, o: number, values: Float64Array, at: number): void {
+function putMeanStdMaxMin(s: Float64Array, o: number, values: FlowRow, at: number): void {
   const n = s[o + N]!;
   if (n > 0) {
     values[at] = s[o + M1]!;
