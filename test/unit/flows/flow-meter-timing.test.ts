@@ -160,6 +160,18 @@ describe('flow timeout (from the flow start)', () => {
 });
 
 describe('idle timeout', () => {
+  it("starts a new flow for a packet whose flow, the previous packet's, expired just before it", () => {
+    // The meter remembers the previous packet's flow to skip the table lookup; the idle expiry run by this
+    // packet frees that flow's slot first, so the packet must start a flow of its own.
+    const run = runMeter([udpPacket(0, true), udpPacket(200 * S, true, 20)]);
+    expect(
+      run.records.map((r) => [r.expiry_reason, r['Total Fwd Packet'], r['Total Length of Fwd Packet']]),
+    ).toEqual([
+      ['idle_timeout', 1, 10],
+      ['end_of_capture', 1, 20],
+    ]);
+  });
+
   it('emits a flow idle longer than idleTimeoutS when the clock passes it, before its next packet', () => {
     const run = runMeter([udpPacket(0, true), udpPacket(1 * S, false), udpPacket(20 * S, true)], {
       idleTimeoutS: 10,
