@@ -18,6 +18,7 @@
  * its own (POST /api/predict, CICIDS rows) has no context: its columns are absent and the models read
  * `absent_value` (-1) for them, as they did in training.
  */
+import { MeterFlowRecord } from './flow-record.js';
 
 /** Context columns, in the order the models read them. Counts are over the trailing window. */
 export const FLOW_CONTEXT_COLUMNS = [
@@ -109,6 +110,11 @@ export const FLOW_CONTEXT_INPUT_COLUMNS = [
 ] as const satisfies readonly (keyof FlowContextInput)[];
 
 export const DEFAULT_CONTEXT_WINDOW_S = 10;
+/**
+ * Up to here a flow's start (µs) is an exact integer and its `Timestamp` text parses back to it (year 2255;
+ * pcap's 32-bit seconds end in 2106).
+ */
+const MAX_ROUND_TRIP_US = Number.MAX_SAFE_INTEGER;
 const RATE_WINDOW_US = 1e6;
 
 /**
@@ -865,7 +871,10 @@ export class FlowContext {
 
   /** Context of `flow` (which joins the window of the flows after it). */
   next(flow: FlowContextInput): FlowContextFeatures {
-    let startUs = this.time.parseUs(flow.Timestamp);
+    // A flow engine record carries its start as a number: no text to make and parse back (where the text
+    // round-trips exactly: from 1970 on, while µs are exact integers).
+    let startUs = flow instanceof MeterFlowRecord ? flow.startUs : Number.NaN;
+    if (!(startUs >= 0 && startUs <= MAX_ROUND_TRIP_US)) startUs = this.time.parseUs(flow.Timestamp);
     // A flow without a readable start joins at the latest time seen (keeps the state monotone).
     if (Number.isNaN(startUs)) startUs = Number.isFinite(this.latestUs) ? this.latestUs : 0;
     if (startUs > this.latestUs) this.latestUs = startUs;

@@ -193,6 +193,16 @@ export class MeterFlowRecord {
   }
   set Timestamp(text: string) {
     this.#timestamp = text;
+    // The key's start no longer matches the text: startUs must not be believed any more.
+    this.#values[FLOW_ROW_WIDTH + KEY_AT.startUs] = Number.NaN;
+  }
+
+  /**
+   * The flow's start in µs since the epoch, the number `Timestamp` is the text of (NaN once a consumer has set
+   * `Timestamp`): for consumers that need the time, not the text (the flow context), so that neither is made.
+   */
+  get startUs(): number {
+    return this.#values[FLOW_ROW_WIDTH + KEY_AT.startUs]!;
   }
 
   get community_id(): string {

@@ -3,6 +3,7 @@
  * record keeps its values while later flows are emitted, that every column reads by name
  * with its type, and the plain-object forms (toJSON, plainFlowRecord) that spread and Object.keys need.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { communityIdV1 } from '../../../functions/flows/community-id.js';
 import {
@@ -10,6 +11,7 @@ import {
   FLOW_STRING_COLUMNS,
   type FlowRecord,
 } from '../../../functions/flows/flow-columns.js';
+import { FlowContext, TimestampParser } from '../../../functions/flows/flow-context.js';
 import {
   FLOW_NUMBER_COLUMNS,
   MeterFlowRecord,
@@ -139,6 +141,33 @@ describe('MeterFlowRecord', () => {
       'Src IP': '192.0.2.7',
       community_id: '1:replaced',
     });
+  });
+
+  it('gives its start as a number that its Timestamp text parses back to (from 1970, exact µs)', () => {
+    const parser = new TimestampParser();
+    fc.assert(
+      fc.property(fc.maxSafeNat(), (us) => {
+        const [record] = runMeter([udpPacket(us - T0, true)]).records as [MeterFlowRecord];
+        expect(record.startUs).toBe(us);
+        expect(parser.parseUs(record.Timestamp)).toBe(us);
+      }),
+      { numRuns: 100 },
+    );
+    const [record] = runMeter([udpPacket(0, true)]).records as [MeterFlowRecord];
+    record.Timestamp = '2020-01-01 00:00:00.000001';
+    expect(record.startUs).toBeNaN();
+  });
+
+  it('gives the flow context the same features as its plain copy (numeric start, not the text)', () => {
+    const packets = [0, 0.4, 1.1, 2.5, 2.6, 9].map((t, i) =>
+      udpPacket(t * 1e6, i % 2 === 0, 10 + i, { srcPort: 2000 + (i % 3) }),
+    );
+    const records = runMeter(packets, { idleTimeoutS: 0.2 }).records;
+    const fromRecords = new FlowContext();
+    const fromCopies = new FlowContext();
+    for (const record of records) {
+      expect(fromRecords.next(record)).toEqual(fromCopies.next(plainFlowRecord(record)));
+    }
   });
 });
 
