@@ -40,7 +40,7 @@ import {
   newScratchRow,
 } from './flow-record.js';
 import { FlowTable, KEY_STRIDE, KEY_WORDS, warmUpFlowTable } from './flow-table.js';
-import { TimestampText } from './flow-text.js';
+import { TimestampText, wordsToBytes } from './flow-text.js';
 import { forEachWarmUpPacket } from './warm-up-traffic.js';
 
 // --- Per-flow state layout (offsets within a slot's stride) -----------------------------------------------
@@ -971,18 +971,6 @@ export class FlowMeter {
     out.paddedInt(micros, 6);
   }
 
-  /** The 16 bytes of the IPv6 address held in the key words `base .. base + 4)`, written into `out`. */
-  private keyAddressBytes(base: number, out: Uint8Array): void {
-    const keys = this.table.keys;
-    for (let w = 0; w < 4; w++) {
-      const v = keys[base + w]!;
-      out[4 * w] = v >>> 24;
-      out[4 * w + 1] = (v >>> 16) & 0xff;
-      out[4 * w + 2] = (v >>> 8) & 0xff;
-      out[4 * w + 3] = v & 0xff;
-    }
-  }
-
   /** Text of the address of key endpoint A (`endpointA`) or B of the flow being emitted (after prepareEmit). */
   private emittedAddressText(endpointA: boolean): string {
     if (this.eIpVersion === 4) return formatIpv4(endpointA ? this.eV4A : this.eV4B);
@@ -1061,8 +1049,8 @@ export class FlowMeter {
       );
     }
     const kb = this.eSlot * KEY_STRIDE;
-    this.keyAddressBytes(kb + 3, this.addressA);
-    this.keyAddressBytes(kb + 7, this.addressB);
+    wordsToBytes(this.table.keys, kb + 3, this.addressA);
+    wordsToBytes(this.table.keys, kb + 7, this.addressB);
     // One reused input object (no allocation per flow).
     const community = this.communityInput;
     community.sourceAddress = fwdIsA ? this.addressA : this.addressB;

@@ -35,7 +35,7 @@ import {
   type FlowRecord,
   type FlowRecordNumbers,
 } from './flow-columns.js';
-import { dashNumber, TimestampText } from './flow-text.js';
+import { dashNumber, TimestampText, wordsToBytes } from './flow-text.js';
 
 const STRING_COLUMNS: ReadonlySet<FlowColumn> = new Set(FLOW_STRING_COLUMNS);
 
@@ -115,17 +115,6 @@ const communityInput: CommunityIdInput = {
   icmpType: 0,
   icmpCode: 0,
 };
-
-/** Writes the 4 words at `values[at ..]` into `out` as 16 big-endian bytes. */
-function wordsToBytes(values: FlowRow, at: number, out: Uint8Array): void {
-  for (let w = 0; w < 4; w++) {
-    const v = values[at + w]!;
-    out[4 * w] = v >>> 24;
-    out[4 * w + 1] = (v >>> 16) & 0xff;
-    out[4 * w + 2] = (v >>> 8) & 0xff;
-    out[4 * w + 3] = v & 0xff;
-  }
-}
 
 /** A FlowRecord whose number columns are read from a row of its own (see the file comment). */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the merged interface types accessors defined at run time (static block), which the compiler cannot see.

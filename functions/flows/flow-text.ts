@@ -82,3 +82,17 @@ export class TimestampText {
     return this.prefix + DIGITS3[thousands]! + DIGITS3[micros - thousands * 1000]!;
   }
 }
+
+/**
+ * Writes the 4 words at `words[at ..]` (an IPv6 address as the flow key holds it: signed 32-bit values, first
+ * byte highest) into `out` as its 16 bytes.
+ */
+export function wordsToBytes(words: ArrayLike<number>, at: number, out: Uint8Array): void {
+  for (let w = 0; w < 4; w++) {
+    const v = words[at + w]!;
+    out[4 * w] = v >>> 24;
+    out[4 * w + 1] = (v >>> 16) & 0xff;
+    out[4 * w + 2] = (v >>> 8) & 0xff;
+    out[4 * w + 3] = v & 0xff;
+  }
+}
