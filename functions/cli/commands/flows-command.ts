@@ -111,10 +111,20 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
     totalBytes: input.sizeBytes,
     terminalBusy: output.isStdout && process.stdout.isTTY === true,
   });
-  output.write(FLOW_CSV_HEADER);
+  // The header goes out with the first rows, or at the end of a capture without flows: the output file is
+  // created on the first write, so a file that is not a capture leaves no output behind (as `ccf packets`).
+  let headerWritten = false;
+  const writeHeader = (): void => {
+    if (headerWritten) return;
+    headerWritten = true;
+    output.write(FLOW_CSV_HEADER);
+  };
   // Rows are written by the meter straight into a byte buffer (no FlowRecord objects, no per-value strings)
   // and handed to the output as bytes in ~256 KB chunks.
-  const rows = CsvRowBuffer.toBytes((chunk) => output.writeBytes(chunk));
+  const rows = CsvRowBuffer.toBytes((chunk) => {
+    writeHeader();
+    output.writeBytes(chunk);
+  });
   const meter = new FlowMeter(
     {
       featureSet: options.featureSet,
@@ -141,6 +151,7 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
     );
     flows = meter.finish();
     rows.flush();
+    writeHeader();
     await output.close();
   } catch (error) {
     rows.flush();

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -35,6 +35,21 @@ const defaults = {
 };
 
 describe('ccf flows', () => {
+  it('leaves no output file for a file that is not a capture, and writes the header for a capture without flows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ccf-flows-cli-'));
+    const notes = join(dir, 'notes.txt');
+    writeFileSync(notes, 'not a capture at all\n');
+    const never = join(dir, 'never.csv');
+    await expect(runFlows(notes, { ...defaults, output: never })).rejects.toThrow(
+      /not a pcap or pcapng capture/,
+    );
+    expect(existsSync(never)).toBe(false);
+    const { path } = writeCapture([]);
+    const empty = join(dir, 'empty.csv');
+    await runFlows(path, { ...defaults, output: empty });
+    expect(readFileSync(empty, 'utf8')).toBe(FLOW_CSV_HEADER);
+  });
+
   it('writes the flow CSV and the JSON run summary', async () => {
     const { dir, path } = writeCapture([
       tcpPacket(0, true, 'S'),
