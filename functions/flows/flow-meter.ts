@@ -14,10 +14,8 @@
  * golden tests' kit runs both and compares.
  */
 
-import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
 import type { DecodedPacket } from '../capture/decoded-packet.js';
 import type { RawFrame } from '../capture/frame.js';
-import { type CommunityIdInput, communityIdV1, communityIdV1Ipv4 } from './community-id.js';
 import { CsvRowBuffer } from './csv-row-buffer.js';
 import {
   EXPIRY_REASONS,
@@ -40,7 +38,7 @@ import {
   newScratchRow,
 } from './flow-record.js';
 import { FlowTable, KEY_STRIDE, KEY_WORDS, warmUpFlowTable } from './flow-table.js';
-import { TimestampText, wordsToBytes } from './flow-text.js';
+import { keyAddressText, keyCommunityId, TimestampText } from './flow-text.js';
 import { forEachWarmUpPacket } from './warm-up-traffic.js';
 
 // --- Per-flow state layout (offsets within a slot's stride) -----------------------------------------------
@@ -257,9 +255,6 @@ export class FlowMeter {
   private peakOpen = 0;
   private finished = false;
 
-  // Scratch for turning key words back into addresses at emission.
-  private readonly addressA = new Uint8Array(16);
-  private readonly addressB = new Uint8Array(16);
   private readonly timestamps = new TimestampText();
   // Values of the flow being emitted, shared by buildRecord and writeCsvRow (set by prepareEmit). Numbers
   // only: its texts are made where they are used (emittedAddressText), because every string stored into a
@@ -267,9 +262,6 @@ export class FlowMeter {
   /** 1 when the flow's forward side is key endpoint A (Src IP), and when its Flow ID starts with A. */
   private eFwdIsA = 0;
   private eIdFwdIsA = 0;
-  /** Key endpoint A's and B's IPv4 address (IPv6 addresses: `addressA` and `addressB`). */
-  private eV4A = 0;
-  private eV4B = 0;
   private eIdFirstPort = 0;
   private eIdSecondPort = 0;
   /** IPv4 flows in the CSV path: the addresses as integers (the text fields above are then empty). */
@@ -287,15 +279,6 @@ export class FlowMeter {
   private eSlot = 0;
   /** The numeric columns of the row being written (writeCsvRow), laid out as a record's row. */
   private readonly rowValues = newScratchRow();
-  private readonly communityInput: CommunityIdInput = {
-    sourceAddress: this.addressA,
-    destinationAddress: this.addressB,
-    ipProtocol: 0,
-    sourcePort: 0,
-    destinationPort: 0,
-    icmpType: 0,
-    icmpCode: 0,
-  };
 
   /**
    * With `csvOut`, each flow is written into it as one flow-CSV line (columns FLOW_CSV_COLUMNS) and no
@@ -973,8 +956,7 @@ export class FlowMeter {
 
   /** Text of the address of key endpoint A (`endpointA`) or B of the flow being emitted (after prepareEmit). */
   private emittedAddressText(endpointA: boolean): string {
-    if (this.eIpVersion === 4) return formatIpv4(endpointA ? this.eV4A : this.eV4B);
-    return formatIpv6(endpointA ? this.addressA : this.addressB, 0);
+    return keyAddressText(this.eIpVersion, this.table.keys, this.eSlot * KEY_STRIDE + (endpointA ? 3 : 7));
   }
 
   /**
@@ -1013,8 +995,6 @@ export class FlowMeter {
     }
     this.eFwdIsA = fwdIsA ? 1 : 0;
     this.eIdFwdIsA = idFwdIsA ? 1 : 0;
-    this.eV4A = v4A;
-    this.eV4B = v4B;
     this.eIdFirstPort = idFwdIsA ? portA : portB;
     this.eIdSecondPort = idFwdIsA ? portB : portA;
     this.eIdFirstV4 = idFwdIsA ? v4A : v4B;
@@ -1030,37 +1010,21 @@ export class FlowMeter {
     this.eIcmpCode = icmpCode;
   }
 
-  /**
-   * The Community ID of the flow being emitted (after prepareEmit), for the CSV path; an IPv6 flow's address
-   * bytes are left in `addressA` and `addressB` for its address text.
-   */
+  /** The Community ID of the flow being emitted (after prepareEmit), for the CSV path. */
   private emittedCommunityId(): string {
-    const fwdIsA = this.eFwdIsA === 1;
-    if (this.eIpVersion === 4) {
-      // Straight from the key's address values (no address bytes).
-      return communityIdV1Ipv4(
-        this.eSrcV4,
-        this.eDstV4,
-        this.eRealProto,
-        this.eSrcPort,
-        this.eDstPort,
-        this.eIcmpType,
-        this.eIcmpCode,
-      );
-    }
     const kb = this.eSlot * KEY_STRIDE;
-    wordsToBytes(this.table.keys, kb + 3, this.addressA);
-    wordsToBytes(this.table.keys, kb + 7, this.addressB);
-    // One reused input object (no allocation per flow).
-    const community = this.communityInput;
-    community.sourceAddress = fwdIsA ? this.addressA : this.addressB;
-    community.destinationAddress = fwdIsA ? this.addressB : this.addressA;
-    community.ipProtocol = this.eRealProto;
-    community.sourcePort = this.eSrcPort;
-    community.destinationPort = this.eDstPort;
-    community.icmpType = this.eIcmpType;
-    community.icmpCode = this.eIcmpCode;
-    return communityIdV1(community);
+    const fwdIsA = this.eFwdIsA === 1;
+    return keyCommunityId(
+      this.eIpVersion,
+      this.table.keys,
+      kb + (fwdIsA ? 3 : 7),
+      kb + (fwdIsA ? 7 : 3),
+      this.eRealProto,
+      this.eSrcPort,
+      this.eDstPort,
+      this.eIcmpType,
+      this.eIcmpCode,
+    );
   }
 
   /**

@@ -26,8 +26,6 @@
  * column in FLOW_CSV_COLUMNS order, then any properties a consumer added (the flow context's ctx_* columns):
  * use it where a plain copy is needed.
  */
-import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
-import { type CommunityIdInput, communityIdV1, communityIdV1Ipv4 } from './community-id.js';
 import {
   FLOW_CSV_COLUMNS,
   FLOW_STRING_COLUMNS,
@@ -35,7 +33,7 @@ import {
   type FlowRecord,
   type FlowRecordNumbers,
 } from './flow-columns.js';
-import { dashNumber, TimestampText, wordsToBytes } from './flow-text.js';
+import { dashNumber, keyAddressText, keyCommunityId, TimestampText } from './flow-text.js';
 
 const STRING_COLUMNS: ReadonlySet<FlowColumn> = new Set(FLOW_STRING_COLUMNS);
 
@@ -71,7 +69,8 @@ export const KEY_AT = {
   srcAddress: 9,
   dstAddress: 13,
 } as const;
-export const FLOW_KEY_WIDTH = 17;
+/** Numbers of the key: up to the destination address's 4 words. */
+export const FLOW_KEY_WIDTH = KEY_AT.dstAddress + 4;
 
 /** Numbers in one record's row: the number columns, then the key. */
 export const RECORD_ROW_WIDTH = FLOW_ROW_WIDTH + FLOW_KEY_WIDTH;
@@ -102,20 +101,6 @@ export interface MeterFlowRecord extends FlowRecordNumbers {}
 
 /** Timestamps of records: one cache of the last second's text for all of them. */
 const recordTimestamps = new TimestampText();
-/** Scratch for an IPv6 flow's addresses as bytes (Community ID input, text). */
-const sourceBytes = new Uint8Array(16);
-const destinationBytes = new Uint8Array(16);
-/** The Community ID input of an IPv6 flow, reused. */
-const communityInput: CommunityIdInput = {
-  sourceAddress: sourceBytes,
-  destinationAddress: destinationBytes,
-  ipProtocol: 0,
-  sourcePort: 0,
-  destinationPort: 0,
-  icmpType: 0,
-  icmpCode: 0,
-};
-
 /** A FlowRecord whose number columns are read from a row of its own (see the file comment). */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the merged interface types accessors defined at run time (static block), which the compiler cannot see.
 export class MeterFlowRecord {
@@ -198,26 +183,17 @@ export class MeterFlowRecord {
     if (this.#communityId === undefined) {
       const key = FLOW_ROW_WIDTH;
       const v = this.#values;
-      if (v[key + KEY_AT.ipVersion] === 4) {
-        this.#communityId = communityIdV1Ipv4(
-          v[key + KEY_AT.srcAddress]!,
-          v[key + KEY_AT.dstAddress]!,
-          v[key + KEY_AT.realProto]!,
-          v[key + KEY_AT.srcPort]!,
-          v[key + KEY_AT.dstPort]!,
-          v[key + KEY_AT.icmpType]!,
-          v[key + KEY_AT.icmpCode]!,
-        );
-      } else {
-        wordsToBytes(v, key + KEY_AT.srcAddress, sourceBytes);
-        wordsToBytes(v, key + KEY_AT.dstAddress, destinationBytes);
-        communityInput.ipProtocol = v[key + KEY_AT.realProto]!;
-        communityInput.sourcePort = v[key + KEY_AT.srcPort]!;
-        communityInput.destinationPort = v[key + KEY_AT.dstPort]!;
-        communityInput.icmpType = v[key + KEY_AT.icmpType]!;
-        communityInput.icmpCode = v[key + KEY_AT.icmpCode]!;
-        this.#communityId = communityIdV1(communityInput);
-      }
+      this.#communityId = keyCommunityId(
+        v[key + KEY_AT.ipVersion]!,
+        v,
+        key + KEY_AT.srcAddress,
+        key + KEY_AT.dstAddress,
+        v[key + KEY_AT.realProto]!,
+        v[key + KEY_AT.srcPort]!,
+        v[key + KEY_AT.dstPort]!,
+        v[key + KEY_AT.icmpType]!,
+        v[key + KEY_AT.icmpCode]!,
+      );
     }
     return this.#communityId;
   }
@@ -226,10 +202,8 @@ export class MeterFlowRecord {
   }
 
   #addressText(offset: number): string {
-    const at = FLOW_ROW_WIDTH;
-    if (this.#values[at + KEY_AT.ipVersion] === 4) return formatIpv4(this.#values[at + offset]!);
-    wordsToBytes(this.#values, at + offset, sourceBytes);
-    return formatIpv6(sourceBytes, 0);
+    const v = this.#values;
+    return keyAddressText(v[FLOW_ROW_WIDTH + KEY_AT.ipVersion]!, v, FLOW_ROW_WIDTH + offset);
   }
 
   /** Every column as a plain object, in FLOW_CSV_COLUMNS order, then the own properties a consumer added. */

@@ -30,9 +30,9 @@ const IPV4_KEY_WORDS = Int32Array.of(0, 1, 2, 3, 7);
 
 /**
  * Hash of the key words (murmur3-style mixing; only the low bits pick the bucket, so mix well). IPv4 keys hash
- * only their meaningful words (0–3 and 7; the rest are zero). The meter computes this same value in its
- * per-packet path (written out in FlowMeter.add: as a call, this loop over a table of word indexes cost more
- * than the mixing); this function is the reference form, used by the table's warm-up and the tests.
+ * only their meaningful words (0–3 and 7; the rest are zero). The meter computes this same value with its words
+ * written out (FlowMeter.hashOfKey: this loop over a table of word indexes cost more than the mixing); this
+ * function is the reference form, used by the table's warm-up and the tests.
  */
 export function hashKey(key: Int32Array): number {
   let h = 0x2545f491;

@@ -3,6 +3,8 @@
  * (FlowMeter.writeCsvRow, text written straight into bytes) and FlowRecord objects (flow-record.ts, text made on
  * first read). Pure module: no I/O.
  */
+import { formatIpv4, formatIpv6 } from '../capture/address-format.js';
+import { type CommunityIdInput, communityIdV1, communityIdV1Ipv4 } from './community-id.js';
 
 /** "000" to "999", for the microseconds of timestamps. */
 const DIGITS3: readonly string[] = Array.from({ length: 1000 }, (_, n) => String(n).padStart(3, '0'));
@@ -87,7 +89,7 @@ export class TimestampText {
  * Writes the 4 words at `words[at ..]` (an IPv6 address as the flow key holds it: signed 32-bit values, first
  * byte highest) into `out` as its 16 bytes.
  */
-export function wordsToBytes(words: ArrayLike<number>, at: number, out: Uint8Array): void {
+function wordsToBytes(words: ArrayLike<number>, at: number, out: Uint8Array): void {
   for (let w = 0; w < 4; w++) {
     const v = words[at + w]!;
     out[4 * w] = v >>> 24;
@@ -95,4 +97,61 @@ export function wordsToBytes(words: ArrayLike<number>, at: number, out: Uint8Arr
     out[4 * w + 2] = (v >>> 8) & 0xff;
     out[4 * w + 3] = v & 0xff;
   }
+}
+
+/** Scratch for an IPv6 flow's addresses as bytes, and its Community ID input: reused, nothing allocated. */
+const sourceBytes = new Uint8Array(16);
+const destinationBytes = new Uint8Array(16);
+const communityInput: CommunityIdInput = {
+  sourceAddress: sourceBytes,
+  destinationAddress: destinationBytes,
+  ipProtocol: 0,
+  sourcePort: 0,
+  destinationPort: 0,
+  icmpType: 0,
+  icmpCode: 0,
+};
+
+/**
+ * The text of a flow key's address held at `words[at ..]`: one word for IPv4, four for IPv6 (the flow table's
+ * key words, or their copy in a record's row).
+ */
+export function keyAddressText(ipVersion: number, words: ArrayLike<number>, at: number): string {
+  if (ipVersion === 4) return formatIpv4(words[at]!);
+  wordsToBytes(words, at, sourceBytes);
+  return formatIpv6(sourceBytes, 0);
+}
+
+/** The Community ID of a flow from its key's source and destination address words (as keyAddressText). */
+export function keyCommunityId(
+  ipVersion: number,
+  words: ArrayLike<number>,
+  sourceAt: number,
+  destinationAt: number,
+  ipProtocol: number,
+  sourcePort: number,
+  destinationPort: number,
+  icmpType: number,
+  icmpCode: number,
+): string {
+  if (ipVersion === 4) {
+    // Straight from the address values (no address bytes).
+    return communityIdV1Ipv4(
+      words[sourceAt]!,
+      words[destinationAt]!,
+      ipProtocol,
+      sourcePort,
+      destinationPort,
+      icmpType,
+      icmpCode,
+    );
+  }
+  wordsToBytes(words, sourceAt, sourceBytes);
+  wordsToBytes(words, destinationAt, destinationBytes);
+  communityInput.ipProtocol = ipProtocol;
+  communityInput.sourcePort = sourcePort;
+  communityInput.destinationPort = destinationPort;
+  communityInput.icmpType = icmpType;
+  communityInput.icmpCode = icmpCode;
+  return communityIdV1(communityInput);
 }
