@@ -49,7 +49,7 @@ interface WarmUpPacket {
   options?: number;
   /** Inside an outer IPv4 header. */
   tunnelled?: boolean;
-  /** IPv4 Total Length written as 0. */
+  /** IPv4 Total Length / IPv6 Payload Length written as 0. */
   zeroTotalLength?: boolean;
   /** TCP data offset below the minimum. */
   badDataOffset?: boolean;
@@ -289,6 +289,10 @@ function warmUpPackets(): WarmUpPacket[] {
       ipv6Authentication: true,
     },
     udp(18 * S + 200, true, 16, { dstPort: 4789 }),
+    // An ECN-setup SYN (RFC 3168 §6.1.1: ECE and CWR set) as a flow's first packet; IPv6 with a Payload Length
+    // of 0.
+    tcp(18 * S + 210, true, SYN | ECE | CWR, 0, { srcPort: 40003 }),
+    tcp(18 * S + 220, true, ACK, 20, { version: 6, zeroTotalLength: true }),
     // IPv6 with the same address on both ends.
     { atUs: 19 * S, version: 6, src: 9, dst: 9, protocol: UDP, srcPort: 5000, dstPort: 5001, payload: 10 },
     {
@@ -383,7 +387,8 @@ function writeFrame(p: WarmUpPacket, out: Uint8Array): number {
   } else {
     out.fill(0, ip, ip + 40);
     out[ip] = 0x60;
-    view.setUint16(ip + 4, l4Length);
+    // Payload Length 0: a jumbogram's, or a capture taken before segmentation offload.
+    view.setUint16(ip + 4, p.zeroTotalLength ? 0 : l4Length);
     out[ip + 6] = p.protocol;
     out[ip + 7] = 64;
     // 2001:db8::n; for ICMPv6, odd hosts are fe80::a8bb:ccff:0:n instead (link-local, with address words
