@@ -13,6 +13,7 @@
  *   with the byte offset (in the decompressed stream) and block type.
  * - Limits (`maxBlockBytes`, `maxSnapLength`, ...) bound every allocation a hostile file can cause.
  */
+import { readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -467,7 +468,9 @@ export async function readCapture(
 /**
  * Reads a capture file in 1 MiB pieces. An uncompressed file is read into one reused buffer (no
  * allocation per read: frames are only valid until the next frame anyway, and the reader copies an
- * incomplete tail out before asking for more); a gzip file is streamed through the decompressor.
+ * incomplete tail out before asking for more), with synchronous reads (see reusedBufferChunks); a gzip file
+ * is streamed through the decompressor. For a source that must not hold the event loop during disk I/O, pass
+ * a stream to `readCapture`.
  * A missing or unreadable file is `NotFoundError`, a directory `NotACaptureError`.
  */
 export async function readCaptureFile(
@@ -501,11 +504,20 @@ export async function readCaptureFile(
   }
 }
 
-/** Sequential reads into one buffer; each yielded view is valid until the next one is requested. */
+/**
+ * Sequential reads into one buffer; each yielded view is valid until the next one is requested.
+ *
+ * The reads are synchronous, on the thread that parses: the parse of each chunk holds the event loop anyway
+ * (for longer than the read of a cached file), and an asynchronous read runs on a libuv pool thread, on
+ * the other core, so every chunk cost a thread hand-off and reached the parser through the shared cache
+ * rather than its own. Measured on the bench mix (1.16 GB): reader + decoders at 0.75-0.93x the CPU of the
+ * asynchronous reads in 5 alternated pairs (docs/benchmarks.md, round 6). Callers here are the CLI and batch
+ * tools; the Lambdas and the local server read streams through `readCapture`.
+ */
 async function* reusedBufferChunks(handle: FileHandle, size: number): AsyncGenerator<Uint8Array> {
   const buffer = new Uint8Array(size);
   while (true) {
-    const { bytesRead } = await handle.read(buffer, 0, size, null);
+    const bytesRead = readSync(handle.fd, buffer, 0, size, null);
     if (bytesRead === 0) return;
     yield buffer.subarray(0, bytesRead);
   }
