@@ -466,12 +466,8 @@ export async function readCapture(
 }
 
 /**
- * Reads a capture file in 1 MiB pieces. An uncompressed file is read into one reused buffer (no
- * allocation per read: frames are only valid until the next frame anyway, and the reader copies an
- * incomplete tail out before asking for more), with synchronous reads (see reusedBufferChunks); a gzip file
- * is streamed through the decompressor. For a source that must not hold the event loop during disk I/O, pass
- * a stream to `readCapture`.
- * A missing or unreadable file is `NotFoundError`, a directory `NotACaptureError`.
+ * Reads a capture file in 1 MiB pieces, as `captureFileChunks` hands them out. A missing or unreadable file is
+ * `NotFoundError`, a directory `NotACaptureError`.
  */
 export async function readCaptureFile(
   path: string,
@@ -485,17 +481,9 @@ export async function readCaptureFile(
     throw fileError(path, error);
   }
   try {
-    const head = new Uint8Array(2);
-    const { bytesRead } = await handle.read(head, 0, 2, 0);
-    const gzipped = bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
-    // The decompressor reads ahead, so gzip input gets fresh buffers from a stream.
-    const source: AsyncIterable<Uint8Array> = gzipped
-      ? (handle.createReadStream({
-          start: 0,
-          highWaterMark: FILE_CHUNK_BYTES,
-          autoClose: false,
-        }) as AsyncIterable<Uint8Array>)
-      : reusedBufferChunks(handle, FILE_CHUNK_BYTES);
+    const info = await handle.stat();
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    const source = await captureFileChunks(handle, info.isFile());
     return await readCapture(source, onFrame, { ...options, sourceName: options.sourceName ?? path });
   } catch (error) {
     throw fileError(path, error);
@@ -505,14 +493,37 @@ export async function readCaptureFile(
 }
 
 /**
+ * The bytes of an open capture file, for `readCapture`, in 1 MiB pieces. An uncompressed regular file is read
+ * into one reused buffer (no allocation per read: frames are only valid until the next frame anyway, and the
+ * reader copies an incomplete tail out before asking for more) with synchronous reads (see
+ * reusedBufferChunks). A gzip file gets fresh buffers from a stream (the decompressor reads ahead), and so does
+ * a file that is not a regular one (a named pipe: no positioned reads, and a read may wait for its writer).
+ * The caller closes the handle once the chunks are read.
+ */
+export async function captureFileChunks(
+  handle: FileHandle,
+  regularFile: boolean,
+): Promise<AsyncIterable<Uint8Array>> {
+  const stream = (start: number | undefined): AsyncIterable<Uint8Array> =>
+    handle.createReadStream({ start, highWaterMark: FILE_CHUNK_BYTES, autoClose: false });
+  if (!regularFile) return stream(undefined);
+  const head = new Uint8Array(2);
+  const { bytesRead } = await handle.read(head, 0, 2, 0);
+  const gzipped = bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  return gzipped ? stream(0) : reusedBufferChunks(handle, FILE_CHUNK_BYTES);
+}
+
+/**
  * Sequential reads into one buffer; each yielded view is valid until the next one is requested.
  *
  * The reads are synchronous, on the thread that parses: the parse of each chunk holds the event loop anyway
  * (for longer than the read of a cached file), and an asynchronous read runs on a libuv pool thread, on
  * the other core, so every chunk cost a thread hand-off and reached the parser through the shared cache
- * rather than its own. Measured on the bench mix (1.16 GB): reader + decoders at 0.75-0.93x the CPU of the
- * asynchronous reads in 5 alternated pairs (docs/benchmarks.md, round 6). Callers here are the CLI and batch
- * tools; the Lambdas and the local server read streams through `readCapture`.
+ * rather than its own. Measured on the bench mix (1.16 GB): reader + decoders at 0.75-1.01x the CPU of the
+ * asynchronous reads in 6 alternated pairs (docs/benchmarks.md, round 6). Used for local files (the CLI's
+ * capture commands, `readCaptureFile`); the Lambdas and the local server read S3 streams through
+ * `readCapture`. For a source that must not hold the event loop during disk I/O, pass a stream to
+ * `readCapture` instead.
  */
 async function* reusedBufferChunks(handle: FileHandle, size: number): AsyncGenerator<Uint8Array> {
   const buffer = new Uint8Array(size);

@@ -4,15 +4,13 @@
  * `-`) with backpressure. Together they keep memory flat whatever the capture size.
  */
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import type { CaptureReaderOptions } from '../capture/capture-reader.js';
+import { type CaptureReaderOptions, captureFileChunks } from '../capture/capture-reader.js';
 import { NotFoundError, ValidationError } from '../platform/errors.js';
 
-/** Read size for capture files: large reads keep the per-chunk overhead small. */
-const READ_CHUNK_BYTES = 1024 * 1024;
 /** Output bytes buffered by a file stream before it asks the producer to wait. */
 const WRITE_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
@@ -68,25 +66,43 @@ export interface CaptureInput {
   name: string;
   /** Size in bytes when it is a regular file. */
   sizeBytes: number | undefined;
-  stream: Readable;
+  /**
+   * The capture's bytes (readCapture's source). A regular file's chunks share one buffer: each is valid until
+   * the next is asked for (captureFileChunks).
+   */
+  chunks: AsyncIterable<unknown>;
+  /** Releases the file (or stdin) when reading ends, read to the end or not. */
+  close(): Promise<void>;
 }
 
 /** Opens `path` (or stdin for `-`); a missing or unreadable file is a typed error before anything is written. */
 export async function openCaptureInput(path: string): Promise<CaptureInput> {
   if (path === '-') {
-    return { name: 'stdin', sizeBytes: undefined, stream: process.stdin };
+    return {
+      name: 'stdin',
+      sizeBytes: undefined,
+      chunks: process.stdin,
+      close: async () => {
+        process.stdin.destroy();
+      },
+    };
   }
-  let sizeBytes: number | undefined;
+  let handle: FileHandle | undefined;
   try {
-    const info = await stat(path);
+    handle = await open(path, 'r');
+    const info = await handle.stat();
     if (info.isDirectory()) {
       throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     }
-    sizeBytes = info.isFile() ? info.size : undefined;
-    const stream = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
-    await once(stream, 'open');
-    return { name: path, sizeBytes, stream };
+    const opened = handle;
+    return {
+      name: path,
+      sizeBytes: info.isFile() ? info.size : undefined,
+      chunks: await captureFileChunks(opened, info.isFile()),
+      close: () => opened.close(),
+    };
   } catch (error) {
+    await handle?.close();
     throw fileError(error, path, 'capture');
   }
 }
@@ -205,7 +221,7 @@ export class TextOutput {
  * output is full, so the reader is paused by a slow consumer instead of buffering its rows.
  */
 export async function* pacedChunks(
-  input: Readable,
+  input: AsyncIterable<unknown>,
   output: TextOutput,
   onBytes: (bytes: number) => void,
 ): AsyncGenerator<Uint8Array> {

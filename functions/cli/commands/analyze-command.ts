@@ -211,7 +211,7 @@ export async function runAnalyze(
     const packetWriter = new PacketCsvWriter(names, (chunk) => packetsOut.write(chunk));
     const packet = new DecodedPacket();
     async function* paced(): AsyncGenerator<Uint8Array> {
-      for await (const chunk of input.stream) {
+      for await (const chunk of input.chunks) {
         if (!(chunk instanceof Uint8Array)) {
           throw new ValidationError('the capture stream must yield bytes', { field: 'capture' });
         }
@@ -238,7 +238,7 @@ export async function runAnalyze(
       await Promise.all([packetsOut.close(), flowsOut.close(), predictionsOut.close()]);
     } finally {
       progress.stop();
-      input.stream.destroy();
+      await input.close();
     }
     return {
       capture: input.name,

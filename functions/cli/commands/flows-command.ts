@@ -142,7 +142,7 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
   let flows: FlowRunSummary;
   try {
     capture = await readCapture(
-      pacedChunks(input.stream, output, (bytes) => progress.advance(bytes)),
+      pacedChunks(input.chunks, output, (bytes) => progress.advance(bytes)),
       (frame: RawFrame) => {
         decodeFrame(frame, packet);
         meter.add(frame, packet);
@@ -158,7 +158,7 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
     throw error;
   } finally {
     progress.stop();
-    input.stream.destroy();
+    await input.close();
   }
   if (options.summary !== undefined) {
     const document = {

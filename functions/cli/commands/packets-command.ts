@@ -65,7 +65,7 @@ export async function runPackets(capturePath: string, options: PacketsCommandOpt
   let summary: CaptureSummary;
   try {
     summary = await readCapture(
-      pacedChunks(input.stream, output, (bytes) => progress.advance(bytes)),
+      pacedChunks(input.chunks, output, (bytes) => progress.advance(bytes)),
       (frame: RawFrame) => {
         decodeFrame(frame, packet);
         writer.writePacket(frame, packet);
@@ -76,7 +76,7 @@ export async function runPackets(capturePath: string, options: PacketsCommandOpt
     await output.close();
   } finally {
     progress.stop();
-    input.stream.destroy();
+    await input.close();
   }
   for (const warning of summary.warnings.slice(0, 20)) {
     process.stderr.write(`ccf: warning: ${warning}\n`);
