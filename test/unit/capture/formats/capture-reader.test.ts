@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -318,6 +319,26 @@ describe('readCaptureFile', () => {
     expect(summary.damage).toBeUndefined();
     expect(fromFile).toEqual((await collect(file)).frames);
   });
+
+  it.skipIf(process.platform === 'win32')(
+    'reads a named pipe (no positioned reads) with the same frames as the file',
+    async () => {
+      const packets = Array.from({ length: 4000 }, (_, i) => ({
+        tsUs: TS + i,
+        data: pattern(200 + (i % 900), i),
+      }));
+      const file = buildPcap({ packets });
+      const pipePath = join(dir, 'capture.fifo');
+      execFileSync('mkfifo', [pipePath]);
+      // The writer opens the pipe once the reader has; it runs in its own process, as a real producer would.
+      const writer = spawn('sh', ['-c', `cat > "${pipePath}"`], { stdio: ['pipe', 'ignore', 'ignore'] });
+      writer.stdin.end(file);
+      const fromPipe: CollectedFrame[] = [];
+      const summary = await readCaptureFile(pipePath, (frame) => fromPipe.push(copyFrame(frame)));
+      expect(summary).toMatchObject({ packets: 4000, bytesRead: file.length, damage: undefined });
+      expect(fromPipe).toEqual((await collect(file)).frames);
+    },
+  );
 
   it('reads a .pcapng.gz file', async () => {
     const path = join(dir, 'x.pcapng.gz');
