@@ -200,10 +200,32 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
 const ParseOnlyOutput = z.object({ packets: z.number(), cpuSeconds: z.number() });
 
 /**
- * The reader and decoders alone over the same capture file (the packets section's parse-only script, file
- * mode: `readCaptureFile` + `decodeFrame`, no meter), in the same run as the packets-into-flows row, so the
- * two rows split that row's CPU time between reading/decoding and the flow meter.
+ * Runs a compiled bench script over the capture in its own process and parses its last output line with
+ * `schema`; the run must exit 0 and report every packet of the capture. `relative` is the script's path from the
+ * repository, for the row's command.
  */
+async function runCaptureScript<T extends { packets: number }>(
+  context: BenchContext,
+  capture: { path: string; packets: number },
+  script: string,
+  args: string[],
+  schema: z.ZodType<T>,
+): Promise<{ run: Awaited<ReturnType<typeof measure>>; result: T; relative: string }> {
+  const name = `${script.split('/').pop()} ${args.join(' ')}`;
+  const run = await measure(process.execPath, [script, ...args], { cwd: context.repoDir });
+  if (run.exitCode !== 0) {
+    throw new BenchSetupError(`${name} failed (exit ${run.exitCode}): ${run.stderr.slice(-1000)}`);
+  }
+  const result = schema.parse(JSON.parse(run.stdout.trim().split('\n').pop() ?? ''));
+  if (result.packets !== capture.packets) {
+    throw new BenchSetupError(`${name} read ${result.packets} of ${capture.packets} packets`);
+  }
+  const relative = script.startsWith(`${context.repoDir}/`)
+    ? script.slice(context.repoDir.length + 1)
+    : script;
+  return { run, result, relative };
+}
+
 const SteadyFlowsOutput = z.object({
   packets: z.number(),
   flows: z.number(),
@@ -223,21 +245,13 @@ async function measureSteadyPacketsIntoFlows(
 ): Promise<BenchRow> {
   const script = compileBenchScript(context, 'flows-only.ts');
   context.log('measuring packets into flows, second pass in one process (steady rate)');
-  const run = await measure(process.execPath, [script, capture.path, '--passes', '2'], {
-    cwd: context.repoDir,
-  });
-  if (run.exitCode !== 0) {
-    throw new BenchSetupError(
-      `flows-only --passes 2 failed (exit ${run.exitCode}): ${run.stderr.slice(-1000)}`,
-    );
-  }
-  const result = SteadyFlowsOutput.parse(JSON.parse(run.stdout.trim().split('\n').pop() ?? ''));
-  if (result.packets !== capture.packets) {
-    throw new BenchSetupError(`flows-only read ${result.packets} of ${capture.packets} packets`);
-  }
-  const relative = script.startsWith(`${context.repoDir}/`)
-    ? script.slice(context.repoDir.length + 1)
-    : script;
+  const { run, result, relative } = await runCaptureScript(
+    context,
+    capture,
+    script,
+    [capture.path, '--passes', '2'],
+    SteadyFlowsOutput,
+  );
   const [firstCpu, secondCpu] = result.passCpuSeconds as [number, number];
   return rowFrom({
     name: 'ccf packets into flows, steady rate: the second pass over the mix in one process',
@@ -254,23 +268,24 @@ async function measureSteadyPacketsIntoFlows(
   });
 }
 
+/**
+ * The reader and decoders alone over the same capture file (the packets section's parse-only script, file
+ * mode: `readCaptureFile` + `decodeFrame`, no meter), in the same run as the packets-into-flows row, so the
+ * two rows split that row's CPU time between reading/decoding and the flow meter.
+ */
 async function measureReaderAlone(
   context: BenchContext,
   capture: { path: string; packets: number; bytes: number },
 ): Promise<BenchRow> {
   const script = compileBenchScript(context, 'parse-only.ts');
   context.log('measuring the reader + decoders alone (parse-only, file)');
-  const run = await measure(process.execPath, [script, 'file', capture.path], { cwd: context.repoDir });
-  if (run.exitCode !== 0) {
-    throw new BenchSetupError(`parse-only failed (exit ${run.exitCode}): ${run.stderr.slice(-1000)}`);
-  }
-  const result = ParseOnlyOutput.parse(JSON.parse(run.stdout.trim().split('\n').pop() ?? ''));
-  if (result.packets !== capture.packets) {
-    throw new BenchSetupError(`parse-only read ${result.packets} of ${capture.packets} packets`);
-  }
-  const relative = script.startsWith(`${context.repoDir}/`)
-    ? script.slice(context.repoDir.length + 1)
-    : script;
+  const { run, result, relative } = await runCaptureScript(
+    context,
+    capture,
+    script,
+    ['file', capture.path],
+    ParseOnlyOutput,
+  );
   return rowFrom({
     name: 'ccf reader + decoders alone (no meter), same capture',
     command: `node ${relative} file ${capture.path}`,
