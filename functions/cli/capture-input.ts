@@ -3,16 +3,12 @@
  * that waits for the output to drain before reading on, and a buffered text output (a file, or stdout for
  * `-`) with backpressure. Together they keep memory flat whatever the capture size.
  */
-import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { type CaptureReaderOptions, captureFileChunks } from '../capture/capture-reader.js';
-import { NotFoundError, ValidationError } from '../platform/errors.js';
-
-/** Output bytes buffered by a file stream before it asks the producer to wait. */
-const WRITE_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+import { DependencyError, NotFoundError, ValidationError } from '../platform/errors.js';
 
 interface SystemError extends Error {
   code: string;
@@ -54,6 +50,15 @@ export function fileError(error: unknown, path: string, role: 'capture' | 'outpu
       return new ValidationError(
         `cannot ${verb} '${path}': a parent is not a directory`,
         { field: role, path },
+        { cause: error },
+      );
+    case 'ENOSPC':
+    case 'EDQUOT':
+    case 'EFBIG':
+      // The file system, not the input, is what failed: exit 1 with the reason, not an internal error.
+      return new DependencyError(
+        `cannot ${verb} '${path}': ${code === 'EFBIG' ? 'the file is too large' : 'no space left on the device'}`,
+        { dependency: 'file system', field: role, path },
         { cause: error },
       );
     default:
@@ -108,50 +113,86 @@ export async function openCaptureInput(path: string): Promise<CaptureInput> {
 }
 
 /**
- * Text output with backpressure: `write` hands a chunk to the stream at once; callers await `room()` between
- * input chunks so a slow consumer pauses the reading instead of piling up rows in memory.
+ * The text output of a capture command: a file, written with synchronous writes as the rows come (like the
+ * capture's reads: the rows are made on this thread, which has nothing else to do meanwhile, and a write
+ * stream would hand every chunk to the libuv pool and keep it, a fresh copy, until written), or stdout, a
+ * stream with backpressure: callers await `room()` between input chunks so a slow consumer pauses the reading
+ * instead of piling up rows in memory. A failure (full disk, closed pipe...) is kept and thrown by the next
+ * `room()` or `close()`; `write` never throws.
  */
 export class TextOutput {
+  /** stdout (the file is written without a stream). */
   private stream: Writable | undefined;
+  /** The file's descriptor once it is created; -1 before. */
+  private fd = -1;
   private failure: Error | undefined;
-  /** Bytes handed to the stream so far (UTF-8). */
+  /** Bytes written so far (UTF-8). */
   bytesWritten = 0;
 
   private constructor(
     /** For messages: the path, or "stdout". */
     readonly name: string,
-    private readonly open: () => Writable,
-    private readonly ownsStream: boolean,
+    /** The file to create, or undefined for stdout. */
+    private readonly filePath: string | undefined,
   ) {}
 
   /** `-` is stdout; a path is created (truncated) on the first write, so a run that fails early leaves no file. */
   static to(path: string): TextOutput {
-    if (path === '-') {
-      return new TextOutput('stdout', () => process.stdout, false);
-    }
-    return new TextOutput(
-      path,
-      () => createWriteStream(path, { highWaterMark: WRITE_HIGH_WATER_BYTES }),
-      true,
-    );
+    return path === '-' ? new TextOutput('stdout', undefined) : new TextOutput(path, path);
   }
 
   get isStdout(): boolean {
-    return !this.ownsStream;
+    return this.filePath === undefined;
+  }
+
+  /**
+   * True when each chunk is written before `write`/`writeBytes` returns (a file): a producer may then lend a
+   * view of its own buffer instead of a copy.
+   */
+  get writesAtOnce(): boolean {
+    return this.filePath !== undefined;
   }
 
   private ensureStream(): Writable {
     if (this.stream === undefined) {
-      const stream = this.open();
+      const stream = process.stdout;
       stream.on('error', (error: Error) => {
-        this.failure ??= this.ownsStream ? fileError(error, this.name, 'output') : error;
+        this.failure ??= error;
       });
       this.stream = stream;
     }
     return this.stream;
   }
 
+  /** Creates the file on first use; false (with the failure kept) when it cannot be. */
+  private ensureFile(path: string): boolean {
+    if (this.fd < 0 && this.failure === undefined) {
+      try {
+        this.fd = openSync(path, 'w');
+      } catch (error) {
+        this.failure = fileError(error, this.name, 'output');
+      }
+    }
+    return this.fd >= 0 && this.failure === undefined;
+  }
+
+  private writeToFile(path: string, bytes: Uint8Array): void {
+    if (!this.ensureFile(path)) return;
+    try {
+      let at = 0;
+      while (at < bytes.length) at += writeSync(this.fd, bytes, at, bytes.length - at);
+      this.bytesWritten += bytes.length;
+    } catch (error) {
+      this.failure = fileError(error, this.name, 'output');
+    }
+  }
+
   write(text: string): void {
+    if (this.filePath !== undefined) {
+      if (text.length > 0) this.writeToFile(this.filePath, Buffer.from(text, 'utf8'));
+      else this.ensureFile(this.filePath);
+      return;
+    }
     const stream = this.ensureStream();
     if (text.length === 0 || this.failure !== undefined) return;
     const chunk = Buffer.from(text, 'utf8');
@@ -159,15 +200,23 @@ export class TextOutput {
     stream.write(chunk);
   }
 
-  /** Writes UTF-8 bytes as they are (the caller gives up the chunk: the stream keeps it until written). */
+  /**
+   * Writes UTF-8 bytes as they are. For stdout the caller gives up the chunk (the stream keeps it until
+   * written); a file has it written before this returns (`writesAtOnce`).
+   */
   writeBytes(chunk: Uint8Array): void {
+    if (this.filePath !== undefined) {
+      if (chunk.length > 0) this.writeToFile(this.filePath, chunk);
+      else this.ensureFile(this.filePath);
+      return;
+    }
     const stream = this.ensureStream();
     if (chunk.length === 0 || this.failure !== undefined) return;
     this.bytesWritten += chunk.length;
     stream.write(chunk);
   }
 
-  /** Resolves when the stream can take more; rejects with the output's failure (full disk, closed pipe...). */
+  /** Resolves when the output can take more; rejects with the output's failure (full disk, closed pipe...). */
   async room(): Promise<void> {
     if (this.failure !== undefined) {
       throw this.failure;
@@ -178,7 +227,7 @@ export class TextOutput {
     }
   }
 
-  private async settle(stream: Writable, event: 'drain' | 'finish'): Promise<void> {
+  private async settle(stream: Writable, event: 'drain'): Promise<void> {
     if (this.failure !== undefined) {
       throw this.failure;
     }
@@ -189,28 +238,34 @@ export class TextOutput {
       };
       const onError = (error: Error): void => {
         stream.off(event, onDone);
-        reject(this.ownsStream ? fileError(error, this.name, 'output') : error);
+        reject(error);
       };
       stream.once(event, onDone);
       stream.once('error', onError);
     });
   }
 
-  /** Waits until everything written is out (closes the file; stdout stays open). */
+  /** Waits until everything written is out (creates and closes the file; stdout stays open). */
   async close(): Promise<void> {
+    if (this.filePath !== undefined) {
+      this.ensureFile(this.filePath);
+      if (this.fd >= 0) {
+        const fd = this.fd;
+        this.fd = -1;
+        try {
+          closeSync(fd);
+        } catch (error) {
+          this.failure ??= fileError(error, this.name, 'output');
+        }
+      }
+      if (this.failure !== undefined) throw this.failure;
+      return;
+    }
     const stream = this.ensureStream();
     if (this.failure !== undefined) {
       throw this.failure;
     }
-    if (this.ownsStream) {
-      const finished = this.settle(stream, 'finish');
-      stream.end();
-      await finished;
-      const fileStream = stream as WriteStream;
-      if (!fileStream.closed) {
-        await once(fileStream, 'close');
-      }
-    } else if (stream.writableNeedDrain) {
+    if (stream.writableNeedDrain) {
       await this.settle(stream, 'drain');
     }
   }

@@ -21,6 +21,8 @@ export class CsvRowBuffer {
   pos = 0;
   /** Set by `toBytes`: chunks are handed on as bytes, never decoded into a string. */
   private onBytes: ((chunk: Uint8Array) => void) | undefined;
+  /** Set by `toBytes`: chunks are views of the buffer, used by the receiver before it returns. */
+  private lendsChunks = false;
 
   /**
    * @param onChunk receives the text of whole rows once at least `chunkBytes` are gathered (and on `flush()`).
@@ -37,11 +39,18 @@ export class CsvRowBuffer {
   /**
    * A buffer that hands on whole rows as bytes (ASCII, so also UTF-8): for writing to a file or a pipe, where
    * decoding them into a string only for the stream to encode it back would cost two more passes and a large
-   * string per chunk. Each chunk is a fresh copy the receiver may keep (streams hold it until written).
+   * string per chunk. Each chunk is a fresh copy the receiver may keep (streams hold it until written), or
+   * with `lendChunks` a view of this buffer, valid only until `onBytes` returns (for a receiver that writes
+   * it at once: no copy, and no garbage for the collector).
    */
-  static toBytes(onBytes: (chunk: Uint8Array) => void, chunkBytes = 256 * 1024): CsvRowBuffer {
+  static toBytes(
+    onBytes: (chunk: Uint8Array) => void,
+    chunkBytes = 256 * 1024,
+    lendChunks = false,
+  ): CsvRowBuffer {
     const buffer = new CsvRowBuffer(() => {}, chunkBytes);
     buffer.onBytes = onBytes;
+    buffer.lendsChunks = lendChunks;
     return buffer;
   }
 
@@ -65,7 +74,7 @@ export class CsvRowBuffer {
   flush(): void {
     if (this.pos === 0) return;
     if (this.onBytes !== undefined) {
-      const chunk = this.bytes.slice(0, this.pos);
+      const chunk = this.lendsChunks ? this.bytes.subarray(0, this.pos) : this.bytes.slice(0, this.pos);
       this.pos = 0;
       this.onBytes(chunk);
       return;

@@ -192,6 +192,11 @@ export interface PacketCsvWriterOptions {
    * over every row and a large string per chunk.
    */
   onBytes?: (chunk: Uint8Array) => void;
+  /**
+   * Hand `onBytes` a view of the writer's buffer, valid only until it returns, instead of a copy: for a
+   * receiver that writes each chunk at once (a file written synchronously).
+   */
+  lendBytes?: boolean;
 }
 
 // ---- Byte-level row writing (the writer's hot path) ----
@@ -491,6 +496,7 @@ export class PacketCsvWriter {
   rows = 0;
 
   private readonly onBytes: ((chunk: Uint8Array) => void) | undefined;
+  private readonly lendBytes: boolean;
 
   constructor(
     names: ProtocolNames,
@@ -498,6 +504,7 @@ export class PacketCsvWriter {
     options: PacketCsvWriterOptions = {},
   ) {
     this.onBytes = options.onBytes;
+    this.lendBytes = options.lendBytes ?? false;
     this.names = new NameBytes(new NameCells(names));
     this.chunkBytes = Math.max(1, options.chunkChars ?? 1 << 20);
     this.buffer = Buffer.allocUnsafe(this.chunkBytes + ROW_FIXED_BYTES + PACKET_CSV_HEADER.length);
@@ -608,9 +615,15 @@ export class PacketCsvWriter {
   flush(): void {
     if (this.position === 0) return;
     if (this.onBytes !== undefined) {
-      // The buffer always holds UTF-8 (names are written UTF-8 encoded); the copy outlives the next rows.
-      const bytes = new Uint8Array(this.position);
-      bytes.set(this.buffer.subarray(0, this.position));
+      // The buffer always holds UTF-8 (names are written UTF-8 encoded). A copy outlives the next rows; a
+      // lent view (lendBytes) is used by the receiver before it returns.
+      let bytes: Uint8Array;
+      if (this.lendBytes) {
+        bytes = this.buffer.subarray(0, this.position);
+      } else {
+        bytes = new Uint8Array(this.position);
+        bytes.set(this.buffer.subarray(0, this.position));
+      }
       this.position = 0;
       this.onBytes(bytes);
       return;

@@ -121,10 +121,14 @@ export async function runFlows(capturePath: string, options: FlowsCommandOptions
   };
   // Rows are written by the meter straight into a byte buffer (no FlowRecord objects, no per-value strings)
   // and handed to the output as bytes in ~256 KB chunks.
-  const rows = CsvRowBuffer.toBytes((chunk) => {
-    writeHeader();
-    output.writeBytes(chunk);
-  });
+  const rows = CsvRowBuffer.toBytes(
+    (chunk) => {
+      writeHeader();
+      output.writeBytes(chunk);
+    },
+    undefined,
+    output.writesAtOnce,
+  );
   const meter = new FlowMeter(
     {
       featureSet: options.featureSet,

@@ -60,6 +60,7 @@ export async function runPackets(capturePath: string, options: PacketsCommandOpt
   const writer = new PacketCsvWriter(names, (chunk) => output.write(chunk), {
     chunkChars: CSV_CHUNK_CHARS,
     onBytes: (chunk) => output.writeBytes(chunk),
+    lendBytes: output.writesAtOnce,
   });
   const packet = new DecodedPacket();
   let summary: CaptureSummary;
