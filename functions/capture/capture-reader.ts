@@ -481,10 +481,8 @@ export async function readCaptureFile(
     throw fileError(path, error);
   }
   try {
-    const info = await handle.stat();
-    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    const source = await captureFileChunks(handle, info.isFile());
-    return await readCapture(source, onFrame, { ...options, sourceName: options.sourceName ?? path });
+    const { chunks } = await captureFileChunks(handle);
+    return await readCapture(chunks, onFrame, { ...options, sourceName: options.sourceName ?? path });
   } catch (error) {
     throw fileError(path, error);
   } finally {
@@ -498,19 +496,24 @@ export async function readCaptureFile(
  * reader copies an incomplete tail out before asking for more) with synchronous reads (see
  * reusedBufferChunks). A gzip file gets fresh buffers from a stream (the decompressor reads ahead), and so does
  * a file that is not a regular one (a named pipe: no positioned reads, and a read may wait for its writer).
+ * `sizeBytes` is a regular file's size. A directory is an error with code EISDIR (as a read of it would give).
  * The caller closes the handle once the chunks are read.
  */
 export async function captureFileChunks(
   handle: FileHandle,
-  regularFile: boolean,
-): Promise<AsyncIterable<Uint8Array>> {
+): Promise<{ chunks: AsyncIterable<Uint8Array>; sizeBytes: number | undefined }> {
+  const info = await handle.stat();
+  if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
   const stream = (start: number | undefined): AsyncIterable<Uint8Array> =>
     handle.createReadStream({ start, highWaterMark: FILE_CHUNK_BYTES, autoClose: false });
-  if (!regularFile) return stream(undefined);
+  if (!info.isFile()) return { chunks: stream(undefined), sizeBytes: undefined };
   const head = new Uint8Array(2);
   const { bytesRead } = await handle.read(head, 0, 2, 0);
   const gzipped = bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  return gzipped ? stream(0) : reusedBufferChunks(handle, FILE_CHUNK_BYTES);
+  return {
+    chunks: gzipped ? stream(0) : reusedBufferChunks(handle, FILE_CHUNK_BYTES),
+    sizeBytes: info.size,
+  };
 }
 
 /**

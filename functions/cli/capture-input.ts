@@ -95,17 +95,9 @@ export async function openCaptureInput(path: string): Promise<CaptureInput> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(path, 'r');
-    const info = await handle.stat();
-    if (info.isDirectory()) {
-      throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    }
     const opened = handle;
-    return {
-      name: path,
-      sizeBytes: info.isFile() ? info.size : undefined,
-      chunks: await captureFileChunks(opened, info.isFile()),
-      close: () => opened.close(),
-    };
+    const { chunks, sizeBytes } = await captureFileChunks(opened);
+    return { name: path, sizeBytes, chunks, close: () => opened.close() };
   } catch (error) {
     await handle?.close();
     throw fileError(error, path, 'capture');
@@ -188,16 +180,7 @@ export class TextOutput {
   }
 
   write(text: string): void {
-    if (this.filePath !== undefined) {
-      if (text.length > 0) this.writeToFile(this.filePath, Buffer.from(text, 'utf8'));
-      else this.ensureFile(this.filePath);
-      return;
-    }
-    const stream = this.ensureStream();
-    if (text.length === 0 || this.failure !== undefined) return;
-    const chunk = Buffer.from(text, 'utf8');
-    this.bytesWritten += chunk.length;
-    stream.write(chunk);
+    this.writeBytes(Buffer.from(text, 'utf8'));
   }
 
   /**
