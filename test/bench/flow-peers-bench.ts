@@ -82,12 +82,22 @@ const FlowsOnlyOutput = z.object({
 export async function measurePacketsIntoFlows(
   context: BenchContext,
   capture: { path: string; packets: number; bytes: number },
-  { readText = false }: { readText?: boolean } = {},
+  {
+    readText = false,
+    node,
+  }: {
+    readText?: boolean;
+    /** Another Node binary to run it with (the Node 22 row), with its version for the row's name. */
+    node?: { executable: string; version: string };
+  } = {},
 ): Promise<BenchRow> {
   const script = compileBenchScript(context, 'flows-only.ts');
-  context.log(`measuring packets into flows (FlowRecords, no CSV${readText ? ', text columns read' : ''})`);
+  const onNode = node === undefined ? '' : `, on Node ${node.version}`;
+  context.log(
+    `measuring packets into flows (FlowRecords, no CSV${readText ? ', text columns read' : ''}${onNode})`,
+  );
   const args = [script, capture.path, ...(readText ? ['--text'] : [])];
-  const run = await measure(process.execPath, args, { cwd: context.repoDir });
+  const run = await measure(node?.executable ?? process.execPath, args, { cwd: context.repoDir });
   if (run.exitCode !== 0) {
     throw new BenchSetupError(`flows-only failed (exit ${run.exitCode}): ${run.stderr.slice(-1000)}`);
   }
@@ -101,8 +111,10 @@ export async function measurePacketsIntoFlows(
   return rowFrom({
     name: readText
       ? "ccf packets into flows, the records' 5 text columns read too"
-      : 'ccf packets into flows (reader + decoders + meter → FlowRecord objects, no CSV)',
-    command: `node ${relative} ${capture.path}${readText ? ' --text' : ''}`,
+      : node === undefined
+        ? 'ccf packets into flows (reader + decoders + meter → FlowRecord objects, no CSV)'
+        : `ccf packets into flows, as the first row, on Node ${node.version} (the Lambda runtime)`,
+    command: `${node === undefined ? 'node' : node.executable} ${relative} ${capture.path}${readText ? ' --text' : ''}`,
     input: 'full',
     packets: capture.packets,
     bytes: capture.bytes,
