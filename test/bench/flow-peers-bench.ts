@@ -18,8 +18,8 @@ import { compileBenchScript } from './packets-bench.js';
 import { BenchSetupError } from './support/bench-errors.js';
 import { type BenchContext, benchCapture, ccfBin, ensureCliBuilt } from './support/context.js';
 import { slicePcap } from './support/large-capture.js';
-import { type Measurement, measure } from './support/measure.js';
-import { CICFLOWMETER, ensurePeer, NFSTREAM } from './support/python-peers.js';
+import { lastJsonLine, type Measurement, measure } from './support/measure.js';
+import { CICFLOWMETER, measurePythonPeer, NFSTREAM } from './support/python-peers.js';
 import {
   type BenchRow,
   machineInfo,
@@ -31,10 +31,6 @@ import {
 
 const PeerOutput = z.object({ packets: z.number(), flows: z.number(), seconds: z.number() });
 const RSS_TARGET_MB = 512;
-
-function lastJsonLine(text: string): unknown {
-  return JSON.parse(text.trim().split('\n').pop() ?? '');
-}
 
 function countLines(path: string): number {
   return Number(spawnSync('wc', ['-l', path], { encoding: 'utf8' }).stdout.trim().split(/\s+/)[0]);
@@ -167,78 +163,65 @@ export async function runFlowPeersBench(context: BenchContext): Promise<SectionR
   rows.push(recordsRow);
 
   let nfstreamRow: BenchRow | undefined;
-  const nfstream = ensurePeer(context.outputDir, NFSTREAM, context.log);
-  if (nfstream.ok) {
-    context.log('measuring NFStream');
-    const run = await measure(nfstream.python, [
-      join(context.repoDir, 'test', 'bench', 'peers', 'nfstream_flows.py'),
-      capture.path,
-    ]);
-    if (run.exitCode !== 0) {
-      unavailable.push({
-        name: 'NFStream',
-        reason: `runner failed (exit ${run.exitCode}): ${run.stderr.slice(-300)}`,
-      });
-    } else {
-      const result = PeerOutput.parse(lastJsonLine(run.stdout));
-      nfstreamRow = rowFrom({
-        name: `NFStream ${NFSTREAM.requirement.split('==')[1]} (statistical_analysis, n_meters=1)`,
-        command: `python test/bench/peers/nfstream_flows.py ${capture.path}`,
-        input: 'full',
-        ...full,
-        flows: result.flows,
-        wallSeconds: run.wallSeconds,
-        cpuSeconds: run.cpuSeconds,
-        peakRssBytes: run.peakRssBytes,
-        exitCode: run.exitCode,
-        note: `${result.packets} packets in flows; n_dissections=0, idle and active timeout 120 s; flows iterated, not written`,
-      });
-      rows.push(nfstreamRow);
-    }
+  const nfstream = await measurePythonPeer(
+    context,
+    NFSTREAM,
+    'nfstream_flows.py',
+    [capture.path],
+    PeerOutput,
+  );
+  if ('unavailable' in nfstream) {
+    unavailable.push({ name: 'NFStream', reason: nfstream.unavailable });
   } else {
-    unavailable.push({ name: 'NFStream', reason: nfstream.reason });
+    const { run, result } = nfstream;
+    nfstreamRow = rowFrom({
+      name: `NFStream ${NFSTREAM.requirement.split('==')[1]} (statistical_analysis, n_meters=1)`,
+      command: `python test/bench/peers/nfstream_flows.py ${capture.path}`,
+      input: 'full',
+      ...full,
+      flows: result.flows,
+      wallSeconds: run.wallSeconds,
+      cpuSeconds: run.cpuSeconds,
+      peakRssBytes: run.peakRssBytes,
+      exitCode: run.exitCode,
+      note: `${result.packets} packets in flows; n_dissections=0, idle and active timeout 120 s; flows iterated, not written`,
+    });
+    rows.push(nfstreamRow);
   }
 
   let cicRow: BenchRow | undefined;
-  const cic = ensurePeer(context.outputDir, CICFLOWMETER, context.log);
-  if (cic.ok) {
-    // cicflowmeter 0.5.0 crashed (ValueError: min() iterable argument is empty, in get_min_forward_header_bytes)
-    // on the first 20,000 packets of this capture; the first 10,000 run through.
-    const slicePackets = context.quick ? 5_000 : 10_000;
-    const slicePath = join(context.outputDir, `slice-${slicePackets}.pcap`);
-    const slice = await slicePcap(capture.path, slicePath, slicePackets);
-    const cicOut = join(context.outputDir, 'cicflowmeter.csv');
-    context.log(`measuring cicflowmeter on ${slice.packets} packets`);
-    const run = await measure(cic.python, [
-      join(context.repoDir, 'test', 'bench', 'peers', 'cicflowmeter_flows.py'),
-      slicePath,
-      cicOut,
-    ]);
-    rmSync(cicOut, { force: true });
-    if (run.exitCode !== 0) {
-      unavailable.push({
-        name: 'cicflowmeter',
-        reason: `runner failed (exit ${run.exitCode}): ${run.stderr.slice(-300)}`,
-      });
-    } else {
-      const result = PeerOutput.parse(lastJsonLine(run.stdout));
-      cicRow = rowFrom({
-        name: `cicflowmeter ${CICFLOWMETER.requirement.split('==')[1]} (PyPI)`,
-        command: `python test/bench/peers/cicflowmeter_flows.py ${slicePath} ${cicOut}`,
-        input: 'slice',
-        packets: slice.packets,
-        bytes: slice.bytes,
-        flows: result.flows,
-        wallSeconds: run.wallSeconds,
-        cpuSeconds: run.cpuSeconds,
-        peakRssBytes: run.peakRssBytes,
-        exitCode: run.exitCode,
-        note: `first ${slice.packets} packets of the capture; ${result.packets} TCP/UDP packets metered`,
-      });
-      rows.push(cicRow);
-    }
+  // cicflowmeter 0.5.0 crashed (ValueError: min() iterable argument is empty, in get_min_forward_header_bytes) on
+  // the first 20,000 packets of this capture; the first 10,000 run through.
+  const slicePackets = context.quick ? 5_000 : 10_000;
+  const slicePath = join(context.outputDir, `slice-${slicePackets}.pcap`);
+  const slice = await slicePcap(capture.path, slicePath, slicePackets);
+  const cicOut = join(context.outputDir, 'cicflowmeter.csv');
+  const cic = await measurePythonPeer(
+    context,
+    CICFLOWMETER,
+    'cicflowmeter_flows.py',
+    [slicePath, cicOut],
+    PeerOutput,
+  );
+  rmSync(cicOut, { force: true });
+  if ('unavailable' in cic) {
+    unavailable.push({ name: 'cicflowmeter', reason: cic.unavailable });
   } else {
-    unavailable.push({ name: 'cicflowmeter', reason: cic.reason });
+    const { run, result } = cic;
+    cicRow = rowFrom({
+      name: `cicflowmeter ${CICFLOWMETER.requirement.split('==')[1]} (PyPI)`,
+      command: `python test/bench/peers/cicflowmeter_flows.py ${slicePath} ${cicOut}`,
+      input: 'slice',
+      packets: slice.packets,
+      bytes: slice.bytes,
+      flows: result.flows,
+      wallSeconds: run.wallSeconds,
+      cpuSeconds: run.cpuSeconds,
+      peakRssBytes: run.peakRssBytes,
+      exitCode: run.exitCode,
+      note: `first ${slice.packets} packets of the capture; ${result.packets} TCP/UDP packets metered`,
+    });
+    rows.push(cicRow);
   }
 
   const ratios: Ratio[] = [];

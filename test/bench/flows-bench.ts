@@ -22,7 +22,7 @@ import { measurePacketsIntoFlows } from './flow-peers-bench.js';
 import { compileBenchScript } from './packets-bench.js';
 import { BenchSetupError } from './support/bench-errors.js';
 import { type BenchContext, benchCapture } from './support/context.js';
-import { measure } from './support/measure.js';
+import { lastJsonLine, measure } from './support/measure.js';
 import {
   type BenchRow,
   machineInfo,
@@ -217,7 +217,7 @@ async function runCaptureScript<T extends { packets: number }>(
   if (run.exitCode !== 0) {
     throw new BenchSetupError(`${name} failed (exit ${run.exitCode}): ${run.stderr.slice(-1000)}`);
   }
-  const result = schema.parse(JSON.parse(run.stdout.trim().split('\n').pop() ?? ''));
+  const result = schema.parse(lastJsonLine(run.stdout));
   if (result.packets !== capture.packets) {
     throw new BenchSetupError(`${name} read ${result.packets} of ${capture.packets} packets`);
   }

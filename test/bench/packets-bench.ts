@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { BenchSetupError } from './support/bench-errors.js';
 import { type BenchContext, benchCapture, ccfBin, commandExists, ensureCliBuilt } from './support/context.js';
 import { slicePcap } from './support/large-capture.js';
-import { measure } from './support/measure.js';
-import { ensurePeer, SCAPY } from './support/python-peers.js';
+import { lastJsonLine, measure } from './support/measure.js';
+import { measurePythonPeer, SCAPY } from './support/python-peers.js';
 import {
   type BenchRow,
   machineInfo,
@@ -88,11 +88,6 @@ const RSS_TARGET_MB = 256;
 function countLines(path: string): number {
   const result = spawnSync('wc', ['-l', path], { encoding: 'utf8' });
   return Number(result.stdout.trim().split(/\s+/)[0]);
-}
-
-function lastJsonLine(text: string): unknown {
-  const line = text.trim().split('\n').pop() ?? '';
-  return JSON.parse(line);
 }
 
 function median(values: readonly number[]): number {
@@ -379,42 +374,35 @@ export async function runPacketsBench(context: BenchContext): Promise<SectionRes
 
   // 6. scapy, per packet, on a leading slice (it is ~1000× slower), normalised per packet.
   let scapyRow: BenchRow | undefined;
-  const scapy = ensurePeer(context.outputDir, SCAPY, context.log);
-  if (scapy.ok) {
-    const slicePackets = context.quick ? 10_000 : 50_000;
-    const slicePath = join(context.outputDir, `slice-${slicePackets}.pcap`);
-    const slice = await slicePcap(capture.path, slicePath, slicePackets);
-    const scapyOut = join(context.outputDir, 'scapy.csv');
-    context.log(`measuring scapy on ${slice.packets} packets`);
-    const run = await measure(scapy.python, [
-      join(context.repoDir, 'test', 'bench', 'peers', 'scapy_packets.py'),
-      slicePath,
-      scapyOut,
-    ]);
-    if (run.exitCode !== 0) {
-      unavailable.push({
-        name: 'scapy',
-        reason: `runner failed (exit ${run.exitCode}): ${run.stderr.slice(-300)}`,
-      });
-    } else {
-      const out = PeerOutput.parse(lastJsonLine(run.stdout));
-      scapyRow = rowFrom({
-        name: `scapy ${SCAPY.requirement.split('==')[1]} PcapReader per packet → CSV`,
-        command: `python test/bench/peers/scapy_packets.py ${slicePath} ${scapyOut}`,
-        input: 'slice',
-        packets: out.packets,
-        bytes: slice.bytes,
-        wallSeconds: run.wallSeconds,
-        cpuSeconds: run.cpuSeconds,
-        peakRssBytes: run.peakRssBytes,
-        exitCode: run.exitCode,
-        note: `first ${out.packets} packets of the capture`,
-      });
-      rows.push(scapyRow);
-    }
-    rmSync(scapyOut, { force: true });
+  const slicePackets = context.quick ? 10_000 : 50_000;
+  const slicePath = join(context.outputDir, `slice-${slicePackets}.pcap`);
+  const slice = await slicePcap(capture.path, slicePath, slicePackets);
+  const scapyOut = join(context.outputDir, 'scapy.csv');
+  const scapy = await measurePythonPeer(
+    context,
+    SCAPY,
+    'scapy_packets.py',
+    [slicePath, scapyOut],
+    PeerOutput,
+  );
+  rmSync(scapyOut, { force: true });
+  if ('unavailable' in scapy) {
+    unavailable.push({ name: 'scapy', reason: scapy.unavailable });
   } else {
-    unavailable.push({ name: 'scapy', reason: scapy.reason });
+    const { run, result } = scapy;
+    scapyRow = rowFrom({
+      name: `scapy ${SCAPY.requirement.split('==')[1]} PcapReader per packet → CSV`,
+      command: `python test/bench/peers/scapy_packets.py ${slicePath} ${scapyOut}`,
+      input: 'slice',
+      packets: result.packets,
+      bytes: slice.bytes,
+      wallSeconds: run.wallSeconds,
+      cpuSeconds: run.cpuSeconds,
+      peakRssBytes: run.peakRssBytes,
+      exitCode: run.exitCode,
+      note: `first ${result.packets} packets of the capture`,
+    });
+    rows.push(scapyRow);
   }
 
   const ratios: Ratio[] = [];

@@ -29,6 +29,11 @@ export interface MeasureOptions {
   timeoutSeconds?: number;
 }
 
+/** The last line of a measured process's stdout, as JSON: the bench runners print their result there. */
+export function lastJsonLine(text: string): unknown {
+  return JSON.parse(text.trim().split('\n').pop() ?? '');
+}
+
 export function ensureGnuTime(): void {
   if (!existsSync(GNU_TIME)) {
     throw new BenchSetupError('GNU time is missing: install it with `apt-get install -y time`');

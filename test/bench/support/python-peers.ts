@@ -6,6 +6,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { z } from 'zod';
+import type { BenchContext } from './context.js';
+import { lastJsonLine, type Measurement, measure } from './measure.js';
 
 export interface PythonPeer {
   name: string;
@@ -88,4 +91,29 @@ export function ensurePeer(outputDir: string, peer: PythonPeer, log: (line: stri
   return importable()
     ? { ok: true, python }
     : { ok: false, reason: `${peer.module} does not import after install` };
+}
+
+/**
+ * One measured run of a peer's runner script (test/bench/peers/<script>) with the peer's own Python: installs
+ * the peer when needed, runs the script under `measure` and parses its last stdout line with `schema`. Returns
+ * why not instead when the peer cannot be installed or the runner fails, for the section's unavailable rows.
+ */
+export async function measurePythonPeer<T>(
+  context: BenchContext,
+  peer: PythonPeer,
+  script: string,
+  args: readonly string[],
+  schema: z.ZodType<T>,
+): Promise<{ run: Measurement; result: T } | { unavailable: string }> {
+  const installed = ensurePeer(context.outputDir, peer, context.log);
+  if (!installed.ok) return { unavailable: installed.reason };
+  context.log(`measuring ${peer.name}`);
+  const run = await measure(installed.python, [
+    join(context.repoDir, 'test', 'bench', 'peers', script),
+    ...args,
+  ]);
+  if (run.exitCode !== 0) {
+    return { unavailable: `runner failed (exit ${run.exitCode}): ${run.stderr.slice(-300)}` };
+  }
+  return { run, result: schema.parse(lastJsonLine(run.stdout)) };
 }
