@@ -95,7 +95,9 @@ export class DecodedPacket {
   }
 
   reset(data: Uint8Array, end: number, linkType: number): void {
-    this.data = data;
+    // Stored only when it changes (once per chunk of the capture, not per packet): the chunk's view is a young
+    // object and this packet an old one, so each store of it ran V8's write barrier out of line.
+    if (this.data !== data) this.data = data;
     this.end = end;
     this.linkType = linkType;
     this.ethDstOffset = -1;

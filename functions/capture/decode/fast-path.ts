@@ -96,7 +96,8 @@ export function decodeEthernetIpv4Transport(
   }
 
   // Every field of DecodedPacket, in declaration order (what reset() + the three decoders would leave).
-  out.data = data;
+  // Only when it changes: see DecodedPacket.reset (a store per packet ran V8's write barrier out of line).
+  if (out.data !== data) out.data = data;
   out.end = capturedEnd;
   out.linkType = 1;
   out.ethDstOffset = start;
