@@ -314,7 +314,7 @@ function runScenario(name: Scenario, quick: boolean): ScenarioResult {
 
 const RESULT_PREFIX = 'FLOWS-BENCH-RESULT ';
 /**
- * Runs of each bench-mix row (alternating); each row keeps its fastest. The same code's runs here spread by 1.3×
+ * Runs of each bench-mix row (alternating); each row keeps its fastest. The same code's runs here spread by 1.3–1.6×
  * within minutes (a neighbour on the shared host), so five, not three, to find the host's quiet moments.
  */
 const MIX_REPEATS = 5;
