@@ -206,11 +206,12 @@ export class TextOutput {
     }
     const stream = this.stream;
     if (stream?.writableNeedDrain) {
-      await this.settle(stream, 'drain');
+      await this.drained(stream);
     }
   }
 
-  private async settle(stream: Writable, event: 'drain'): Promise<void> {
+  /** Resolves when stdout has drained; rejects with its error. */
+  private async drained(stream: Writable): Promise<void> {
     if (this.failure !== undefined) {
       throw this.failure;
     }
@@ -220,10 +221,10 @@ export class TextOutput {
         resolve();
       };
       const onError = (error: Error): void => {
-        stream.off(event, onDone);
+        stream.off('drain', onDone);
         reject(error);
       };
-      stream.once(event, onDone);
+      stream.once('drain', onDone);
       stream.once('error', onError);
     });
   }
@@ -249,7 +250,7 @@ export class TextOutput {
       throw this.failure;
     }
     if (stream.writableNeedDrain) {
-      await this.settle(stream, 'drain');
+      await this.drained(stream);
     }
   }
 }

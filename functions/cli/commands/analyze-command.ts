@@ -208,7 +208,12 @@ export async function runAnalyze(
     };
 
     const progress = createProgress({ totalBytes: input.sizeBytes, terminalBusy: false });
-    const packetWriter = new PacketCsvWriter(names, (chunk) => packetsOut.write(chunk));
+    // Rows handed on as bytes (as `ccf packets` does), lent when the output writes them at once: no string
+    // decoded from the bytes only to be encoded back.
+    const packetWriter = new PacketCsvWriter(names, (chunk) => packetsOut.write(chunk), {
+      onBytes: (chunk) => packetsOut.writeBytes(chunk),
+      lendBytes: packetsOut.writesAtOnce,
+    });
     const packet = new DecodedPacket();
     async function* paced(): AsyncGenerator<Uint8Array> {
       for await (const chunk of input.chunks) {
